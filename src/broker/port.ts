@@ -1,0 +1,95 @@
+/**
+ * The broker port: the few primitives a transport supplies. Routing, retries, ETA, rate limits and canvas live
+ * above it, once. A push transport (AMQP) implements `reserve` by draining what the server pushed under its qos
+ * window; a list transport (Redis, SQLite) by popping a batch in one atomic step.
+ */
+import type { BrokerMessage } from '../protocol/types.js';
+
+export interface BrokerCapabilities {
+  /** Orders deliveries by priority itself (0..9, higher first unless the adapter documents otherwise). */
+  nativePriority: boolean;
+  /** Can hold a message until `notBefore` without a worker holding it. */
+  nativeDelay: boolean;
+  /** Supports broadcast/subscribe (control, events). */
+  fanout: boolean;
+  /** Reserved messages return on their own after the visibility timeout (as opposed to on connection loss). */
+  visibilityTimeout: boolean;
+  /** Keeps rejected messages in a dead-letter store that can be listed and requeued. */
+  deadLetters: boolean;
+}
+
+export interface OutboundMessage {
+  queue: string;
+  message: BrokerMessage;
+  /** 0..9 */
+  priority: number;
+  /** Epoch ms before which the message must not be delivered (only honoured with `nativeDelay`). */
+  notBefore?: number;
+}
+
+export interface Delivery {
+  /** Opaque; valid for ack/reject/extend until the message is acked, rejected or restored. */
+  tag: string;
+  queue: string;
+  /** Null when the stored bytes could not be read as a message; `raw` then holds them for the dead-letter store. */
+  message: BrokerMessage | null;
+  /** The stored form, kept so a malformed message can be dead-lettered unchanged. */
+  raw: string;
+  decodeError?: string;
+  /** True when this message was delivered before and came back (restore, requeue). */
+  redelivered: boolean;
+  priority: number;
+}
+
+export interface ReserveOptions {
+  /** At most this many deliveries. */
+  max: number;
+  /** Block up to this long for the first message; 0 = return at once. */
+  waitMs: number;
+  signal?: AbortSignal;
+}
+
+export interface RejectOptions {
+  /** true: back to its queue for another worker; false: into the dead-letter store with `reason`. */
+  requeue: boolean;
+  reason?: string;
+}
+
+export interface DeadLetter {
+  id: string;
+  queue: string;
+  reason: string;
+  /** The message as it was stored, unchanged. */
+  raw: string;
+  /** The task id, when the message was readable enough to have one. */
+  taskId: string | null;
+  taskName: string | null;
+  failedAt: Date;
+}
+
+export interface Broker {
+  readonly capabilities: BrokerCapabilities;
+  /** Opens connections; throws ConnectionError with one clear line when the broker cannot be reached. */
+  connect(): Promise<void>;
+  publish(batch: readonly OutboundMessage[]): Promise<void>;
+  /** Takes up to `max` ready messages from `queues` (earlier queues first at equal priority). */
+  reserve(queues: readonly string[], options: ReserveOptions): Promise<Delivery[]>;
+  ack(tags: readonly string[]): Promise<void>;
+  reject(tag: string, options: RejectOptions): Promise<void>;
+  /** Pushes back the visibility deadline of reserved messages that are still being worked on. */
+  extend(tags: readonly string[]): Promise<void>;
+  /** Returns reserved messages whose visibility timeout passed to their queues; resolves to how many. */
+  restore(): Promise<number>;
+  purge(queue: string): Promise<number>;
+  /** Messages waiting in the queue (ready or delayed), not counting reserved ones. */
+  size(queue: string): Promise<number>;
+  listDeadLetters(options?: { queue?: string; limit?: number }): Promise<DeadLetter[]>;
+  /** Puts dead letters back on their queues; resolves to how many were moved. */
+  requeueDeadLetters(ids: readonly string[]): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface BrokerOptions {
+  /** Seconds a reserved message stays invisible before it is restored to its queue. */
+  visibilityTimeout: number;
+}
