@@ -1,0 +1,108 @@
+/**
+ * kombu's Redis envelope: the JSON text its Redis transport LPUSHes onto a queue list, and that Celery workers
+ * BRPOP. The message body travels base64-encoded inside it; the transport adds routing and tag properties.
+ */
+import { DecodeError } from '../errors/index.js';
+import { parseJson, pyDumps } from './json.js';
+import type { BrokerMessage } from './types.js';
+
+export interface EnvelopeTransport {
+  exchange: string;
+  routingKey: string;
+  /** 0..9 as published (the queue sub-list is chosen by the adapter; the property keeps the exact value). */
+  priority: number;
+  /** kombu uses a uuid4 per publish. */
+  deliveryTag: string;
+  /** Set when putting a message back (restore, requeue), as kombu marks it in headers and delivery_info. */
+  redelivered?: boolean;
+}
+
+/** A message read from a Redis list, with the transport's own fields split out of `properties`. */
+export interface DecodedEnvelope extends BrokerMessage {
+  deliveryInfo?: Record<string, unknown>;
+  deliveryTag?: string;
+}
+
+/** Written by the transport, not by the producer, so they are rebuilt on every encode. */
+const TRANSPORT_PROPERTIES = new Set(['delivery_info', 'priority', 'body_encoding', 'delivery_tag']);
+
+/**
+ * Produces the exact text kombu 5.2's Redis transport pushes: envelope keys `body, content-encoding, content-type,
+ * headers, properties`, and the producer's properties followed by `delivery_info, priority, body_encoding,
+ * delivery_tag` (kombu appends them in that order).
+ */
+export function encodeEnvelope(msg: BrokerMessage, transport: EnvelopeTransport): string {
+  const properties: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(msg.properties)) {
+    if (!TRANSPORT_PROPERTIES.has(key)) properties[key] = value;
+  }
+  const deliveryInfo: Record<string, unknown> = { exchange: transport.exchange, routing_key: transport.routingKey };
+  let headers = msg.headers;
+  if (transport.redelivered) {
+    deliveryInfo.redelivered = true;
+    headers = { ...headers, redelivered: true };
+  }
+  properties.delivery_info = deliveryInfo;
+  properties.priority = transport.priority;
+  properties.body_encoding = 'base64';
+  properties.delivery_tag = transport.deliveryTag;
+  return pyDumps({
+    body: msg.body.toString('base64'),
+    'content-encoding': msg.contentEncoding,
+    'content-type': msg.contentType,
+    headers,
+    properties,
+  });
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * Reads any envelope a kombu producer could have written (base64 body, or a plain text body when
+ * `body_encoding` is absent). Throws DecodeError naming the first thing that is wrong.
+ */
+export function decodeEnvelope(raw: string): DecodedEnvelope {
+  const parsed = parseJson(raw, 'message envelope');
+  if (!isObject(parsed)) throw new DecodeError('message envelope must be a JSON object');
+  const headers = parsed.headers ?? {};
+  if (!isObject(headers)) throw new DecodeError("envelope 'headers' must be an object");
+  const props = parsed.properties ?? {};
+  if (!isObject(props)) throw new DecodeError("envelope 'properties' must be an object");
+  const contentType = parsed['content-type'];
+  if (typeof contentType !== 'string' || contentType === '') {
+    throw new DecodeError("envelope 'content-type' must be a non-empty string");
+  }
+  const contentEncoding = parsed['content-encoding'] ?? 'utf-8';
+  if (typeof contentEncoding !== 'string') throw new DecodeError("envelope 'content-encoding' must be a string");
+  if (typeof parsed.body !== 'string') throw new DecodeError("envelope 'body' must be a string");
+
+  const encoding = props.body_encoding ?? null;
+  let body: Buffer;
+  if (encoding === 'base64') {
+    const text = parsed.body.replace(/\s+/g, '');
+    if (text.length % 4 !== 0 || !BASE64.test(text)) throw new DecodeError("envelope 'body' is not valid base64");
+    body = Buffer.from(text, 'base64');
+  } else if (encoding === null) {
+    body = Buffer.from(parsed.body, 'utf8');
+  } else {
+    throw new DecodeError(`unsupported envelope body_encoding ${JSON.stringify(encoding)} (only base64)`);
+  }
+
+  const properties: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(props)) {
+    if (key !== 'body_encoding' && key !== 'delivery_tag' && key !== 'delivery_info') properties[key] = value;
+  }
+  const out: DecodedEnvelope = { headers, properties, body, contentType, contentEncoding };
+  if (props.delivery_info !== undefined && props.delivery_info !== null) {
+    if (!isObject(props.delivery_info)) throw new DecodeError("envelope 'delivery_info' must be an object");
+    out.deliveryInfo = props.delivery_info;
+  }
+  const tag = props.delivery_tag;
+  if (typeof tag === 'string' || typeof tag === 'number') out.deliveryTag = String(tag);
+  else if (tag !== undefined && tag !== null) throw new DecodeError("envelope 'delivery_tag' must be a string");
+  return out;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

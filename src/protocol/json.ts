@@ -1,0 +1,129 @@
+/**
+ * JSON text byte-identical to Python's `json.dumps` defaults, which is what Celery and kombu write.
+ *
+ * Matching the bytes (not just the data) lets golden tests compare whole messages, and keeps anything that
+ * hashes or diffs message text (dedup tools, monitors showing raw bodies) agreeing with Python producers.
+ */
+import { DecodeError } from '../errors/index.js';
+
+/**
+ * Serializes like Python's `json.dumps(value)`: `", "` and `": "` separators, every character outside printable
+ * ASCII escaped as lowercase `\uXXXX` (UTF-16 units, so astral characters become surrogate pairs, as in Python),
+ * insertion key order, integers without `.0`, other numbers in Python's float repr (`1e-07`, not `1e-7`).
+ *
+ * Follows `JSON.stringify` for what Python has no counterpart to: `undefined`, functions and symbols are
+ * skipped in objects and become `null` in arrays, and `toJSON()` is honoured (a Date becomes its ISO string).
+ * Throws a TypeError for binary data, Maps, Sets, cycles and non-finite numbers, which would otherwise be lost
+ * silently or produce text that standard JSON parsers reject.
+ *
+ * @example
+ * pyDumps({ a: [1, 2.5e-7], b: 'café' }) // '{"a": [1, 2.5e-07], "b": "caf\\u00e9"}'
+ */
+export function pyDumps(value: unknown): string {
+  const text = encode(value, []);
+  if (text === undefined) throw new TypeError(`cannot serialize ${typeof value} to JSON`);
+  return text;
+}
+
+/** `JSON.parse` that reports failure as a DecodeError naming what was being read. */
+export function parseJson(text: string, what = 'JSON'): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new DecodeError(`invalid ${what}: ${reason} (text starts ${JSON.stringify(text.slice(0, 60))})`, {
+      cause: err,
+    });
+  }
+}
+
+/**
+ * A JavaScript number as Python would print the value it decodes to: integral values as Python ints (a JSON `1.0`
+ * arrives in JavaScript as `1`, so the distinction is already lost), others as Python's float repr.
+ */
+export function formatPyNumber(n: number): string {
+  if (Number.isInteger(n)) return Math.abs(n) < 1e21 ? String(n === 0 ? 0 : n) : BigInt(n).toString();
+  return pyFloatRepr(n);
+}
+
+/**
+ * Python's `repr(float)`: the same shortest round-trip digits as JavaScript, but scientific notation below 1e-4
+ * and from 1e16 up, with at least two exponent digits and an explicit sign; integral values keep `.0`.
+ */
+export function pyFloatRepr(n: number): string {
+  if (Number.isNaN(n)) return 'nan';
+  if (!Number.isFinite(n)) return n > 0 ? 'inf' : '-inf';
+  const [mantissa = '0', expText = '0'] = n.toExponential().split('e');
+  const exp = Number(expText);
+  if (exp < -4 || exp >= 16) {
+    return `${mantissa}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  }
+  const fixed = String(n === 0 ? 0 : n);
+  return fixed.includes('.') ? fixed : `${fixed}.0`;
+}
+
+const SHORT_ESCAPES: Record<string, string> = {
+  '"': '\\"',
+  '\\': '\\\\',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+  '\b': '\\b',
+  '\f': '\\f',
+};
+
+/** Python's `ensure_ascii` escapes everything outside space..tilde, DEL included (JSON.stringify keeps DEL). */
+const NEEDS_ESCAPE = /[^\x20-\x7e]|["\\]/g;
+
+export function pyJsonString(s: string): string {
+  return `"${s.replace(NEEDS_ESCAPE, escapeChar)}"`;
+}
+
+function escapeChar(ch: string): string {
+  return SHORT_ESCAPES[ch] ?? `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
+}
+
+function encode(value: unknown, stack: object[]): string | undefined {
+  switch (typeof value) {
+    case 'string':
+      return pyJsonString(value);
+    case 'number':
+      if (!Number.isFinite(value)) {
+        throw new TypeError(`${value} cannot be represented in standard JSON`);
+      }
+      return formatPyNumber(value);
+    case 'bigint':
+      return value.toString();
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return undefined;
+  }
+  if (value === null) return 'null';
+  const obj = value as object;
+  if (ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer) {
+    throw new TypeError('binary data cannot be serialized as JSON: use the msgpack serializer or base64-encode it');
+  }
+  if (obj instanceof Map || obj instanceof Set) {
+    throw new TypeError(`a ${obj.constructor.name} cannot be serialized as JSON: convert it to an object or array`);
+  }
+  const toJSON = (obj as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === 'function') return encode(toJSON.call(obj) as unknown, stack);
+  if (stack.includes(obj)) throw new TypeError('cannot serialize a circular structure as JSON');
+  stack.push(obj);
+  try {
+    if (Array.isArray(obj)) {
+      return `[${obj.map((item: unknown) => encode(item, stack) ?? 'null').join(', ')}]`;
+    }
+    const parts: string[] = [];
+    for (const key of Object.keys(obj)) {
+      const text = encode((obj as Record<string, unknown>)[key], stack);
+      if (text !== undefined) parts.push(`${pyJsonString(key)}: ${text}`);
+    }
+    return `{${parts.join(', ')}}`;
+  } finally {
+    stack.pop();
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * Task result metadata as Celery 5.2's key-value backends store it (`celery-task-meta-<id>` on Redis), with the
+ * same key order and date format, so Python's AsyncResult, Flower and our own clients read either side's writes.
+ */
+import { DecodeError } from '../errors/index.js';
+import { parseJson, pyDumps } from './json.js';
+import { formatPyIsoDate } from './message.js';
+import { decodeText } from './serializers.js';
+import { READY_STATES, type ResultMeta, type TaskState } from './types.js';
+
+/** Written only with `result_extended`; Celery then writes all six, null when unknown. */
+const EXTENDED_KEYS = ['name', 'args', 'kwargs', 'worker', 'retries', 'queue'] as const;
+
+/**
+ * The meta as JSON text in Celery's order: `status, result, traceback, children, date_done`, then `group_id` and
+ * `parent_id` when set, the extended fields when present, and `task_id` last.
+ */
+export function encodeResultMeta(meta: ResultMeta): string {
+  const out: Record<string, unknown> = {
+    status: meta.status,
+    result: meta.result ?? null,
+    traceback: meta.traceback ?? null,
+    children: meta.children ?? [],
+    date_done: meta.date_done ?? null,
+  };
+  // Celery tests these for truthiness, so an empty or null id is left out rather than written as null.
+  if (meta.group_id) out.group_id = meta.group_id;
+  if (meta.parent_id) out.parent_id = meta.parent_id;
+  if (EXTENDED_KEYS.some((k) => meta[k] !== undefined)) {
+    for (const k of EXTENDED_KEYS) out[k] = meta[k] ?? null;
+  }
+  out.task_id = meta.task_id;
+  return pyDumps(out);
+}
+
+/** Parses stored meta, checking the types a client relies on. Throws DecodeError naming the field. */
+export function decodeResultMeta(raw: string | Buffer): ResultMeta {
+  const text = typeof raw === 'string' ? raw : decodeText(raw, 'utf-8', 'result meta');
+  const parsed = parseJson(text, 'result meta');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new DecodeError('result meta must be a JSON object');
+  }
+  const m = parsed as Record<string, unknown>;
+  const status = m.status;
+  if (typeof status !== 'string' || status === '') throw new DecodeError("result meta 'status' must be a string");
+  if (typeof m.task_id !== 'string') throw new DecodeError("result meta 'task_id' must be a string");
+  const children = m.children ?? [];
+  if (!Array.isArray(children)) throw new DecodeError("result meta 'children' must be a list");
+
+  const meta: ResultMeta = {
+    status,
+    result: m.result ?? null,
+    traceback: nullableString(m, 'traceback'),
+    children,
+    date_done: nullableString(m, 'date_done'),
+    task_id: m.task_id,
+  };
+  // Keys are added in Celery's order so that re-encoding a decoded meta gives back the same text.
+  if ('group_id' in m) meta.group_id = nullableString(m, 'group_id');
+  if ('parent_id' in m) meta.parent_id = nullableString(m, 'parent_id');
+  if (EXTENDED_KEYS.some((k) => k in m)) {
+    meta.name = nullableString(m, 'name');
+    meta.args = nullableOf(m, 'args', Array.isArray, 'a list') as unknown[] | null;
+    meta.kwargs = nullableOf(m, 'kwargs', isPlainObject, 'an object') as Record<string, unknown> | null;
+    meta.worker = nullableString(m, 'worker');
+    meta.retries = nullableOf(m, 'retries', (v) => typeof v === 'number', 'a number') as number | null;
+    meta.queue = nullableString(m, 'queue');
+  }
+  // task_id goes last again, after the optional keys.
+  const { task_id, ...rest } = meta;
+  return { ...rest, task_id };
+}
+
+export interface BuildResultMetaInput {
+  taskId: string;
+  status: TaskState;
+  result: unknown;
+  traceback?: string | null;
+  children?: unknown[];
+  groupId?: string | null;
+  parentId?: string | null;
+  /** Present when the app runs with `result_extended`. */
+  extended?: {
+    name: string | null;
+    args: unknown[] | null;
+    kwargs: Record<string, unknown> | null;
+    /** the worker's nodename, `celery@host` */
+    worker: string | null;
+    retries: number | null;
+    /** the routing key the task arrived with */
+    queue: string | null;
+  };
+  /** Clock for `date_done`; defaults to the current time. */
+  now?: Date;
+}
+
+/**
+ * A meta as Celery's backend builds it: `date_done` is set, as naive UTC text, only for ready states (SUCCESS,
+ * FAILURE, REVOKED), and group/parent ids only when present.
+ *
+ * @example
+ * encodeResultMeta(buildResultMeta({ taskId: id, status: 'SUCCESS', result: 5 }));
+ */
+export function buildResultMeta(input: BuildResultMetaInput): ResultMeta {
+  const ready = READY_STATES.has(input.status);
+  const meta: ResultMeta = {
+    status: input.status,
+    result: input.result ?? null,
+    traceback: input.traceback ?? null,
+    children: input.children ?? [],
+    date_done: ready ? formatPyIsoDate(input.now ?? new Date(), { utcSuffix: false }) : null,
+    task_id: input.taskId,
+  };
+  if (input.groupId) meta.group_id = input.groupId;
+  if (input.parentId) meta.parent_id = input.parentId;
+  if (input.extended) {
+    const x = input.extended;
+    Object.assign(meta, {
+      name: x.name,
+      args: x.args,
+      kwargs: x.kwargs,
+      worker: x.worker,
+      retries: x.retries,
+      queue: x.queue,
+    });
+  }
+  const { task_id, ...rest } = meta;
+  return { ...rest, task_id };
+}
+
+function isPlainObject(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function nullableString(m: Record<string, unknown>, key: string): string | null {
+  const v = m[key];
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'string') throw new DecodeError(`result meta '${key}' must be a string or null`);
+  return v;
+}
+
+function nullableOf(
+  m: Record<string, unknown>,
+  key: string,
+  test: (v: unknown) => boolean,
+  expected: string,
+): unknown {
+  const v = m[key];
+  if (v === undefined || v === null) return null;
+  if (!test(v)) throw new DecodeError(`result meta '${key}' must be ${expected} or null`);
+  return v;
+}

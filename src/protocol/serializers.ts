@@ -1,0 +1,257 @@
+/**
+ * Body serializers in a registry with an accept-list, as kombu does it: a message is decoded only when its
+ * content type is one the application chose to trust.
+ *
+ * Only formats that cannot run code are offered. Pickle (Celery's old default) and tagged YAML rebuild
+ * arbitrary objects while loading, so anyone able to write to the broker could run code in every worker.
+ */
+import { TextDecoder } from 'node:util';
+import { C1, Packr, Unpackr, type Options as MsgpackOptions } from 'msgpackr';
+import { ConfigurationError, ContentDisallowed, DecodeError } from '../errors/index.js';
+import { parseJson, pyDumps } from './json.js';
+
+export interface Serializer {
+  /** Short name used in settings: `json`, `msgpack`. */
+  readonly name: string;
+  readonly contentType: string;
+  /** `utf-8` for text formats, `binary` otherwise (kombu's values). */
+  readonly contentEncoding: string;
+  encode(value: unknown): Buffer;
+  /** Throws DecodeError on bytes that are not valid in this format. */
+  decode(body: Buffer, contentEncoding: string): unknown;
+}
+
+export interface EncodedBody {
+  body: Buffer;
+  contentType: string;
+  contentEncoding: string;
+}
+
+/** Formats refused by design, with the content types they travel under. */
+const REFUSED: Record<string, string> = {
+  pickle: 'application/x-python-serialize',
+  yaml: 'application/x-yaml',
+};
+
+function refusal(name: string): string {
+  return name === 'pickle'
+    ? 'pickle is not supported: loading it runs code chosen by whoever can write to the broker'
+    : `${name} is not supported: its tagged form can build arbitrary objects while loading`;
+}
+
+function normalizeType(contentType: string): string {
+  return contentType.split(';')[0]!.trim().toLowerCase();
+}
+
+export class SerializerRegistry {
+  private readonly byName = new Map<string, Serializer>();
+  /** Accept-list entries as given (names are resolved when a message arrives, so later registrations count). */
+  private readonly acceptEntries: readonly string[];
+
+  /**
+   * @param accept serializer names (`json`) or content types (`application/json`) this registry may decode.
+   * @param serializers available formats; names in `accept` must be among them.
+   */
+  constructor(accept: readonly string[], serializers: readonly Serializer[] = []) {
+    for (const s of serializers) this.register(s);
+    const entries: string[] = [];
+    for (const raw of accept) {
+      const entry = raw.includes('/') ? normalizeType(raw) : raw.trim().toLowerCase();
+      const refusedName = Object.keys(REFUSED).find((n) => n === entry || REFUSED[n] === entry);
+      if (refusedName) {
+        throw new ConfigurationError('accept_content', raw, `json or msgpack (${refusal(refusedName)})`);
+      }
+      if (!entry.includes('/') && !this.byName.has(entry)) {
+        throw new ConfigurationError('accept_content', raw, `one of ${this.names().join(', ')} or a content type`);
+      }
+      entries.push(entry);
+    }
+    this.acceptEntries = entries;
+  }
+
+  register(serializer: Serializer): this {
+    if (REFUSED[serializer.name] || Object.values(REFUSED).includes(normalizeType(serializer.contentType))) {
+      const why = refusal(serializer.name);
+      throw new ConfigurationError('serializer', serializer.name, `a format that cannot run code (${why})`);
+    }
+    this.byName.set(serializer.name, serializer);
+    return this;
+  }
+
+  names(): string[] {
+    return [...this.byName.keys()];
+  }
+
+  /** The content types messages may have, with names resolved. */
+  acceptedContentTypes(): string[] {
+    const types = new Set<string>();
+    for (const entry of this.acceptEntries) {
+      if (entry.includes('/')) types.add(entry);
+      else {
+        const s = this.byName.get(entry);
+        if (s) types.add(normalizeType(s.contentType));
+      }
+    }
+    return [...types];
+  }
+
+  get(name: string): Serializer {
+    const found = this.byName.get(name);
+    if (found) return found;
+    if (REFUSED[name]) throw new ConfigurationError('serializer', name, `json or msgpack (${refusal(name)})`);
+    throw new ConfigurationError('serializer', name, `one of ${this.names().join(', ')}`);
+  }
+
+  encode(name: string, value: unknown): EncodedBody {
+    const s = this.get(name);
+    return { body: s.encode(value), contentType: s.contentType, contentEncoding: s.contentEncoding };
+  }
+
+  /**
+   * Throws ContentDisallowed when the content type is not accepted, DecodeError when nothing can decode it or the
+   * bytes are malformed.
+   */
+  decode(body: Buffer, contentType: string, contentEncoding: string): unknown {
+    const type = normalizeType(contentType ?? '');
+    const accepted = this.acceptedContentTypes();
+    if (!accepted.includes(type)) {
+      const refusedName = Object.keys(REFUSED).find((n) => REFUSED[n] === type);
+      const why = refusedName ? ` (${refusal(refusedName)})` : '';
+      throw new ContentDisallowed(
+        `refusing to decode content type ${JSON.stringify(contentType)}${why}; ` +
+          `accepted: ${accepted.join(', ') || 'none'}`,
+      );
+    }
+    const serializer = [...this.byName.values()].find((s) => normalizeType(s.contentType) === type);
+    if (!serializer) throw new DecodeError(`no serializer registered for accepted content type ${type}`);
+    return serializer.decode(body, contentEncoding);
+  }
+}
+
+/**
+ * Text bytes to a string, refusing invalid sequences rather than inserting replacement characters. Encodings are
+ * named as Python names them; WHATWG's `latin1`/`ascii` labels mean windows-1252, so those two are done by hand.
+ */
+export function decodeText(body: Buffer, contentEncoding: string, what: string): string {
+  const name = (contentEncoding || 'utf-8').toLowerCase().replace(/_/g, '-');
+  if (name === 'latin-1' || name === 'latin1' || name === 'iso-8859-1' || name === 'iso8859-1') {
+    return body.toString('latin1');
+  }
+  if (name === 'ascii' || name === 'us-ascii') {
+    if (body.some((b) => b > 0x7f)) throw new DecodeError(`${what} is not valid ascii`);
+    return body.toString('latin1');
+  }
+  const label = name === 'binary' ? 'utf-8' : name;
+  let decoder: TextDecoder;
+  try {
+    decoder = new TextDecoder(label, { fatal: true });
+  } catch {
+    throw new DecodeError(`unknown content encoding ${JSON.stringify(contentEncoding)} for ${what}`);
+  }
+  try {
+    return decoder.decode(body);
+  } catch (err) {
+    throw new DecodeError(`${what} is not valid ${label}`, { cause: err });
+  }
+}
+
+export const jsonSerializer: Serializer = {
+  name: 'json',
+  contentType: 'application/json',
+  contentEncoding: 'utf-8',
+  encode: (value) => Buffer.from(pyDumps(value), 'utf8'),
+  decode: (body, contentEncoding) => parseJson(decodeText(body, contentEncoding, 'JSON body'), 'JSON body'),
+};
+
+// Records and bundled strings are msgpackr extensions Python's msgpack cannot read; fixmaps match `packb`.
+const packr = new Packr({ useRecords: false, variableMapSize: true });
+// 'auto' (numbers within 2^53, bigints beyond) exists at runtime but is missing from msgpackr's type declarations.
+const unpackr = new Unpackr({
+  useRecords: false,
+  mapsAsObjects: true,
+  int64AsType: 'auto' as MsgpackOptions['int64AsType'],
+});
+
+export const msgpackSerializer: Serializer = {
+  name: 'msgpack',
+  contentType: 'application/x-msgpack',
+  contentEncoding: 'binary',
+  encode: (value) => packr.pack(toMsgpackValue(value, [])),
+  decode: (body) => {
+    let value: unknown;
+    try {
+      value = unpackr.unpack(body) as unknown;
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new DecodeError(`invalid msgpack body: ${reason}`, { cause: err });
+    }
+    if (containsNeverUsed(value)) throw new DecodeError('invalid msgpack body: contains the never-used byte 0xc1');
+    return value;
+  },
+};
+
+/** msgpackr returns a marker for 0xc1 where Python's msgpack raises; a walk is needed to find it when nested. */
+function containsNeverUsed(value: unknown): boolean {
+  if (value === C1) return true;
+  if (typeof value !== 'object' || value === null || value instanceof Uint8Array) return false;
+  const items = Array.isArray(value) ? value : Object.values(value);
+  return items.some(containsNeverUsed);
+}
+
+const INT32_MIN = -0x80000000;
+const UINT32_LIMIT = 0x100000000;
+
+/**
+ * Shapes a value as Python's `msgpack.packb` would receive it from JSON-like data: msgpackr writes integers past
+ * 32 bits as float64 (Python would read a float) and `undefined` or Dates as extension types Python cannot read.
+ */
+function toMsgpackValue(value: unknown, stack: object[]): unknown {
+  switch (typeof value) {
+    case 'number':
+      if (Number.isInteger(value) && (value < INT32_MIN || value >= UINT32_LIMIT) && Number.isSafeInteger(value)) {
+        return BigInt(value);
+      }
+      return value;
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return null;
+    case 'object':
+      break;
+    default:
+      return value;
+  }
+  if (value === null || value instanceof Uint8Array) return value;
+  if (value instanceof Map || value instanceof Set) {
+    throw new TypeError(`a ${value.constructor.name} cannot be serialized: convert it to an object or array`);
+  }
+  const toJSON = (value as { toJSON?: unknown }).toJSON;
+  if (typeof toJSON === 'function') return toMsgpackValue(toJSON.call(value) as unknown, stack);
+  if (stack.includes(value)) throw new TypeError('cannot serialize a circular structure');
+  stack.push(value);
+  try {
+    if (Array.isArray(value)) return value.map((item: unknown) => toMsgpackValue(item, stack));
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(value)) {
+      const item = (value as Record<string, unknown>)[key];
+      if (item !== undefined && typeof item !== 'function' && typeof item !== 'symbol') {
+        out[key] = toMsgpackValue(item, stack);
+      }
+    }
+    return out;
+  } finally {
+    stack.pop();
+  }
+}
+
+/**
+ * A registry with the built-in json and msgpack serializers.
+ *
+ * @example
+ * const registry = createSerializerRegistry(['json', 'msgpack']);
+ * const { body, contentType, contentEncoding } = registry.encode('json', [[2, 3], {}, null]);
+ * registry.decode(body, contentType, contentEncoding);
+ */
+export function createSerializerRegistry(accept: readonly string[] = ['json']): SerializerRegistry {
+  return new SerializerRegistry(accept, [jsonSerializer, msgpackSerializer]);
+}
