@@ -34,8 +34,8 @@ export class ContentDisallowed extends DecodeError {}
 
 /** A worker received a task name it does not know (Celery's NotRegistered). */
 export class NotRegistered extends CelerityError {
-  constructor(readonly taskName: string) {
-    super(`task ${JSON.stringify(taskName)} is not registered in this worker`);
+  static forTask(taskName: string): NotRegistered {
+    return new NotRegistered(`task ${JSON.stringify(taskName)} is not registered in this worker`);
   }
 }
 
@@ -82,6 +82,8 @@ export class Retry extends ControlSignal {
     readonly countdown: number,
     readonly exc: Error | undefined,
     readonly eta: Date | undefined,
+    /** Overrides the task's maxRetries for this decision (undefined = the task's). */
+    readonly maxRetries?: number | null,
   ) {
     super(exc ? `Retry in ${countdown}s: ${exc.message}` : `Retry in ${countdown}s`, { cause: exc });
   }
@@ -124,6 +126,7 @@ const KNOWN: Record<string, new (message: string) => Error> = {
   SoftTimeLimitExceeded,
   TimeLimitExceeded,
   MaxRetriesExceededError,
+  NotRegistered,
   Error,
   RangeError,
   SyntaxError,

@@ -1,0 +1,52 @@
+/**
+ * A crawl -> validate pipeline with priority queues: crawling at priority 9, validation at 5, maintenance at 1.
+ * On the embedded store a higher number is served first. Each fetched page is handed to validation by the
+ * crawl task itself.
+ */
+import { Celerity } from 'celerity';
+
+export const app = new Celerity('crawler', {
+  taskRoutes: {
+    'crawl.*': { queue: 'crawl', priority: 9 },
+    'validation.*': { queue: 'validation', priority: 5 },
+    'maintenance.*': { queue: 'maintenance', priority: 1 },
+  },
+});
+
+class TransientFetchError extends Error {
+  override name = 'TransientFetchError';
+}
+
+export const validate = app.task(
+  'validation.check',
+  async (page: { url: string; status: number; bytes: number; title: string | null }) => {
+    const problems: string[] = [];
+    if (page.status !== 200) problems.push(`status ${page.status}`);
+    if (!page.title) problems.push('missing <title>');
+    if (page.bytes < 64) problems.push('suspiciously small');
+    return { url: page.url, valid: problems.length === 0, problems };
+  },
+  { params: ['page'] },
+);
+
+export const crawl = app.task(
+  'crawl.fetch',
+  async function (url: string) {
+    let res: Response;
+    try {
+      res = await fetch(url, { signal: this.signal });
+    } catch (err) {
+      throw new TransientFetchError(`fetch ${url} failed: ${(err as Error).message}`);
+    }
+    const html = await res.text();
+    const title = /<title>([^<]*)<\/title>/i.exec(html)?.[1] ?? null;
+    const page = { url, status: res.status, bytes: html.length, title };
+    const check = await validate.delay(page);
+    return { ...page, validation: check.id };
+  },
+  { params: ['url'], autoretryFor: [TransientFetchError], maxRetries: 5, retryBackoff: 2, retryBackoffMax: 60 },
+);
+
+export const cleanup = app.task('maintenance.cleanup', async (olderThanDays: number) => {
+  return { removed: 0, olderThanDays };
+});

@@ -1,0 +1,224 @@
+/**
+ * The application: configuration, the task registry, routing, and lazily opened connections to the broker and
+ * the result backend. No global state: every task, result and worker is reached through an app instance.
+ */
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import type { ResultBackend } from '../backend/port.js';
+import type { Broker, OutboundMessage } from '../broker/port.js';
+import { createBackend } from '../backend/index.js';
+import { createBroker } from '../broker/index.js';
+import { CelerityError } from '../errors/index.js';
+import { encodeTaskMessage } from '../protocol/message.js';
+import { createSerializerRegistry, type SerializerRegistry } from '../protocol/serializers.js';
+import type { EmbedOptions, TaskSendSpec } from '../protocol/types.js';
+import { Batcher } from '../util/batcher.js';
+import { createLogger, type Logger } from '../util/logger.js';
+import { compileConfig, type CelerityConfig, type CelerityOptions } from './config.js';
+import { AsyncResult } from './result.js';
+import { Router } from './routing.js';
+import { Task, type AnyTask, type ApplyOptions, type TaskFn, type TaskOptions, type TaskSender } from './task.js';
+import type { WorkerOptions } from '../worker/worker.js';
+import { Worker } from '../worker/worker.js';
+
+const EMPTY_EMBED: EmbedOptions = Object.freeze({ callbacks: null, errbacks: null, chain: null, chord: null });
+
+export class Celerity implements TaskSender {
+  /** Compiled, frozen settings. */
+  private _conf: CelerityConfig;
+  private _router: Router;
+  private _serializers: SerializerRegistry;
+  private readonly registry = new Map<string, AnyTask>();
+  private brokerP: Promise<Broker> | undefined;
+  private backendP: Promise<ResultBackend> | undefined;
+  private _log: Logger | undefined;
+  private readonly publisher = new Batcher<OutboundMessage>((batch) => this.broker().then((b) => b.publish(batch)));
+  /** Celery's `reply_to`: one id per producing process. */
+  readonly oid = randomUUID();
+  private readonly origin = `gen${process.pid}@${os.hostname()}`;
+
+  /**
+   * @param main the app's name (Celery's `main`), shown in the worker banner
+   * @param options settings in code; CELERITY_* environment variables override them
+   * @example
+   * const app = new Celerity('media', { broker: 'sqlite://./celerity.db' });
+   * export const add = app.task('example.add', (x: number, y: number) => x + y);
+   */
+  constructor(
+    readonly main = 'celerity',
+    private readonly codeOptions: CelerityOptions = {},
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {
+    this._conf = compileConfig({ code: codeOptions, env });
+    this._router = new Router(this._conf.taskRoutes, this._conf.defaultQueue);
+    this._serializers = createSerializerRegistry(this._conf.acceptContent);
+  }
+
+  get conf(): CelerityConfig {
+    return this._conf;
+  }
+
+  get router(): Router {
+    return this._router;
+  }
+
+  get serializers(): SerializerRegistry {
+    return this._serializers;
+  }
+
+  get log(): Logger {
+    this._log ??= createLogger({ level: this._conf.loglevel, format: this._conf.logFormat, name: this.main });
+    return this._log;
+  }
+
+  /** Applies the highest-precedence layer (command-line flags). Only before connections are opened. */
+  configure(cli: CelerityOptions): void {
+    if (this.brokerP || this.backendP) throw new CelerityError('configure() must be called before the app connects');
+    this._conf = compileConfig({ code: this.codeOptions, env: this.env, cli });
+    this._router = new Router(this._conf.taskRoutes, this._conf.defaultQueue);
+    this._serializers = createSerializerRegistry(this._conf.acceptContent);
+    this._log = undefined;
+  }
+
+  /**
+   * Registers a task. Types of `delay`/`applyAsync` arguments and of the result follow from `fn`.
+   * @example
+   * const resize = app.task('media.resize', async function (path: string, width: number) {
+   *   await this.updateState('PROGRESS', { current: 1, total: 2 });
+   *   return { path, width };
+   * }, { maxRetries: 5, retryBackoff: true });
+   */
+  task<F extends TaskFn>(name: string, fn: F, options: TaskOptions = {}): Task<F> {
+    if (!name || typeof name !== 'string') throw new TypeError('a task needs a non-empty name');
+    if (typeof fn !== 'function') throw new TypeError(`task ${name}: expected a function`);
+    if (this.registry.has(name)) throw new CelerityError(`task ${JSON.stringify(name)} is already registered`);
+    const task = new Task(name, fn, Object.freeze({ ...options }), this);
+    this.registry.set(name, task);
+    return task;
+  }
+
+  /** Registered tasks by name. */
+  get tasks(): ReadonlyMap<string, AnyTask> {
+    return this.registry;
+  }
+
+  /**
+   * Sends a task by name, without its code (Celery's `send_task`): how a TypeScript service calls a Python task.
+   * Keyword arguments go in `options.kwargs`.
+   * @example
+   * const r = await app.sendTask<number>('proj.tasks.mul', [3], { kwargs: { y: 4 }, queue: 'math' });
+   */
+  async sendTask<R = unknown>(
+    name: string,
+    args: readonly unknown[] = [],
+    options: ApplyOptions = {},
+    task: AnyTask | undefined = this.registry.get(name),
+  ): Promise<AsyncResult<R>> {
+    const { message, queue, priority, notBefore, id } = this.buildMessage(name, args, options, task);
+    await this.publisher.submit({ queue, message, priority, notBefore });
+    return new AsyncResult<R>(id, this);
+  }
+
+  /** The encoded message and where it goes; also used by the worker to publish retries. */
+  buildMessage(
+    name: string,
+    args: readonly unknown[],
+    options: ApplyOptions,
+    task?: AnyTask,
+    carried: { embed?: EmbedOptions; group?: string | null; groupIndex?: number | null } = {},
+  ) {
+    if (!Array.isArray(args)) throw new TypeError(`${name}: args must be an array, got ${typeof args}`);
+    const kwargs = options.kwargs ?? {};
+    if (typeof kwargs !== 'object' || Array.isArray(kwargs)) throw new TypeError(`${name}: kwargs must be an object`);
+    const route = this._router.route(name);
+    const queue = options.queue ?? task?.options.queue ?? route.queue;
+    const priority = options.priority ?? task?.options.priority ?? route.priority ?? this._conf.defaultPriority;
+    if (!Number.isInteger(priority) || priority < 0 || priority > 9) {
+      throw new RangeError(`${name}: priority must be an integer from 0 to 9, got ${priority}`);
+    }
+    const now = Date.now();
+    const eta = options.eta !== undefined ? toDate(options.eta, 'eta') : options.countdown ? new Date(now + options.countdown * 1000) : null;
+    const expires =
+      options.expires === undefined ? null : typeof options.expires === 'number' ? new Date(now + options.expires * 1000) : toDate(options.expires, 'expires');
+    const id = options.taskId ?? randomUUID();
+    const spec: TaskSendSpec = {
+      id,
+      task: name,
+      args: [...args],
+      kwargs,
+      eta,
+      expires,
+      retries: options.retries ?? 0,
+      timelimit: [options.timeLimit ?? null, options.softTimeLimit ?? null],
+      rootId: options.rootId ?? id,
+      parentId: options.parentId ?? null,
+      group: carried.group ?? null,
+      groupIndex: carried.groupIndex ?? null,
+      shadow: null,
+      ignoreResult: options.ignoreResult ?? task?.options.ignoreResult ?? this._conf.ignoreResult,
+      replyTo: this.oid,
+      priority,
+      embed: carried.embed ?? EMPTY_EMBED,
+      origin: this.origin,
+      extraHeaders: options.headers,
+    };
+    const message = encodeTaskMessage(spec, this._serializers, options.serializer ?? this._conf.taskSerializer);
+    return { id, message, queue, priority, notBefore: eta ? eta.getTime() : undefined };
+  }
+
+  /** Publishes already built messages (used by the worker for retries and parking). */
+  publish(message: OutboundMessage): Promise<void> {
+    return this.publisher.submit(message);
+  }
+
+  /** A handle on any task's result by id. */
+  asyncResult<R = unknown>(id: string): AsyncResult<R> {
+    return new AsyncResult<R>(id, this);
+  }
+
+  broker(): Promise<Broker> {
+    let p = this.brokerP;
+    if (!p) {
+      const made = connectOnce(() => createBroker(this._conf.broker, { visibilityTimeout: this._conf.visibilityTimeout }));
+      // A failed connect is not cached: the next call tries again (the worker's loop retries with backoff).
+      made.catch(() => this.brokerP === made && (this.brokerP = undefined));
+      this.brokerP = p = made;
+    }
+    return p;
+  }
+
+  backend(): Promise<ResultBackend> {
+    let p = this.backendP;
+    if (!p) {
+      const made = connectOnce(() => createBackend(this._conf.backend, { resultExpires: this._conf.resultExpires }));
+      made.catch(() => this.backendP === made && (this.backendP = undefined));
+      this.backendP = p = made;
+    }
+    return p;
+  }
+
+  /** A worker for this app; call `start()` on it. */
+  worker(options: WorkerOptions = {}): Worker {
+    return new Worker(this, options);
+  }
+
+  /** Flushes pending sends and closes connections; the process can then exit on its own. */
+  async close(): Promise<void> {
+    await this.publisher.drain();
+    const [b, r] = [this.brokerP, this.backendP];
+    this.brokerP = this.backendP = undefined;
+    await Promise.all([b?.then((x) => x.close(), () => undefined), r?.then((x) => x.close(), () => undefined)]);
+  }
+}
+
+async function connectOnce<T extends { connect(): Promise<void> }>(make: () => Promise<T>): Promise<T> {
+  const conn = await make();
+  await conn.connect();
+  return conn;
+}
+
+function toDate(v: Date | string, what: string): Date {
+  const d = v instanceof Date ? v : new Date(v);
+  if (Number.isNaN(d.getTime())) throw new TypeError(`${what} is not a valid date: ${String(v)}`);
+  return d;
+}

@@ -1,0 +1,287 @@
+/**
+ * Configuration, compiled once: built-in defaults < options in code < CELERITY_* environment < CLI flags, validated
+ * with zod and frozen. A bad value fails at start with the key (as the user wrote it), the value and what was
+ * expected. The Celery name table below is the single source for both docs/configuration.md and env aliases.
+ */
+import os from 'node:os';
+import { z } from 'zod';
+import { ConfigurationError } from '../errors/index.js';
+
+export const DEFAULT_URL = 'sqlite://./celerity.db';
+
+const seconds = z.number().nonnegative();
+const route = z.union([
+  z.string().min(1),
+  z.object({ queue: z.string().min(1), priority: z.number().int().min(0).max(9).optional() }).strict(),
+]);
+
+const schema = z
+  .object({
+    broker: z.string().min(1),
+    backend: z.string().min(1),
+    defaultQueue: z.string().min(1),
+    queues: z.array(z.string().min(1)).min(1).optional(),
+    taskRoutes: z.record(z.string(), route),
+    concurrency: z.number().int().positive(),
+    prefetchMultiplier: z.number().int().positive(),
+    acksLate: z.boolean(),
+    visibilityTimeout: z.number().positive(),
+    resultExpires: seconds,
+    resultExtended: z.boolean(),
+    taskSerializer: z.string().min(1),
+    resultSerializer: z.string().min(1),
+    acceptContent: z.array(z.string().min(1)).min(1),
+    defaultRetryDelay: seconds,
+    maxRetries: z.number().int().nonnegative().nullable(),
+    timeLimit: z.number().positive().nullable(),
+    softTimeLimit: z.number().positive().nullable(),
+    ignoreResult: z.boolean(),
+    trackStarted: z.boolean(),
+    defaultPriority: z.number().int().min(0).max(9),
+    hostname: z.string().min(1),
+    loglevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']),
+    logFormat: z.enum(['pretty', 'json']),
+    shutdownTimeout: seconds,
+    etaParkThreshold: seconds,
+  })
+  .strict();
+
+export type CelerityConfig = Readonly<z.infer<typeof schema>>;
+export type TaskRoute = z.infer<typeof route>;
+/** What `new Celerity(name, options)` accepts: any subset of the settings. */
+export type CelerityOptions = Partial<z.infer<typeof schema>>;
+
+/** What each setting expects, in words, for error messages and the reference docs. */
+const EXPECTED: Record<keyof CelerityConfig, string> = {
+  broker: 'a broker URL such as sqlite://./celerity.db, memory://',
+  backend: 'a result backend URL such as sqlite://./celerity.db, memory://',
+  defaultQueue: 'a non-empty queue name',
+  queues: 'a non-empty list of queue names (comma separated in the environment)',
+  taskRoutes: 'an object mapping task name globs to a queue name or {queue, priority}',
+  concurrency: 'a positive integer',
+  prefetchMultiplier: 'a positive integer',
+  acksLate: 'a boolean (true/false, 1/0, yes/no)',
+  visibilityTimeout: 'a positive number of seconds',
+  resultExpires: 'a number of seconds, 0 for never',
+  resultExtended: 'a boolean',
+  taskSerializer: 'a serializer name: json or msgpack',
+  resultSerializer: 'a serializer name: json or msgpack',
+  acceptContent: 'a list of serializer names',
+  defaultRetryDelay: 'a number of seconds',
+  maxRetries: 'a non-negative integer, or null for unlimited',
+  timeLimit: 'a positive number of seconds, or null',
+  softTimeLimit: 'a positive number of seconds, or null',
+  ignoreResult: 'a boolean',
+  trackStarted: 'a boolean',
+  defaultPriority: 'an integer from 0 to 9',
+  hostname: 'a non-empty node name such as celerity@host',
+  loglevel: 'one of trace, debug, info, warn, error, fatal, silent',
+  logFormat: 'pretty or json',
+  shutdownTimeout: 'a number of seconds',
+  etaParkThreshold: 'a number of seconds',
+};
+
+export function defaults(): CelerityConfig {
+  return {
+    broker: DEFAULT_URL,
+    backend: DEFAULT_URL,
+    defaultQueue: 'celery',
+    taskRoutes: {},
+    // Celery's default is the CPU count; it suits the async pool's I/O-bound work poorly, but one number that
+    // means the same in both systems is less surprising than a clever one.
+    concurrency: os.availableParallelism(),
+    prefetchMultiplier: 4,
+    acksLate: true,
+    visibilityTimeout: 3600,
+    resultExpires: 86400,
+    resultExtended: true,
+    taskSerializer: 'json',
+    resultSerializer: 'json',
+    acceptContent: ['json'],
+    defaultRetryDelay: 180,
+    maxRetries: 3,
+    timeLimit: null,
+    softTimeLimit: null,
+    ignoreResult: false,
+    trackStarted: false,
+    defaultPriority: 0,
+    hostname: `celerity@${os.hostname()}`,
+    loglevel: 'info',
+    logFormat: process.stdout.isTTY ? 'pretty' : 'json',
+    shutdownTimeout: 30,
+    etaParkThreshold: 60,
+  };
+}
+
+/**
+ * Celery setting name -> ours. Used for the reference table in docs/configuration.md and to accept the Celery
+ * spelling in the environment (`CELERITY_TASK_ACKS_LATE` works like `CELERITY_ACKS_LATE`).
+ */
+export const CELERY_NAMES: Readonly<Record<string, keyof CelerityConfig>> = {
+  broker_url: 'broker',
+  result_backend: 'backend',
+  task_default_queue: 'defaultQueue',
+  task_routes: 'taskRoutes',
+  worker_concurrency: 'concurrency',
+  worker_prefetch_multiplier: 'prefetchMultiplier',
+  task_acks_late: 'acksLate',
+  'broker_transport_options.visibility_timeout': 'visibilityTimeout',
+  result_expires: 'resultExpires',
+  result_extended: 'resultExtended',
+  task_serializer: 'taskSerializer',
+  result_serializer: 'resultSerializer',
+  accept_content: 'acceptContent',
+  task_default_retry_delay: 'defaultRetryDelay',
+  task_max_retries: 'maxRetries',
+  task_time_limit: 'timeLimit',
+  task_soft_time_limit: 'softTimeLimit',
+  task_ignore_result: 'ignoreResult',
+  task_track_started: 'trackStarted',
+  task_default_priority: 'defaultPriority',
+};
+
+/** Environment names that differ from the CELERITY_<SCREAMING_SNAKE> rule, kept for the documented contract. */
+const ENV_ALIASES: Readonly<Record<string, keyof CelerityConfig>> = {
+  CELERITY_BROKER_URL: 'broker',
+  CELERITY_RESULT_BACKEND: 'backend',
+};
+
+export function envName(key: keyof CelerityConfig): string {
+  const alias = Object.entries(ENV_ALIASES).find(([, k]) => k === key);
+  if (alias) return alias[0];
+  return `CELERITY_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+function envTable(): Map<string, keyof CelerityConfig> {
+  const table = new Map<string, keyof CelerityConfig>();
+  for (const key of Object.keys(EXPECTED) as (keyof CelerityConfig)[]) table.set(envName(key), key);
+  for (const [celery, key] of Object.entries(CELERY_NAMES)) {
+    if (!celery.includes('.')) table.set(`CELERITY_${celery.toUpperCase()}`, key);
+  }
+  return table;
+}
+
+/** Parse an environment string into the type the setting expects, so zod can validate it. */
+function fromEnv(key: keyof CelerityConfig, raw: string, envKey: string): unknown {
+  const sample = defaults()[key];
+  const trimmed = raw.trim();
+  const fail = (): never => {
+    throw new ConfigurationError(envKey, raw, EXPECTED[key]);
+  };
+  if (key === 'maxRetries' || key === 'timeLimit' || key === 'softTimeLimit') {
+    if (trimmed === '' || trimmed.toLowerCase() === 'none' || trimmed.toLowerCase() === 'null') return null;
+    const n = Number(trimmed);
+    return Number.isFinite(n) ? n : fail();
+  }
+  if (typeof sample === 'boolean') {
+    const v = trimmed.toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+    if (['0', 'false', 'no', 'off'].includes(v)) return false;
+    return fail();
+  }
+  if (typeof sample === 'number') {
+    const n = Number(trimmed);
+    return trimmed !== '' && Number.isFinite(n) ? n : fail();
+  }
+  if (key === 'queues' || key === 'acceptContent') {
+    if (trimmed.startsWith('[')) return parseJsonOr(trimmed, fail);
+    return trimmed.split(',').map((s) => s.trim()).filter(Boolean);
+  }
+  if (key === 'taskRoutes') return parseJsonOr(trimmed, fail);
+  return raw;
+}
+
+function parseJsonOr(text: string, fail: () => never): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return fail();
+  }
+}
+
+/** The settings found in `env`, keyed by our names, with the variable each came from. */
+export function readEnv(env: NodeJS.ProcessEnv): { values: CelerityOptions; sources: Map<string, string> } {
+  const table = envTable();
+  const values: Record<string, unknown> = {};
+  const sources = new Map<string, string>();
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith('CELERITY_') || raw === undefined) continue;
+    const key = table.get(name);
+    if (!key) {
+      throw new ConfigurationError(name, raw, `a known setting (see docs/configuration.md); ${suggest(name, table)}`);
+    }
+    values[key] = fromEnv(key, raw, name);
+    sources.set(key, name);
+  }
+  return { values: values as CelerityOptions, sources };
+}
+
+function suggest(name: string, table: Map<string, keyof CelerityConfig>): string {
+  const close = [...table.keys()].filter((k) => k.includes(name.slice(9, 14)) || name.includes(k.slice(9)));
+  return close.length ? `did you mean ${close.slice(0, 3).join(' or ')}?` : 'no similar setting exists';
+}
+
+export interface ConfigLayers {
+  code?: CelerityOptions;
+  env?: NodeJS.ProcessEnv;
+  cli?: CelerityOptions;
+}
+
+/** Compile the layers into one validated, frozen config. Throws ConfigurationError naming the first bad key. */
+export function compileConfig(layers: ConfigLayers = {}): CelerityConfig {
+  const { values: envValues, sources } = readEnv(layers.env ?? {});
+  const code = stripUndefined(layers.code ?? {});
+  const cli = stripUndefined(layers.cli ?? {});
+  const merged = { ...defaults(), ...code, ...envValues, ...cli };
+  const parsed = schema.safeParse(merged);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const top = String(issue.path[0] ?? '');
+    if (issue.code === 'unrecognized_keys') {
+      const unknown = issue.keys[0] ?? '?';
+      throw new ConfigurationError(unknown, (merged as Record<string, unknown>)[unknown], 'a known setting name');
+    }
+    const key = top as keyof CelerityConfig;
+    const where = cli[key] !== undefined ? `--${kebab(key)}` : (sources.get(key) ?? key);
+    throw new ConfigurationError(where, (merged as Record<string, unknown>)[key], EXPECTED[key] ?? issue.message);
+  }
+  const config = parsed.data;
+  for (const key of ['broker', 'backend'] as const) checkUrl(config[key], sources.get(key) ?? key);
+  return deepFreeze(config);
+}
+
+const SCHEMES = ['sqlite', 'memory', 'redis', 'rediss', 'amqp', 'amqps', 'postgresql', 'postgres', 'unix', 'sentinel'];
+
+function checkUrl(url: string, key: string): void {
+  const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
+  if (!m || !SCHEMES.includes(m[1]!.toLowerCase())) {
+    throw new ConfigurationError(key, url, `a URL starting with one of ${SCHEMES.map((s) => `${s}://`).join(', ')}`);
+  }
+}
+
+function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}
+
+/** For docs and `--help`: every setting with its env name, default and expectation. */
+export function describeSettings(): { key: string; env: string; default: unknown; expected: string }[] {
+  const d = defaults();
+  return (Object.keys(EXPECTED) as (keyof CelerityConfig)[]).map((key) => ({
+    key,
+    env: envName(key),
+    default: d[key],
+    expected: EXPECTED[key],
+  }));
+}

@@ -1,0 +1,118 @@
+/**
+ * Task definitions. Argument and result types flow from the function: `app.task('add', (x: number, y: number) =>
+ * x + y)` gives `delay(x: number, y: number)` resolving to `AsyncResult<number>`.
+ *
+ * The running task's context is `this` (Celery's `bind=True` self): write the task as a `function` to use it.
+ * Arrow functions simply don't see it. Keeping it off the argument list keeps `fn.length` and the argument types
+ * equal to what callers pass.
+ */
+import type { AsyncResult } from './result.js';
+import type { TaskState } from '../protocol/types.js';
+
+/** Options of a task definition. Times are in seconds, as in Celery. */
+export interface TaskOptions {
+  /** Names of the positional parameters, so Celery kwargs (`add.delay(x=2, y=3)` from Python) reach them. */
+  params?: readonly string[];
+  queue?: string;
+  priority?: number;
+  /** Retries allowed for `retry()` and `autoretryFor`; null = unlimited. Default: the app's `maxRetries` (3). */
+  maxRetries?: number | null;
+  /** Seconds before a retry when `retry()` gets no countdown. Default: the app's `defaultRetryDelay` (180). */
+  defaultRetryDelay?: number;
+  /** Error classes (or names) that trigger an automatic retry. */
+  autoretryFor?: readonly (string | (abstract new (...args: never[]) => Error))[];
+  /** Exponential backoff for automatic retries: true = 1 s factor, or the factor in seconds. */
+  retryBackoff?: boolean | number;
+  /** Upper bound of the backoff delay in seconds (Celery's default 600). */
+  retryBackoffMax?: number;
+  /** Randomise the delay in [0, delay) (Celery's "full jitter"); default true. */
+  retryJitter?: boolean;
+  /** Ack after the task finishes (at-least-once). Default: the app's `acksLate` (true). */
+  acksLate?: boolean;
+  ignoreResult?: boolean;
+  /** Seconds; fires the abort signal with SoftTimeLimitExceeded. */
+  softTimeLimit?: number;
+  /** Seconds; the task is failed with TimeLimitExceeded. */
+  timeLimit?: number;
+  trackStarted?: boolean;
+}
+
+/** What a running task sees as `this`. */
+export interface TaskContext {
+  readonly id: string;
+  readonly name: string;
+  readonly retries: number;
+  readonly args: readonly unknown[];
+  readonly kwargs: Readonly<Record<string, unknown>>;
+  readonly rootId: string | null;
+  readonly parentId: string | null;
+  readonly group: string | null;
+  readonly eta: Date | null;
+  readonly expires: Date | null;
+  readonly hostname: string;
+  readonly delivery: { readonly queue: string; readonly priority: number; readonly redelivered: boolean };
+  /** Aborts on soft time limit, revoke with terminate, and worker shutdown past its deadline. */
+  readonly signal: AbortSignal;
+  /** Store a state (custom ones too) with metadata, e.g. `updateState('PROGRESS', {current, total})`. */
+  updateState(state: TaskState, meta?: unknown): Promise<void>;
+  /** Schedule another attempt and stop this one (throws). Countdown in seconds. */
+  retry(options?: RetryOptions): never;
+}
+
+export interface RetryOptions {
+  countdown?: number;
+  eta?: Date;
+  exc?: Error;
+  maxRetries?: number | null;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the constraint must accept every parameter list
+export type TaskFn = (this: TaskContext, ...args: any[]) => unknown;
+
+/** Options of one call. Times in seconds (Celery's units); `eta`/`expires` may also be absolute dates. */
+export interface ApplyOptions {
+  kwargs?: Record<string, unknown>;
+  countdown?: number;
+  eta?: Date | string;
+  /** Seconds from now, or an absolute date. */
+  expires?: number | Date | string;
+  queue?: string;
+  priority?: number;
+  taskId?: string;
+  timeLimit?: number;
+  softTimeLimit?: number;
+  ignoreResult?: boolean;
+  serializer?: string;
+  retries?: number;
+  parentId?: string;
+  rootId?: string;
+  /** Extra headers, passed through to the worker. */
+  headers?: Record<string, unknown>;
+}
+
+/** The part of the app a Task needs; keeps task.ts free of a cycle with celerity.ts. */
+export interface TaskSender {
+  sendTask<R>(name: string, args: readonly unknown[], options: ApplyOptions, task?: AnyTask): Promise<AsyncResult<R>>;
+}
+
+export class Task<F extends TaskFn> {
+  constructor(
+    readonly name: string,
+    readonly fn: F,
+    readonly options: Readonly<TaskOptions>,
+    private readonly sender: TaskSender,
+  ) {}
+
+  /** Send with positional arguments and default options. */
+  delay(...args: Parameters<F>): Promise<AsyncResult<Awaited<ReturnType<F>>>> {
+    return this.sender.sendTask(this.name, args, {}, this);
+  }
+
+  /** Send with options (countdown, eta, expires, queue, priority, taskId, kwargs, ...). */
+  applyAsync(args: Parameters<F>, options: ApplyOptions = {}): Promise<AsyncResult<Awaited<ReturnType<F>>>> {
+    return this.sender.sendTask(this.name, args, options, this);
+  }
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a registry holds tasks of every signature
+export type AnyTask = Task<any>;

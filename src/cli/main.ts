@@ -1,0 +1,168 @@
+#!/usr/bin/env node
+/**
+ * The `celerity` command. Every verb takes -A/--app (a module exporting `app`), --broker and --backend; settings
+ * also come from CELERITY_* variables. Exit codes are in ./exit.ts and docs/cli.md.
+ */
+import { createInterface } from 'node:readline/promises';
+import { Command, CommanderError, Option } from 'commander';
+import { READY_STATES } from '../protocol/types.js';
+import { appFrom, parseJsonFlag, UsageError, type CommonFlags } from './context.js';
+import { Exit, fail } from './exit.js';
+import { VERSION } from './version.js';
+import { runWorker } from './worker.js';
+
+const program = new Command('celerity')
+  .description('Distributed task queue for TypeScript, wire-compatible with Celery 5')
+  .version(VERSION, '-V, --version')
+  .showHelpAfterError()
+  .exitOverride();
+
+function common(cmd: Command): Command {
+  return cmd
+    .option('-A, --app <module>', 'module that exports the app (a .ts or .js path)')
+    .option('-b, --broker <url>', 'broker URL (overrides CELERITY_BROKER_URL)')
+    .option('--backend <url>', 'result backend URL (overrides CELERITY_RESULT_BACKEND)')
+    .addOption(new Option('-l, --loglevel <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']));
+}
+
+const int = (flag: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} must be a non-negative integer, got ${v}`);
+  return n;
+};
+const num = (flag: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag} must be a non-negative number, got ${v}`);
+  return n;
+};
+const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+
+common(program.command('worker').description('start a worker'))
+  .option('-Q, --queues <names>', 'comma-separated queues to consume, in order of preference', list)
+  .option('-c, --concurrency <n>', 'tasks run at once', int('--concurrency'))
+  .option('-n, --hostname <name>', 'node name (default celerity@<host>)')
+  .option('-P, --pool <pool>', 'execution pool', 'async')
+  .option('--prefetch-multiplier <n>', 'messages reserved per concurrency slot', int('--prefetch-multiplier'))
+  .option('--shutdown-timeout <seconds>', 'how long running tasks may finish on SIGTERM', num('--shutdown-timeout'))
+  .option('--log-format <format>', 'pretty or json')
+  .action(async (o: CommonFlags & { queues?: string[]; concurrency?: number; hostname?: string; pool: string; prefetchMultiplier?: number; shutdownTimeout?: number; logFormat?: 'pretty' | 'json' }) => {
+    const app = await appFrom(o, {
+      concurrency: o.concurrency,
+      hostname: o.hostname,
+      queues: o.queues,
+      prefetchMultiplier: o.prefetchMultiplier,
+      shutdownTimeout: o.shutdownTimeout,
+      logFormat: o.logFormat,
+    });
+    await Promise.all([app.broker(), app.backend()]);
+    await runWorker(app, { queues: o.queues, pool: o.pool });
+  });
+
+common(program.command('call <task>').description('send a task by name and print its id'))
+  .option('-a, --args <json>', 'positional arguments as a JSON array', '[]')
+  .option('-k, --kwargs <json>', 'keyword arguments as a JSON object')
+  .option('-Q, --queue <name>', 'queue (default: the route for this task name)')
+  .option('--countdown <seconds>', 'run no earlier than this many seconds from now', num('--countdown'))
+  .option('--eta <iso>', 'run no earlier than this time (ISO 8601)')
+  .option('--expires <seconds>', 'revoke if not started within this many seconds', num('--expires'))
+  .option('--priority <0-9>', 'message priority', int('--priority'))
+  .action(async (name: string, o: CommonFlags & { args: string; kwargs?: string; queue?: string; countdown?: number; eta?: string; expires?: number; priority?: number }) => {
+    const args = parseJsonFlag<unknown[]>(o.args, '--args', Array.isArray, 'a JSON array') ?? [];
+    const kwargs = parseJsonFlag<Record<string, unknown>>(o.kwargs, '--kwargs', isObject, 'a JSON object');
+    const app = await appFrom(o, { loglevel: 'warn' });
+    const r = await app.sendTask(name, args, { kwargs, queue: o.queue, countdown: o.countdown, eta: o.eta, expires: o.expires, priority: o.priority });
+    process.stdout.write(`${r.id}\n`);
+    await app.close();
+  });
+
+common(program.command('result <id>').description('show a task result; exit 0 success, 1 failed/revoked, 3 not ready'))
+  .option('-w, --wait', 'wait until the task is ready')
+  .option('-t, --timeout <seconds>', 'with --wait: give up after this long (exit 75)', num('--timeout'))
+  .option('--json', 'print the whole result record as JSON')
+  .action(async (id: string, o: CommonFlags & { wait?: boolean; timeout?: number; json?: boolean }) => {
+    const app = await appFrom(o, { loglevel: 'warn' });
+    const backend = await app.backend();
+    const meta = o.wait
+      ? await backend.waitFor(id, { timeoutMs: o.timeout !== undefined ? o.timeout * 1000 : undefined })
+      : await backend.get(id);
+    await app.close();
+    const state = meta?.status ?? 'PENDING';
+    if (o.json) process.stdout.write(`${JSON.stringify(meta ?? { task_id: id, status: 'PENDING' })}\n`);
+    else if (state === 'SUCCESS') process.stdout.write(`${JSON.stringify(meta!.result)}\n`);
+    else if (state === 'FAILURE' || state === 'REVOKED' || state === 'RETRY') {
+      const r = meta!.result as { exc_type?: string; exc_message?: unknown } | null;
+      process.stdout.write(`${state}: ${r?.exc_type ?? 'Error'}: ${JSON.stringify(r?.exc_message ?? r)}\n`);
+      if (meta!.traceback) process.stderr.write(`${meta!.traceback}\n`);
+    } else process.stdout.write(`${state}${meta?.result != null ? ` ${JSON.stringify(meta.result)}` : ''}\n`);
+    process.exitCode = state === 'SUCCESS' ? Exit.OK : READY_STATES.has(state) ? Exit.FAILURE : Exit.NOT_READY;
+  });
+
+common(program.command('purge').description('remove all waiting messages from queues'))
+  .option('-Q, --queues <names>', 'comma-separated queues (default: the default queue and every routed queue)', list)
+  .option('-f, --force', 'do not ask for confirmation')
+  .action(async (o: CommonFlags & { queues?: string[]; force?: boolean }) => {
+    const app = await appFrom(o, { loglevel: 'warn' });
+    const queues = o.queues ?? [...new Set([...(app.conf.queues ?? []), ...app.router.queues()])];
+    if (!o.force) {
+      if (!process.stdin.isTTY) throw new UsageError(`refusing to purge ${queues.join(', ')} without --force (no terminal to confirm on)`);
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      const answer = await rl.question(`Remove every waiting message from ${queues.join(', ')}? There is no undo. (yes/NO) `);
+      rl.close();
+      if (answer.trim().toLowerCase() !== 'yes') {
+        process.stderr.write('aborted\n');
+        return;
+      }
+    }
+    const broker = await app.broker();
+    let total = 0;
+    for (const q of queues) total += await broker.purge(q);
+    await app.close();
+    process.stdout.write(`Purged ${total} message${total === 1 ? '' : 's'} from ${queues.length} queue${queues.length === 1 ? '' : 's'}.\n`);
+  });
+
+const dead = program.command('dead-letters').description('list or requeue messages that could not be processed');
+common(dead.command('list').description('list dead letters, newest first'))
+  .option('-Q, --queue <name>', 'only this queue')
+  .option('--limit <n>', 'at most this many', int('--limit'), 50)
+  .option('--json', 'one JSON object per line, with the raw message')
+  .action(async (o: CommonFlags & { queue?: string; limit: number; json?: boolean }) => {
+    const app = await appFrom(o, { loglevel: 'warn' });
+    const letters = await (await app.broker()).listDeadLetters({ queue: o.queue, limit: o.limit });
+    await app.close();
+    for (const l of letters) {
+      if (o.json) process.stdout.write(`${JSON.stringify(l)}\n`);
+      else process.stdout.write(`${l.id}\t${l.failedAt.toISOString()}\t${l.queue}\t${l.taskName ?? '?'}[${l.taskId ?? '?'}]\t${l.reason}\n`);
+    }
+    if (!o.json && !letters.length) process.stderr.write('no dead letters\n');
+  });
+common(dead.command('requeue [ids...]').description('put dead letters back on their queues'))
+  .option('--all', 'every dead letter (of --queue, if given)')
+  .option('-Q, --queue <name>', 'with --all: only this queue')
+  .action(async (ids: string[], o: CommonFlags & { all?: boolean; queue?: string }) => {
+    if (!ids.length && !o.all) throw new UsageError('name the dead-letter ids to requeue, or pass --all');
+    const app = await appFrom(o, { loglevel: 'warn' });
+    const broker = await app.broker();
+    const chosen = o.all ? (await broker.listDeadLetters({ queue: o.queue, limit: Number.MAX_SAFE_INTEGER })).map((l) => l.id) : ids;
+    const moved = await broker.requeueDeadLetters(chosen);
+    await app.close();
+    process.stdout.write(`Requeued ${moved} message${moved === 1 ? '' : 's'}.\n`);
+    if (moved < chosen.length) process.exitCode = Exit.FAILURE;
+  });
+
+function isObject(v: unknown): boolean {
+  return !!v && typeof v === 'object' && !Array.isArray(v);
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // --help and --version exit 0; anything else commander rejects is a usage error.
+    process.exit(err.exitCode === 0 ? Exit.OK : Exit.USAGE);
+  }
+  if (err instanceof UsageError) {
+    process.stderr.write(`celerity: error: ${err.message}\n`);
+    process.exit(Exit.USAGE);
+  }
+  fail(err);
+}

@@ -1,0 +1,56 @@
+/**
+ * `celerity worker`: start-up banner, then consume until SIGTERM/SIGINT (warm shutdown: running tasks get the
+ * shutdown timeout to finish); a second signal returns everything to the broker at once.
+ */
+import os from 'node:os';
+import type { Celerity } from '../app/celerity.js';
+import { VERSION } from './version.js';
+import { maskUrl } from './context.js';
+
+export function banner(app: Celerity, worker: { hostname: string; queues: string[]; concurrency: number; prefetch: number }): string {
+  const c = app.conf;
+  const tasks = [...app.tasks.keys()].sort();
+  const lines = [
+    `celerity ${VERSION} (Node ${process.version}) on ${os.type()} ${os.release()}`,
+    '',
+    '[config]',
+    `.> app:         ${app.main}`,
+    `.> node:        ${worker.hostname}`,
+    `.> broker:      ${maskUrl(c.broker)}`,
+    `.> results:     ${maskUrl(c.backend)}`,
+    `.> concurrency: ${worker.concurrency} (async)`,
+    `.> prefetch:    ${worker.prefetch}`,
+    `.> acks late:   ${c.acksLate}`,
+    '',
+    '[queues]',
+    ...worker.queues.map((q) => `.> ${q}`),
+    '',
+    '[tasks]',
+    ...(tasks.length ? tasks.map((t) => `  . ${t}`) : ['  (none registered)']),
+    '',
+  ];
+  return lines.join('\n');
+}
+
+export async function runWorker(app: Celerity, options: { queues?: string[]; concurrency?: number; hostname?: string; pool?: string }): Promise<void> {
+  if (options.pool && options.pool !== 'async') {
+    throw new Error(`pool ${JSON.stringify(options.pool)} is not available in this release; use -P async`);
+  }
+  const worker = app.worker({ queues: options.queues, concurrency: options.concurrency, hostname: options.hostname });
+  process.stderr.write(`${banner(app, worker)}\n`);
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    signals++;
+    if (signals === 1) {
+      app.log.info({ signal: sig }, `${sig} received: warm shutdown (finishing running tasks, up to ${app.conf.shutdownTimeout}s)`);
+      void worker.stop().then(() => app.close()).then(() => process.exit(0));
+    } else {
+      app.log.warn({ signal: sig }, `${sig} received again: cold shutdown (returning running tasks to the broker)`);
+      void worker.stop({ timeout: 0 });
+    }
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  await worker.start();
+  app.log.info({ hostname: worker.hostname, queues: worker.queues }, `${worker.hostname} ready.`);
+}

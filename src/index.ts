@@ -1,0 +1,33 @@
+/**
+ * Public API. Named exports only; anything not listed here is internal and may change.
+ */
+export { Celerity } from './app/celerity.js';
+export type { CelerityConfig, CelerityOptions, TaskRoute } from './app/config.js';
+export { compileConfig, describeSettings, CELERY_NAMES } from './app/config.js';
+export { Task } from './app/task.js';
+export type { ApplyOptions, RetryOptions, TaskContext, TaskFn, TaskOptions } from './app/task.js';
+export { AsyncResult } from './app/result.js';
+export type { GetOptions } from './app/result.js';
+export { Worker } from './worker/worker.js';
+export type { WorkerEvents, WorkerOptions } from './worker/worker.js';
+export type { Broker, BrokerCapabilities, DeadLetter, Delivery, OutboundMessage } from './broker/port.js';
+export type { ResultBackend } from './backend/port.js';
+export type { ResultMeta, TaskState, SignatureDict } from './protocol/types.js';
+export { States } from './protocol/types.js';
+export {
+  CelerityError,
+  ConfigurationError,
+  ConnectionError,
+  ContentDisallowed,
+  DecodeError,
+  Ignore,
+  MaxRetriesExceededError,
+  NotRegistered,
+  Reject,
+  RemoteTaskError,
+  Retry,
+  SoftTimeLimitExceeded,
+  TaskRevokedError,
+  TimeLimitExceeded,
+  TimeoutError,
+} from './errors/index.js';

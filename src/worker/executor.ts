@@ -1,0 +1,114 @@
+/**
+ * Runs one task request in the async pool: binds arguments, builds the context (`this`), arms the time limits and
+ * turns whatever happens into an Outcome. It never throws; the worker decides what each outcome means for the
+ * message (ack, retry, dead letter) and the result store.
+ */
+import type { AnyTask, RetryOptions, TaskContext } from '../app/task.js';
+import {
+  Ignore,
+  Reject,
+  Retry,
+  SoftTimeLimitExceeded,
+  TimeLimitExceeded,
+  toError,
+} from '../errors/index.js';
+import type { Delivery } from '../broker/port.js';
+import type { TaskRequest, TaskState } from '../protocol/types.js';
+import { bindArguments } from './arguments.js';
+
+export type Outcome =
+  | { kind: 'success'; value: unknown; runtime: number }
+  /** `badInput`: the call itself was wrong (arguments), so the message also goes to the dead-letter store. */
+  | { kind: 'failure'; error: Error; runtime: number; badInput: boolean }
+  | { kind: 'retry'; signal: Retry; runtime: number }
+  | { kind: 'reject'; signal: Reject; runtime: number }
+  | { kind: 'ignore'; runtime: number }
+  | { kind: 'timeout'; error: TimeLimitExceeded; runtime: number };
+
+export interface ExecuteInput {
+  req: TaskRequest;
+  delivery: Delivery;
+  task: AnyTask;
+  hostname: string;
+  /** Aborted by revoke/terminate or shutdown; the executor adds the soft limit. */
+  controller: AbortController;
+  /** [hard, soft] seconds after the message's and the task's settings are combined. */
+  limits: { hard: number | null; soft: number | null };
+  defaultRetryDelay: number;
+  updateState(state: TaskState, meta: unknown): Promise<void>;
+}
+
+export async function execute(input: ExecuteInput): Promise<Outcome> {
+  const { req, task, controller, limits } = input;
+  const started = performance.now();
+  const runtime = () => (performance.now() - started) / 1000;
+  let args: unknown[];
+  try {
+    args = bindArguments(task, req.args, req.kwargs);
+  } catch (err) {
+    return { kind: 'failure', error: toError(err), runtime: 0, badInput: true };
+  }
+
+  const ctx = createContext(input, controller.signal);
+  const timers: NodeJS.Timeout[] = [];
+  let hardReject: ((o: Outcome) => void) | undefined;
+  const hard = new Promise<Outcome>((resolve) => (hardReject = resolve));
+  if (limits.soft) {
+    timers.push(
+      setTimeout(() => {
+        controller.abort(new SoftTimeLimitExceeded(`soft time limit (${limits.soft}s) exceeded`));
+      }, limits.soft * 1000),
+    );
+  }
+  if (limits.hard) {
+    timers.push(
+      setTimeout(() => {
+        const error = new TimeLimitExceeded(`hard time limit (${limits.hard}s) exceeded`);
+        // The async pool cannot kill a promise: the task is failed and its slot freed; the abort signal tells
+        // cooperative code to stop. The threads and process pools kill for real.
+        if (!controller.signal.aborted) controller.abort(error);
+        hardReject?.({ kind: 'timeout', error, runtime: runtime() });
+      }, limits.hard * 1000),
+    );
+  }
+  try {
+    const run = (async (): Promise<Outcome> => {
+      try {
+        const value = await task.fn.apply(ctx, args);
+        return { kind: 'success', value, runtime: runtime() };
+      } catch (err) {
+        if (err instanceof Retry) return { kind: 'retry', signal: err, runtime: runtime() };
+        if (err instanceof Reject) return { kind: 'reject', signal: err, runtime: runtime() };
+        if (err instanceof Ignore) return { kind: 'ignore', runtime: runtime() };
+        return { kind: 'failure', error: toError(err), runtime: runtime(), badInput: false };
+      }
+    })();
+    return await Promise.race([run, hard]);
+  } finally {
+    for (const t of timers) clearTimeout(t);
+  }
+}
+
+function createContext(input: ExecuteInput, signal: AbortSignal): TaskContext {
+  const { req, delivery, task } = input;
+  return {
+    id: req.id,
+    name: req.task,
+    retries: req.retries,
+    args: req.args,
+    kwargs: req.kwargs,
+    rootId: req.rootId,
+    parentId: req.parentId,
+    group: req.group,
+    eta: req.eta,
+    expires: req.expires,
+    hostname: input.hostname,
+    delivery: { queue: delivery.queue, priority: delivery.priority, redelivered: delivery.redelivered },
+    signal,
+    updateState: (state, meta) => input.updateState(state, meta ?? null),
+    retry(options: RetryOptions = {}): never {
+      const countdown = options.countdown ?? task.options.defaultRetryDelay ?? input.defaultRetryDelay;
+      throw new Retry(countdown, options.exc, options.eta, options.maxRetries);
+    },
+  };
+}

@@ -1,0 +1,529 @@
+/**
+ * The worker: reserves messages (prefetch = concurrency x multiplier), runs them in the async pool, stores results
+ * and acknowledges. Lifecycle: start() connects and begins consuming; stop() stops fetching, returns what has not
+ * started to the broker at once, lets running tasks finish up to the shutdown deadline, then returns the rest.
+ *
+ * Bad input never stops the loop and never loses a message: undecodable or malformed messages, unknown task names
+ * and wrong arguments are logged with the reason, marked FAILURE where an id is known, and moved to the broker's
+ * dead-letter store.
+ */
+import { EventEmitter } from 'node:events';
+import type { Celerity } from '../app/celerity.js';
+import type { AnyTask } from '../app/task.js';
+import type { ResultBackend } from '../backend/port.js';
+import type { Broker, Delivery } from '../broker/port.js';
+import {
+  MaxRetriesExceededError,
+  NotRegistered,
+  TaskRevokedError,
+  formatTraceback,
+  serializeError,
+  toError,
+} from '../errors/index.js';
+import { decodeTaskMessage } from '../protocol/message.js';
+import { buildResultMeta } from '../protocol/result-meta.js';
+import type { ResultMeta, TaskRequest, TaskState } from '../protocol/types.js';
+import { Batcher } from '../util/batcher.js';
+import type { Logger } from '../util/logger.js';
+import { execute, type Outcome } from './executor.js';
+import { autoRetryCountdown, shouldAutoRetry } from './retry.js';
+
+export interface WorkerOptions {
+  /** Queues to consume, in order of preference; default: the app's `queues` or its default queue. */
+  queues?: string[];
+  concurrency?: number;
+  prefetchMultiplier?: number;
+  hostname?: string;
+  /** Only `async` in this release. */
+  pool?: 'async';
+  /** Seconds running tasks get to finish on stop() before they are returned to the broker. */
+  shutdownTimeout?: number;
+  logger?: Logger;
+}
+
+/** One reserved message on its way through the worker. */
+interface Job {
+  delivery: Delivery;
+  req: TaskRequest;
+  task: AnyTask;
+  controller: AbortController;
+  timer?: NodeJS.Timeout;
+  /** Returned to the broker on shutdown; whatever the task does later must not ack or store anything. */
+  abandoned?: boolean;
+}
+
+interface Completion {
+  tag: string;
+  result?: { taskId: string; meta: ResultMeta };
+}
+
+export interface WorkerEvents {
+  'task-received': [TaskRequest];
+  'task-started': [TaskRequest];
+  'task-succeeded': [{ id: string; name: string; result: unknown; runtime: number }];
+  'task-failed': [{ id: string | null; name: string | null; error: Error; runtime: number }];
+  'task-retried': [{ id: string; name: string; countdown: number; error: Error | undefined }];
+  'task-revoked': [{ id: string; name: string; expired: boolean }];
+  'task-rejected': [{ id: string | null; reason: string; requeue: boolean }];
+  ready: [];
+  stopped: [];
+  error: [Error];
+}
+
+export class Worker extends EventEmitter<WorkerEvents> {
+  readonly hostname: string;
+  readonly queues: string[];
+  readonly concurrency: number;
+  readonly prefetch: number;
+  private readonly log: Logger;
+  private readonly shutdownTimeout: number;
+  private broker!: Broker;
+  private backend!: ResultBackend;
+  private readonly waiting: Job[] = [];
+  private readonly held = new Map<string, Job>();
+  private readonly running = new Map<string, Job>();
+  private readonly runPromises = new Map<string, Promise<void>>();
+  private readonly fetchAbort = new AbortController();
+  private roomWaiter: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+  private extender: NodeJS.Timeout | undefined;
+  private stopping: Promise<void> | undefined;
+  private cold = false;
+  private cutShort: (() => void) | undefined;
+  private readonly completions: Batcher<Completion>;
+  /** Totals per task name, like Celery's `stats.total`. */
+  readonly processed = new Map<string, number>();
+
+  constructor(
+    private readonly app: Celerity,
+    options: WorkerOptions = {},
+  ) {
+    super();
+    const conf = app.conf;
+    if (options.pool && options.pool !== 'async') {
+      throw new TypeError(`pool ${JSON.stringify(options.pool)} is not available; this release has the async pool`);
+    }
+    this.hostname = options.hostname ?? conf.hostname;
+    this.queues = options.queues?.length ? [...options.queues] : [...(conf.queues ?? [conf.defaultQueue])];
+    this.concurrency = options.concurrency ?? conf.concurrency;
+    this.prefetch = this.concurrency * (options.prefetchMultiplier ?? conf.prefetchMultiplier);
+    this.shutdownTimeout = options.shutdownTimeout ?? conf.shutdownTimeout;
+    this.log = options.logger ?? app.log;
+    this.completions = new Batcher((items) => this.complete(items), 500);
+  }
+
+  /** Connects and starts consuming; resolves once the worker is consuming. */
+  async start(): Promise<void> {
+    if (this.loop) throw new Error('worker already started');
+    [this.broker, this.backend] = await Promise.all([this.app.broker(), this.app.backend()]);
+    // Keep long-running tasks from being restored to the queue as if their worker had died.
+    const every = Math.max(250, (this.app.conf.visibilityTimeout * 1000) / 3);
+    this.extender = setInterval(() => this.extendVisibility(), every);
+    this.loop = this.consume();
+    this.emit('ready');
+  }
+
+  /** Reserved (not yet running) and running jobs, for inspection. */
+  get active(): { id: string; name: string; args: unknown[]; kwargs: Record<string, unknown> }[] {
+    return [...this.running.values()].map((j) => ({ id: j.req.id, name: j.req.task, args: j.req.args, kwargs: j.req.kwargs }));
+  }
+
+  get reservedCount(): number {
+    return this.waiting.length + this.held.size;
+  }
+
+  private inflight(): number {
+    return this.waiting.length + this.held.size + this.running.size;
+  }
+
+  private async consume(): Promise<void> {
+    let failures = 0;
+    const signal = this.fetchAbort.signal;
+    while (!signal.aborted) {
+      const room = this.prefetch - this.inflight();
+      if (room <= 0) {
+        await new Promise<void>((resolve) => (this.roomWaiter = resolve));
+        continue;
+      }
+      let deliveries: Delivery[];
+      try {
+        deliveries = await this.broker.reserve(this.queues, { max: room, waitMs: 1000, signal });
+        failures = 0;
+      } catch (err) {
+        if (signal.aborted) break;
+        failures++;
+        const delay = Math.min(30_000, 200 * 2 ** Math.min(failures, 8));
+        this.log.error({ err: toError(err).message, retryInMs: delay }, 'cannot reserve from the broker; retrying');
+        await sleep(delay, signal);
+        continue;
+      }
+      for (const d of deliveries) this.accept(d);
+    }
+  }
+
+  private wakeLoop(): void {
+    const w = this.roomWaiter;
+    this.roomWaiter = undefined;
+    w?.();
+  }
+
+  /** Classifies a fresh delivery: dead-letter it, drop it as expired, hold it until its ETA, or schedule it. */
+  private accept(d: Delivery): void {
+    if (!d.message) {
+      void this.deadLetter(d, null, null, `undecodable message: ${d.decodeError ?? 'unreadable'}`);
+      return;
+    }
+    let req: TaskRequest;
+    try {
+      req = decodeTaskMessage(d.message, this.app.serializers, { redelivered: d.redelivered });
+    } catch (err) {
+      const id = typeof d.message.headers.id === 'string' ? d.message.headers.id : null;
+      const name = typeof d.message.headers.task === 'string' ? d.message.headers.task : null;
+      void this.deadLetter(d, id, name, `malformed message: ${toError(err).message}`, err);
+      return;
+    }
+    const task = this.app.tasks.get(req.task);
+    if (!task) {
+      const err = NotRegistered.forTask(req.task);
+      this.log.error({ task: req.task, id: req.id, queue: d.queue }, `Received unregistered task of type '${req.task}'`);
+      void this.deadLetter(d, req.id, req.task, err.message, err);
+      return;
+    }
+    this.log.info({ id: req.id, task: req.task }, `Task ${req.task}[${req.id}] received`);
+    this.emit('task-received', req);
+    const job: Job = { delivery: d, req, task, controller: new AbortController() };
+    const now = Date.now();
+    if (req.expires && req.expires.getTime() <= now) {
+      void this.revokeExpired(job);
+      return;
+    }
+    const wait = req.eta ? req.eta.getTime() - now : 0;
+    if (wait > 0) {
+      if (this.broker.capabilities.nativeDelay && wait > this.app.conf.etaParkThreshold * 1000) {
+        void this.park(job);
+        return;
+      }
+      this.held.set(d.tag, job);
+      job.timer = setTimeout(() => {
+        this.held.delete(d.tag);
+        this.schedule(job);
+      }, wait);
+      return;
+    }
+    this.schedule(job);
+  }
+
+  private schedule(job: Job): void {
+    if (this.running.size < this.concurrency) this.run(job);
+    else this.waiting.push(job);
+  }
+
+  private run(job: Job): void {
+    const tag = job.delivery.tag;
+    this.running.set(tag, job);
+    const p = this.execute(job)
+      .catch((err) => this.log.error({ err: toError(err).message, id: job.req.id }, 'internal error while finishing a task'))
+      .finally(() => {
+        this.running.delete(tag);
+        this.runPromises.delete(tag);
+        const next = this.stopping ? undefined : this.waiting.shift();
+        if (next) this.run(next);
+        this.wakeLoop();
+      });
+    this.runPromises.set(tag, p);
+  }
+
+  private async execute(job: Job): Promise<void> {
+    const { req, task, delivery } = job;
+    const conf = this.app.conf;
+    const acksLate = task.options.acksLate ?? conf.acksLate;
+    if (!acksLate) void this.completions.submit({ tag: delivery.tag }).catch((e) => this.logAckError(e));
+    this.emit('task-started', req);
+    let progress: Promise<void> = Promise.resolve();
+    if (task.options.trackStarted ?? conf.trackStarted) {
+      progress = this.store(req, 'STARTED', { pid: process.pid, hostname: this.hostname }, job);
+    }
+    const outcome = await execute({
+      req,
+      delivery,
+      task,
+      hostname: this.hostname,
+      controller: job.controller,
+      limits: {
+        hard: req.timelimit[0] ?? task.options.timeLimit ?? conf.timeLimit,
+        soft: req.timelimit[1] ?? task.options.softTimeLimit ?? conf.softTimeLimit,
+      },
+      defaultRetryDelay: conf.defaultRetryDelay,
+      updateState: (state, meta) => (progress = progress.then(() => this.store(req, state, meta, job))),
+    });
+    await progress.catch(() => undefined);
+    if (job.abandoned) return;
+    this.processed.set(req.task, (this.processed.get(req.task) ?? 0) + 1);
+    await this.finish(job, outcome, acksLate);
+  }
+
+  /** Maps an outcome onto the result store and the message. */
+  private async finish(job: Job, outcome: Outcome, acksLate: boolean): Promise<void> {
+    const { req, task, delivery } = job;
+    const tag = acksLate ? delivery.tag : undefined;
+    switch (outcome.kind) {
+      case 'success': {
+        this.log.info(
+          { id: req.id, task: req.task, runtime: outcome.runtime },
+          `Task ${req.task}[${req.id}] succeeded in ${outcome.runtime.toFixed(4)}s: ${preview(outcome.value)}`,
+        );
+        await this.completeWith(tag, job, 'SUCCESS', outcome.value);
+        this.emit('task-succeeded', { id: req.id, name: req.task, result: outcome.value, runtime: outcome.runtime });
+        return;
+      }
+      case 'ignore':
+        if (tag) await this.completions.submit({ tag });
+        return;
+      case 'reject': {
+        const { reason, requeue } = outcome.signal;
+        this.emit('task-rejected', { id: req.id, reason, requeue });
+        if (!requeue) await this.store(req, 'REJECTED', serializeError(outcome.signal), job);
+        if (tag) await this.broker.reject(tag, { requeue, reason });
+        return;
+      }
+      case 'retry':
+        return this.retry(job, outcome.signal.countdown, outcome.signal.exc, outcome.signal.eta, outcome.signal.maxRetries, tag);
+      case 'timeout':
+      case 'failure': {
+        const error = outcome.error;
+        if (outcome.kind === 'failure' && !outcome.badInput && shouldAutoRetry(task.options, error)) {
+          const countdown = autoRetryCountdown(task.options, req.retries, this.app.conf.defaultRetryDelay);
+          return this.retry(job, countdown, error, undefined, undefined, tag);
+        }
+        if (outcome.kind === 'failure' && outcome.badInput) {
+          const reason = `bad arguments: ${error.message}`;
+          this.log.error({ id: req.id, task: req.task, reason }, `message moved to the dead-letter store: ${reason}`);
+          await this.store(req, 'FAILURE', serializeError(error), job, formatTraceback(error));
+          if (tag) await this.deadLetterTag(tag, reason);
+          this.failed(req, error, outcome.runtime);
+          this.emit('task-rejected', { id: req.id, reason, requeue: false });
+          return;
+        }
+        await this.completeWith(tag, job, 'FAILURE', serializeError(error), formatTraceback(error));
+        this.failed(req, error, outcome.runtime);
+        return;
+      }
+    }
+  }
+
+  /** Logs and announces a failure whose FAILURE result is already stored. */
+  private failed(req: TaskRequest, error: Error, runtime: number): void {
+    this.log.error(
+      { id: req.id, task: req.task, err: error.message },
+      `Task ${req.task}[${req.id}] raised unexpected: ${error.name}(${JSON.stringify(error.message)})`,
+    );
+    this.emit('task-failed', { id: req.id, name: req.task, error, runtime });
+  }
+
+  private async retry(
+    job: Job,
+    countdown: number,
+    exc: Error | undefined,
+    eta: Date | undefined,
+    maxOverride: number | null | undefined,
+    tag: string | undefined,
+  ): Promise<void> {
+    const { req, task, delivery } = job;
+    const max = maxOverride !== undefined ? maxOverride : (task.options.maxRetries ?? this.app.conf.maxRetries);
+    if (max !== null && req.retries >= max) {
+      const error = exc ?? new MaxRetriesExceededError(`Can't retry ${req.task}[${req.id}] args:${JSON.stringify(req.args)} kwargs:${JSON.stringify(req.kwargs)}`);
+      await this.completeWith(tag, job, 'FAILURE', serializeError(error), formatTraceback(error));
+      this.failed(req, error, 0);
+      return;
+    }
+    const when = eta ?? new Date(Date.now() + countdown * 1000);
+    const built = this.app.buildMessage(
+      req.task,
+      req.args,
+      {
+        kwargs: req.kwargs,
+        taskId: req.id,
+        retries: req.retries + 1,
+        eta: when,
+        expires: req.expires ?? undefined,
+        queue: delivery.queue,
+        priority: delivery.priority,
+        rootId: req.rootId ?? undefined,
+        parentId: req.parentId ?? undefined,
+        timeLimit: req.timelimit[0] ?? undefined,
+        softTimeLimit: req.timelimit[1] ?? undefined,
+        ignoreResult: req.ignoreResult,
+      },
+      task,
+      { embed: req.embed, group: req.group, groupIndex: req.groupIndex },
+    );
+    await this.app.publish({ queue: built.queue, message: built.message, priority: built.priority, notBefore: built.notBefore });
+    const reason = exc ?? new Error(`Retry in ${countdown}s`);
+    this.log.info({ id: req.id, task: req.task, countdown }, `Task ${req.task}[${req.id}] retry: Retry in ${countdown}s: ${reason.message}`);
+    await this.completeWith(tag, job, 'RETRY', serializeError(reason), formatTraceback(reason));
+    this.emit('task-retried', { id: req.id, name: req.task, countdown, error: exc });
+  }
+
+  /** Stores a final state (unless the task ignores results) and then acks, batched with other completions. */
+  private completeWith(tag: string | undefined, job: Job, status: TaskState, result: unknown, traceback: string | null = null): Promise<void> {
+    const { req } = job;
+    const ignore = req.ignoreResult || (job.task.options.ignoreResult ?? false);
+    const meta = ignore && status === 'SUCCESS' ? undefined : this.meta(req, status, result, traceback, job.delivery.queue);
+    if (!tag && !meta) return Promise.resolve();
+    if (!tag) return this.backend.set(req.id, meta!);
+    return this.completions.submit({ tag, result: meta ? { taskId: req.id, meta } : undefined });
+  }
+
+  private async complete(items: Completion[]): Promise<void> {
+    const results = items.flatMap((i) => (i.result ? [i.result] : []));
+    // Results before acks: a crash in between re-runs the task rather than losing its result.
+    if (results.length) await this.backend.setMany(results);
+    await this.broker.ack(items.map((i) => i.tag));
+  }
+
+  private meta(req: TaskRequest, status: TaskState, result: unknown, traceback: string | null, queue: string | null): ResultMeta {
+    const conf = this.app.conf;
+    return buildResultMeta({
+      taskId: req.id,
+      status,
+      result,
+      traceback,
+      groupId: req.group,
+      parentId: req.parentId,
+      extended: conf.resultExtended
+        ? { name: req.task, args: req.args, kwargs: req.kwargs, worker: this.hostname, retries: req.retries, queue }
+        : undefined,
+    });
+  }
+
+  private async store(req: TaskRequest, status: TaskState, result: unknown, job?: Job, traceback: string | null = null): Promise<void> {
+    if (job?.abandoned) return;
+    await this.backend.set(req.id, this.meta(req, status, result, traceback, job?.delivery.queue ?? null));
+  }
+
+  private async revokeExpired(job: Job): Promise<void> {
+    const { req, delivery } = job;
+    this.log.warn({ id: req.id, task: req.task }, `Task ${req.task}[${req.id}] expired before it ran: revoked`);
+    const err = new TaskRevokedError('expired');
+    await this.completeWith(delivery.tag, job, 'REVOKED', serializeError(err)).catch((e) => this.logAckError(e));
+    this.emit('task-revoked', { id: req.id, name: req.task, expired: true });
+  }
+
+  /** An ETA far ahead goes back to the broker with a due time, instead of being held unacked in memory. */
+  private async park(job: Job): Promise<void> {
+    const { delivery, req } = job;
+    try {
+      await this.app.publish({ queue: delivery.queue, message: delivery.message!, priority: delivery.priority, notBefore: req.eta!.getTime() });
+      await this.completions.submit({ tag: delivery.tag });
+    } catch (err) {
+      this.log.error({ id: req.id, err: toError(err).message }, 'could not park an ETA task; it will come back after the visibility timeout');
+    }
+  }
+
+  private async deadLetter(d: Delivery, id: string | null, name: string | null, reason: string, err?: unknown): Promise<void> {
+    this.log.error({ id, task: name, queue: d.queue, reason }, `message moved to the dead-letter store: ${reason}`);
+    const error = toError(err ?? new Error(reason));
+    if (id) {
+      const meta = buildResultMeta({ taskId: id, status: 'FAILURE', result: serializeError(error), traceback: formatTraceback(error) });
+      await this.backend.set(id, meta).catch((e) => this.log.error({ id, err: toError(e).message }, 'could not store FAILURE'));
+    }
+    await this.deadLetterTag(d.tag, reason);
+    // Events report facts that already hold: the FAILURE is stored and the message is in the dead-letter store.
+    if (id) this.emit('task-failed', { id, name, error, runtime: 0 });
+    this.emit('task-rejected', { id, reason, requeue: false });
+    this.wakeLoop();
+  }
+
+  private async deadLetterTag(tag: string, reason: string): Promise<void> {
+    // Flush pending acks first so batches never reorder around a reject.
+    await this.completions.drain();
+    await this.broker.reject(tag, { requeue: false, reason }).catch((e) => this.logAckError(e));
+  }
+
+  private extendVisibility(): void {
+    const tags = [...this.held.keys(), ...this.running.keys(), ...this.waiting.map((j) => j.delivery.tag)];
+    if (tags.length) this.broker.extend(tags).catch((e) => this.log.warn({ err: toError(e).message }, 'could not extend visibility'));
+  }
+
+  private logAckError(e: unknown): void {
+    this.log.error({ err: toError(e).message }, 'could not acknowledge; the message will be redelivered after the visibility timeout');
+  }
+
+  /**
+   * Warm shutdown: stop fetching, return reserved-but-not-started messages, give running tasks up to
+   * `timeout` seconds, then abort them and return their messages to the broker too.
+   */
+  stop(options: { timeout?: number } = {}): Promise<void> {
+    if (this.stopping) {
+      // A second, harder request (cold shutdown) cuts the grace period short.
+      if (options.timeout === 0) {
+        this.cold = true;
+        this.cutShort?.();
+      }
+      return this.stopping;
+    }
+    this.cold = options.timeout === 0;
+    this.stopping = this.shutdown(options.timeout ?? this.shutdownTimeout);
+    return this.stopping;
+  }
+
+  private async shutdown(timeout: number): Promise<void> {
+    this.fetchAbort.abort();
+    this.wakeLoop();
+    await this.loop;
+    clearInterval(this.extender);
+    const unstarted = [...this.waiting.splice(0), ...this.held.values()];
+    this.held.clear();
+    for (const j of unstarted) clearTimeout(j.timer);
+    await this.completions.drain();
+    await Promise.all(unstarted.map((j) => this.requeue(j)));
+    if (this.runPromises.size && !this.cold) {
+      this.log.info({ running: this.runPromises.size, timeout }, 'waiting for running tasks to finish');
+      const deadline = sleep(timeout * 1000);
+      this.cutShort = deadline.cancel;
+      await Promise.race([Promise.all(this.runPromises.values()), deadline.promise]);
+      deadline.cancel();
+    }
+    const late = [...this.running.values()];
+    for (const j of late) {
+      j.abandoned = true;
+      j.controller.abort(new Error('worker shutting down'));
+    }
+    await this.completions.drain();
+    await Promise.all(late.map((j) => this.requeue(j)));
+    this.emit('stopped');
+  }
+
+  private async requeue(job: Job): Promise<void> {
+    await this.broker
+      .reject(job.delivery.tag, { requeue: true, reason: 'worker shutdown' })
+      .catch((e) => this.log.error({ id: job.req.id, err: toError(e).message }, 'could not return a message on shutdown'));
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> & { promise: Promise<void>; cancel(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  let done!: () => void;
+  const promise = new Promise<void>((resolve) => {
+    done = resolve;
+    timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => resolve(), { once: true });
+  });
+  return Object.assign(promise, {
+    promise,
+    cancel: () => {
+      clearTimeout(timer);
+      done();
+    },
+  });
+}
+
+function preview(v: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? 'None';
+  } catch {
+    s = String(v);
+  }
+  return s.length > 200 ? `${s.slice(0, 197)}...` : s;
+}

@@ -1,0 +1,48 @@
+/**
+ * Test helpers: a fresh SQLite file per test, apps wired to it, and a way to await worker events with a timeout
+ * instead of sleeping.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Celerity, type CelerityOptions, type Worker, type WorkerEvents } from '../src/index.js';
+
+export function tempDir(prefix = 'celerity-test-'): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** An app on its own SQLite file, quiet logs; remember to `await app.close()`. */
+export function sqliteApp(dir: string, options: CelerityOptions = {}, name = 'test'): Celerity {
+  const url = `sqlite://${path.join(dir, 'celerity.db')}`;
+  return new Celerity(name, { broker: url, backend: url, loglevel: 'silent', logFormat: 'json', ...options }, {});
+}
+
+/** Resolves with the first event's payload that satisfies `match`; rejects after `ms`. */
+export function nextEvent<K extends keyof WorkerEvents>(
+  worker: Worker,
+  event: K,
+  match: (...args: WorkerEvents[K]) => boolean = () => true,
+  ms = 10_000,
+): Promise<WorkerEvents[K]> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      worker.off(event, listener as never);
+      reject(new Error(`no ${String(event)} event within ${ms} ms`));
+    }, ms);
+    const listener = (...args: WorkerEvents[K]) => {
+      if (!match(...args)) return;
+      clearTimeout(timer);
+      worker.off(event, listener as never);
+      resolve(args);
+    };
+    worker.on(event, listener as never);
+  });
+}
+
+/** A promise with its resolver outside, for tasks that wait on the test. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve(v: T): void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}

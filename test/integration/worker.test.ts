@@ -1,0 +1,199 @@
+/**
+ * The worker on a real SQLite file: results, failures, retries, progress, expiry, ETA, priorities, routing.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Celerity, TaskRevokedError, type Worker } from '../../src/index.js';
+import { deferred, nextEvent, sqliteApp, tempDir } from '../helpers.js';
+
+let tmp: ReturnType<typeof tempDir>;
+let app: Celerity;
+let worker: Worker | undefined;
+
+beforeEach(() => {
+  tmp = tempDir();
+  app = sqliteApp(tmp.dir, { concurrency: 4 });
+});
+
+afterEach(async () => {
+  await worker?.stop({ timeout: 0 });
+  worker = undefined;
+  await app.close();
+  tmp.cleanup();
+});
+
+async function startWorker(options: Parameters<Celerity['worker']>[0] = {}): Promise<Worker> {
+  worker = app.worker(options);
+  await worker.start();
+  return worker;
+}
+
+class ValidationError extends Error {
+  override name = 'ValidationError';
+}
+
+describe('worker on the embedded SQLite store', () => {
+  it('runs a task and stores its result with extended metadata', async () => {
+    const add = app.task('t.add', (x: number, y: number) => x + y);
+    await startWorker();
+    const r = await add.delay(2, 3);
+    expect(await r.get({ timeout: 5000 })).toBe(5);
+    expect(await r.state).toBe('SUCCESS');
+    expect(await r.successful()).toBe(true);
+    const meta = await r.meta();
+    expect(meta).toMatchObject({ status: 'SUCCESS', result: 5, name: 't.add', args: [2, 3], queue: 'celery', retries: 0 });
+    expect(meta?.worker).toBe(app.conf.hostname);
+    expect(meta?.date_done).toMatch(/^\d{4}-\d\d-\d\dT/);
+  });
+
+  it('rejects get() with the task error rebuilt: type, message and traceback', async () => {
+    const boom = app.task('t.boom', (what: string) => {
+      throw new ValidationError(`bad ${what}`);
+    });
+    await startWorker();
+    const r = await boom.delay('input');
+    const err = await r.get({ timeout: 5000 }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect((err as Error).name).toBe('ValidationError');
+    expect((err as Error).message).toBe('bad input');
+    expect((err as Error).stack).toMatch(/Traceback \(most recent call last\)/);
+    expect(await r.failed()).toBe(true);
+    expect(await r.traceback).toContain('ValidationError: bad input');
+  });
+
+  it('retries with a countdown and counts the attempts', async () => {
+    const seen: number[] = [];
+    const flaky = app.task('t.flaky', function (n: number) {
+      seen.push(this.retries);
+      if (this.retries < 2) this.retry({ countdown: 0.05 });
+      return n * 10;
+    });
+    await startWorker();
+    const r = await flaky.delay(4);
+    expect(await r.get({ timeout: 5000 })).toBe(40);
+    expect(seen).toEqual([0, 1, 2]);
+    expect((await r.meta())?.retries).toBe(2);
+  });
+
+  it('retries automatically with backoff and fails with the original error once retries run out', async () => {
+    let attempts = 0;
+    const always = app.task(
+      't.always',
+      () => {
+        attempts++;
+        throw new ValidationError('still broken');
+      },
+      { autoretryFor: [ValidationError], maxRetries: 2, retryBackoff: 0.01, retryJitter: false },
+    );
+    await startWorker();
+    const retried = nextEvent(worker!, 'task-retried');
+    const r = await always.delay();
+    expect((await retried)[0].countdown).toBe(0.01);
+    const err = await r.get({ timeout: 5000 }).catch((e: Error) => e);
+    expect((err as Error).name).toBe('ValidationError');
+    expect(attempts).toBe(3);
+  });
+
+  it('reports custom PROGRESS states while running', async () => {
+    const gate = deferred();
+    const video = app.task('t.video', async function (frames: number) {
+      await this.updateState('PROGRESS', { current: 1, total: frames });
+      await gate.promise;
+      return 'encoded';
+    });
+    await startWorker();
+    const r = await video.delay(10);
+    const backend = await app.backend();
+    // The task is parked on the gate, so PROGRESS is observable; wait for it through the backend, not a sleep.
+    let meta = await backend.get(r.id);
+    while (meta?.status !== 'PROGRESS') meta = await new Promise((res) => setImmediate(() => res(backend.get(r.id))));
+    expect(await r.state).toBe('PROGRESS');
+    expect(await r.info).toEqual({ current: 1, total: 10 });
+    expect(await r.ready()).toBe(false);
+    gate.resolve();
+    expect(await r.get({ timeout: 5000 })).toBe('encoded');
+  });
+
+  it('revokes a task that expired before it ran', async () => {
+    const add = app.task('t.add', (x: number, y: number) => x + y);
+    const r = await add.applyAsync([1, 1], { expires: new Date(Date.now() - 1000) });
+    await startWorker();
+    const err = await r.get({ timeout: 5000 }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(TaskRevokedError);
+    expect(await r.state).toBe('REVOKED');
+  });
+
+  it('does not run a task before its countdown', async () => {
+    const stamp = app.task('t.stamp', () => Date.now());
+    await startWorker();
+    const sent = Date.now();
+    const r = await stamp.applyAsync([], { countdown: 0.4 });
+    const ranAt = await r.get({ timeout: 5000 });
+    expect(ranAt - sent).toBeGreaterThanOrEqual(400);
+  });
+
+  it('serves higher priorities first and routes by glob; -Q selects queues', async () => {
+    const order: string[] = [];
+    const job = app.task('jobs.run', (label: string) => {
+      order.push(label);
+    });
+    const other = app.task('math.mul', (x: number, y: number) => x * y, { queue: 'math' });
+    const sent = [
+      await job.applyAsync(['low'], { priority: 1 }),
+      await job.applyAsync(['mid'], { priority: 5 }),
+      await job.applyAsync(['high'], { priority: 9 }),
+    ];
+    const mul = await other.delay(3, 4);
+    await startWorker({ concurrency: 1, prefetchMultiplier: 1 });
+    await Promise.all(sent.map((r) => r.get({ timeout: 5000 })));
+    expect(order).toEqual(['high', 'mid', 'low']);
+    expect(await mul.state).toBe('PENDING');
+    await worker!.stop();
+    worker = app.worker({ queues: ['math'] });
+    await worker.start();
+    expect(await mul.get({ timeout: 5000 })).toBe(12);
+  });
+
+  it('maps Celery kwargs onto declared params', async () => {
+    const mul = app.task('t.mul', (x: number, y: number) => x * y, { params: ['x', 'y'] });
+    await startWorker();
+    expect(await (await app.sendTask<number>('t.mul', [3], { kwargs: { y: 4 } })).get({ timeout: 5000 })).toBe(12);
+    expect(await (await mul.applyAsync([] as never, { kwargs: { x: 2, y: 5 } })).get({ timeout: 5000 })).toBe(10);
+  });
+
+  it('fires the abort signal at the soft time limit and fails at the hard one', async () => {
+    const soft = app.task(
+      't.soft',
+      async function () {
+        await new Promise((_, reject) => this.signal.addEventListener('abort', () => reject(this.signal.reason)));
+      },
+      { softTimeLimit: 0.1 },
+    );
+    const cleanup = app.task(
+      't.cleanup',
+      async function () {
+        try {
+          await new Promise((_, reject) => this.signal.addEventListener('abort', () => reject(this.signal.reason)));
+        } catch (e) {
+          return `cleaned up after ${(e as Error).name}`;
+        }
+      },
+      { softTimeLimit: 0.1 },
+    );
+    const hard = app.task('t.hard', () => new Promise(() => undefined), { timeLimit: 0.2 });
+    await startWorker();
+    const [a, b, c] = await Promise.all([soft.delay(), cleanup.delay(), hard.delay()]);
+    expect(((await a.get({ timeout: 5000 }).catch((e) => e)) as Error).name).toBe('SoftTimeLimitExceeded');
+    expect(await b.get({ timeout: 5000 })).toBe('cleaned up after SoftTimeLimitExceeded');
+    expect(((await c.get({ timeout: 5000 }).catch((e) => e)) as Error).name).toBe('TimeLimitExceeded');
+  });
+
+  it('stores no result for ignoreResult tasks', async () => {
+    const fire = app.task('t.fire', () => 'x', { ignoreResult: true });
+    await startWorker();
+    const done = nextEvent(worker!, 'task-succeeded');
+    const r = await fire.delay();
+    await done;
+    await worker!.stop();
+    expect(await r.state).toBe('PENDING');
+  });
+});

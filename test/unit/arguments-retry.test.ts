@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { Celerity } from '../../src/app/celerity.js';
+import { bindArguments } from '../../src/worker/arguments.js';
+import { autoRetryCountdown, backoffDelay, shouldAutoRetry } from '../../src/worker/retry.js';
+
+const app = new Celerity('unit', { broker: 'memory://', backend: 'memory://' });
+const add = app.task('unit.add', (x: number, y: number) => x + y, { params: ['x', 'y'] });
+const opt = app.task('unit.opt', (x: number, y = 1) => x + y);
+
+describe('binding Celery args and kwargs to a task function', () => {
+  it('places kwargs by declared parameter name', () => {
+    expect(bindArguments(add, [2], { y: 3 })).toEqual([2, 3]);
+    expect(bindArguments(add, [], { y: 3, x: 2 })).toEqual([2, 3]);
+  });
+
+  it('reports wrong calls the way Python does', () => {
+    expect(() => bindArguments(add, [1], {})).toThrow("unit.add() missing 1 required positional argument");
+    expect(() => bindArguments(add, [], {})).toThrow('missing 2 required positional arguments');
+    expect(() => bindArguments(add, [1, 2, 3], {})).toThrow('takes 2 positional arguments but 3 were given');
+    expect(() => bindArguments(add, [1], { z: 1 })).toThrow("unexpected keyword argument 'z'");
+    expect(() => bindArguments(add, [1], { x: 1 })).toThrow("multiple values for argument 'x'");
+    expect(() => bindArguments(opt, [1], { y: 2 })).toThrow(/declares no params/);
+  });
+
+  it('accepts optional parameters left out', () => {
+    expect(bindArguments(opt, [1], {})).toEqual([1]);
+  });
+});
+
+describe('retry delays', () => {
+  it('grows exponentially up to the cap, as Celery does', () => {
+    const o = { factor: 2, max: 60, jitter: false };
+    expect([0, 1, 2, 3, 4, 5].map((r) => backoffDelay(r, o))).toEqual([2, 4, 8, 16, 32, 60]);
+  });
+
+  it('applies full jitter within [0, delay]', () => {
+    expect(backoffDelay(3, { factor: 1, max: 600, jitter: true }, () => 0)).toBe(0);
+    expect(backoffDelay(3, { factor: 1, max: 600, jitter: true }, () => 0.9999)).toBe(8);
+  });
+
+  it('uses the default delay without backoff and matches errors by class or name', () => {
+    expect(autoRetryCountdown({}, 2, 180)).toBe(180);
+    expect(autoRetryCountdown({ defaultRetryDelay: 5 }, 2, 180)).toBe(5);
+    expect(autoRetryCountdown({ retryBackoff: 3, retryJitter: false }, 2, 180)).toBe(12);
+    class Flaky extends Error {}
+    expect(shouldAutoRetry({ autoretryFor: [Flaky] }, new Flaky('x'))).toBe(true);
+    expect(shouldAutoRetry({ autoretryFor: ['RangeError'] }, new RangeError('x'))).toBe(true);
+    expect(shouldAutoRetry({ autoretryFor: [Flaky] }, new Error('x'))).toBe(false);
+  });
+});
