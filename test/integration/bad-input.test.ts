@@ -3,7 +3,8 @@
  * and kept in the dead-letter store, and the worker goes on to run the next good task.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Celerity, NotRegistered, type Worker } from '../../src/index.js';
+import type { Celerity} from '../../src/index.js';
+import { NotRegistered, type Worker } from '../../src/index.js';
 import { nextEvent, sqliteApp, tempDir } from '../helpers.js';
 
 let tmp: ReturnType<typeof tempDir>;

@@ -2,7 +2,8 @@
  * The worker on a real SQLite file: results, failures, retries, progress, expiry, ETA, priorities, routing.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Celerity, TaskRevokedError, type Worker } from '../../src/index.js';
+import type { Celerity} from '../../src/index.js';
+import { TaskRevokedError, type Worker } from '../../src/index.js';
 import { deferred, nextEvent, sqliteApp, tempDir } from '../helpers.js';
 
 let tmp: ReturnType<typeof tempDir>;

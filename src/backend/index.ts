@@ -1,0 +1,41 @@
+/**
+ * Result backend URLs to adapters, imported only when their scheme is used.
+ */
+import type { BackendOptions, ResultBackend } from './port.js';
+import { ConfigurationError } from '../errors/index.js';
+
+export type { BackendOptions, ResultBackend } from './port.js';
+
+const SUPPORTED =
+  'a result backend URL starting with sqlite:// or memory:// (redis:// and postgres:// are not supported yet)';
+
+/**
+ * Builds the result backend for `url`; call `connect()` on it before use (that is where an unusable file is
+ * reported, as a ConnectionError).
+ *
+ * @example
+ * const backend = await createBackend('sqlite://./celerity.db', { resultExpires: 86_400 });
+ * await backend.connect();
+ */
+export async function createBackend(url: string, options: BackendOptions): Promise<ResultBackend> {
+  switch (schemeOf(url)) {
+    case 'memory': {
+      const { MemoryBackend } = await import('./memory/index.js');
+      return new MemoryBackend({ resultExpires: options.resultExpires });
+    }
+    case 'sqlite': {
+      const [{ SqliteBackend }, { sqlitePathFromUrl }] = await Promise.all([
+        import('./sqlite/index.js'),
+        import('../sqlite/open.js'),
+      ]);
+      return new SqliteBackend({ path: sqlitePathFromUrl(url, 'backend'), resultExpires: options.resultExpires });
+    }
+    default:
+      throw new ConfigurationError('backend', url, SUPPORTED);
+  }
+}
+
+function schemeOf(url: string): string {
+  const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
+  return m?.[1]?.toLowerCase() ?? '';
+}

@@ -1,0 +1,215 @@
+/**
+ * The embedded default result backend: a plain `celery_results` table (and `counters` for chord joins) in one
+ * SQLite file, which may be the broker's file. Schema and statements live in `./sql/`.
+ *
+ * Waiting: all `waitFor` calls on a connection share one poller (`sqlite/watcher.ts`). When `PRAGMA data_version`
+ * moves, or this connection wrote a result, the waiting task ids are looked up together in one `mget`; nothing is
+ * queried while nothing changes, however many callers wait.
+ */
+import type { ResultBackend, SetOptions, WaitOptions } from '../port.js';
+import type { ResultMeta } from '../../protocol/types.js';
+import { READY_STATES } from '../../protocol/types.js';
+import { ConnectionError, TimeoutError } from '../../errors/index.js';
+import { openDatabase } from '../../sqlite/open.js';
+import type { SqliteDatabase } from '../../sqlite/open.js';
+import { ChangeWatcher } from '../../sqlite/watcher.js';
+import type { Mark } from '../../sqlite/watcher.js';
+import { createSchema, metaToParams, prepareStatements, rowToMeta } from './statements.js';
+import type { ResultRow, Statements } from './statements.js';
+
+export interface SqliteBackendOptions {
+  /** Database file; may be the broker's. `:memory:` gives a private store (tests only). */
+  path: string;
+  /** Default result lifetime in seconds; 0 = forever. */
+  resultExpires: number;
+  /** How often waiters check for commits from other connections, ms. Default 5. */
+  pollIntervalMs?: number;
+}
+
+interface Waiter {
+  taskId: string;
+  /** What the database looked like when this waiter last checked. */
+  seen: Mark;
+  resolve: (meta: ResultMeta) => void;
+  reject: (err: unknown) => void;
+}
+
+/** Task ids per `mget` statement, well under SQLite's default expression and JSON size limits. */
+const MGET_CHUNK = 500;
+
+export class SqliteBackend implements ResultBackend {
+  private db: SqliteDatabase | null = null;
+  private stmts: Statements | null = null;
+  private watcher: ChangeWatcher | null = null;
+  private readonly waiters = new Set<Waiter>();
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(private readonly options: SqliteBackendOptions) {}
+
+  async connect(): Promise<void> {
+    if (this.db) return;
+    const db = openDatabase(this.options.path);
+    try {
+      createSchema(db);
+      this.stmts = prepareStatements(db);
+    } catch (err) {
+      db.close();
+      throw new ConnectionError(`cannot prepare SQLite result backend in ${this.options.path}: ${String(err)}`, {
+        cause: err,
+      });
+    }
+    this.db = db;
+    this.watcher = new ChangeWatcher(db, this.options.pollIntervalMs);
+  }
+
+  async get(taskId: string): Promise<ResultMeta | null> {
+    const row = this.open().stmts.get.get({ task_id: taskId, now: Date.now() });
+    return row ? rowToMeta(row) : null;
+  }
+
+  async mget(taskIds: readonly string[]): Promise<(ResultMeta | null)[]> {
+    const found = this.lookup(taskIds);
+    return taskIds.map((id) => {
+      const row = found.get(id);
+      return row ? rowToMeta(row) : null;
+    });
+  }
+
+  async set(taskId: string, meta: ResultMeta, options?: SetOptions): Promise<void> {
+    const { stmts, watcher } = this.open();
+    const now = Date.now();
+    stmts.set.run(metaToParams(taskId, meta, now, this.expiresAt(now, options)));
+    watcher.notify();
+  }
+
+  async setMany(entries: readonly { taskId: string; meta: ResultMeta }[], options?: SetOptions): Promise<void> {
+    const { db, stmts, watcher } = this.open();
+    const now = Date.now();
+    const expiresAt = this.expiresAt(now, options);
+    const rows = entries.map((e) => metaToParams(e.taskId, e.meta, now, expiresAt));
+    db.transaction(() => {
+      for (const row of rows) stmts.set.run(row);
+    }).immediate();
+    watcher.notify();
+  }
+
+  async delete(taskId: string): Promise<void> {
+    this.open().stmts.delete.run({ task_id: taskId });
+  }
+
+  async incr(key: string, by = 1, options?: SetOptions): Promise<number> {
+    const now = Date.now();
+    const row = this.open().stmts.incr.get({ key, by, now, expires_at: this.expiresAt(now, options) });
+    return row?.value ?? by;
+  }
+
+  async waitFor(taskId: string, options: WaitOptions = {}): Promise<ResultMeta> {
+    const { watcher } = this.open();
+    const { signal, timeoutMs } = options;
+    if (signal?.aborted) throw signal.reason;
+    const seen = watcher.mark();
+    const current = await this.get(taskId);
+    if (current && READY_STATES.has(current.status)) return current;
+    return new Promise<ResultMeta>((resolve, reject) => {
+      const finish = (): void => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.waiters.delete(waiter);
+        if (this.waiters.size === 0) this.stopWatching();
+      };
+      const waiter: Waiter = {
+        taskId,
+        seen,
+        resolve: (meta) => {
+          finish();
+          resolve(meta);
+        },
+        reject: (err) => {
+          finish();
+          reject(err);
+        },
+      };
+      const onAbort = (): void => waiter.reject(signal?.reason);
+      const timer =
+        // Beyond Node's longest timer (~24.8 days) a timeout means "forever" rather than firing at once.
+        timeoutMs === undefined || timeoutMs > 2 ** 31 - 1
+          ? undefined
+          : setTimeout(
+              () => waiter.reject(new TimeoutError(`result of task ${taskId} not ready after ${timeoutMs} ms`)),
+              timeoutMs,
+            );
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.waiters.add(waiter);
+      this.unsubscribe ??= watcher.subscribe((now) => this.checkWaiters(now));
+    });
+  }
+
+  async cleanup(): Promise<number> {
+    const { db, stmts } = this.open();
+    const now = Date.now();
+    const removeExpired = db.transaction(
+      () => stmts.cleanupResults.run({ now }).changes + stmts.cleanupCounters.run({ now }).changes,
+    );
+    return removeExpired.immediate();
+  }
+
+  /** Rejects pending `waitFor` calls with ConnectionError and closes the connection. */
+  async close(): Promise<void> {
+    if (!this.db) return;
+    for (const w of [...this.waiters]) w.reject(new ConnectionError('result backend closed while waiting'));
+    this.stopWatching();
+    this.watcher?.close();
+    this.db.close();
+    this.db = null;
+    this.stmts = null;
+    this.watcher = null;
+  }
+
+  // ---- internals --------------------------------------------------------------------------------------------
+
+  /** Re-reads, in one query, the tasks whose waiters have not looked since the database last changed. */
+  private checkWaiters(now: Mark): void {
+    const stale = [...this.waiters].filter((w) => ChangeWatcher.changed(w.seen, now));
+    if (stale.length === 0) return;
+    let found: Map<string, ResultRow>;
+    try {
+      found = this.lookup([...new Set(stale.map((w) => w.taskId))]);
+    } catch {
+      // Busy beyond the timeout: leave the marks as they are so the next tick tries again.
+      return;
+    }
+    for (const w of stale) {
+      const row = found.get(w.taskId);
+      if (row && READY_STATES.has(row.status)) w.resolve(rowToMeta(row));
+      else w.seen = now;
+    }
+  }
+
+  private lookup(taskIds: readonly string[]): Map<string, ResultRow> {
+    const { stmts } = this.open();
+    const now = Date.now();
+    const found = new Map<string, ResultRow>();
+    for (let i = 0; i < taskIds.length; i += MGET_CHUNK) {
+      const chunk = JSON.stringify(taskIds.slice(i, i + MGET_CHUNK));
+      for (const row of stmts.mget.all({ task_ids: chunk, now })) found.set(row.task_id, row);
+    }
+    return found;
+  }
+
+  private stopWatching(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+  }
+
+  private expiresAt(now: number, options: SetOptions | undefined): number | null {
+    const ttlMs = options?.ttlMs ?? this.options.resultExpires * 1000;
+    return ttlMs > 0 ? now + ttlMs : null;
+  }
+
+  private open(): { db: SqliteDatabase; stmts: Statements; watcher: ChangeWatcher } {
+    if (!this.db || !this.stmts || !this.watcher) {
+      throw new ConnectionError('SQLite result backend is not connected (call connect() first)');
+    }
+    return { db: this.db, stmts: this.stmts, watcher: this.watcher };
+  }
+}

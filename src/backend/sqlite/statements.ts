@@ -1,0 +1,107 @@
+/**
+ * The SQLite result backend's operations, one prepared statement per file in `./sql/`, and the mapping between
+ * Celery's result meta and a `celery_results` row.
+ */
+import type { SqliteDatabase } from '../../sqlite/open.js';
+import { readSql } from '../../sqlite/sql-files.js';
+import type { ResultMeta } from '../../protocol/types.js';
+
+export interface ResultRow {
+  task_id: string;
+  status: string;
+  result: string | null;
+  traceback: string | null;
+  children: string | null;
+  date_done: string | null;
+  group_id: string | null;
+  parent_id: string | null;
+  name: string | null;
+  args: string | null;
+  kwargs: string | null;
+  worker: string | null;
+  retries: number | null;
+  queue: string | null;
+}
+
+type SetParams = ResultRow & { now: number; expires_at: number | null };
+
+export function prepareStatements(db: SqliteDatabase) {
+  const sql = <P, R = unknown>(name: string) =>
+    db.prepare(readSql(import.meta.url, name)) as unknown as Stmt<P, R>;
+  return {
+    set: sql<SetParams>('set.sql'),
+    get: sql<{ task_id: string; now: number }, ResultRow>('get.sql'),
+    mget: sql<{ task_ids: string; now: number }, ResultRow>('mget.sql'),
+    delete: sql<{ task_id: string }>('delete.sql'),
+    incr: sql<{ key: string; by: number; now: number; expires_at: number | null }, { value: number }>('incr.sql'),
+    cleanupResults: sql<{ now: number }>('cleanup-results.sql'),
+    cleanupCounters: sql<{ now: number }>('cleanup-counters.sql'),
+  };
+}
+
+export type Statements = ReturnType<typeof prepareStatements>;
+
+export interface Stmt<P, R = unknown> {
+  run(params: P): { changes: number };
+  get(params: P): R | undefined;
+  all(params: P): R[];
+}
+
+export function createSchema(db: SqliteDatabase): void {
+  db.exec(readSql(import.meta.url, 'schema.sql'));
+}
+
+export function metaToParams(taskId: string, meta: ResultMeta, now: number, expiresAt: number | null): SetParams {
+  return {
+    task_id: taskId,
+    status: meta.status,
+    result: JSON.stringify(meta.result ?? null),
+    traceback: meta.traceback ?? null,
+    children: JSON.stringify(meta.children ?? []),
+    date_done: meta.date_done ?? null,
+    group_id: meta.group_id ?? null,
+    parent_id: meta.parent_id ?? null,
+    name: meta.name ?? null,
+    args: meta.args == null ? null : JSON.stringify(meta.args),
+    kwargs: meta.kwargs == null ? null : JSON.stringify(meta.kwargs),
+    worker: meta.worker ?? null,
+    retries: meta.retries ?? null,
+    queue: meta.queue ?? null,
+    now,
+    expires_at: expiresAt,
+  };
+}
+
+/**
+ * A row back to Celery's meta, keys in Celery's order. Extended fields appear only when stored, since a row written
+ * without them (result_extended off) should read back the way it was written.
+ */
+export function rowToMeta(row: ResultRow): ResultMeta {
+  const meta: ResultMeta = {
+    status: row.status,
+    result: parse(row.result, null),
+    traceback: row.traceback,
+    children: parse(row.children, []) as unknown[],
+    date_done: row.date_done,
+  } as ResultMeta;
+  if (row.group_id !== null) meta.group_id = row.group_id;
+  if (row.parent_id !== null) meta.parent_id = row.parent_id;
+  if (row.name !== null) meta.name = row.name;
+  if (row.args !== null) meta.args = parse(row.args, null) as unknown[] | null;
+  if (row.kwargs !== null) meta.kwargs = parse(row.kwargs, null) as Record<string, unknown> | null;
+  if (row.worker !== null) meta.worker = row.worker;
+  if (row.retries !== null) meta.retries = row.retries;
+  if (row.queue !== null) meta.queue = row.queue;
+  meta.task_id = row.task_id;
+  return meta;
+}
+
+function parse(text: string | null, fallback: unknown): unknown {
+  if (text === null) return fallback;
+  try {
+    return JSON.parse(text);
+  } catch {
+    // Rows may be written by hand or by other tools; a broken value should not make the whole result unreadable.
+    return text;
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * Broker URLs to adapters. Adapters are imported only when their scheme is used, so an application on the
+ * embedded store never loads a Redis or AMQP client.
+ */
+import type { Broker, BrokerOptions } from './port.js';
+import { ConfigurationError } from '../errors/index.js';
+
+export type { Broker, BrokerOptions } from './port.js';
+
+const SUPPORTED = 'a broker URL starting with sqlite:// or memory:// (redis:// and amqp:// are not supported yet)';
+
+/**
+ * Builds the broker for `url`; call `connect()` on it before use (that is where an unreachable broker or unusable
+ * file is reported, as a ConnectionError).
+ *
+ * @example
+ * const broker = await createBroker('sqlite://./celerity.db', { visibilityTimeout: 3600 });
+ * await broker.connect();
+ */
+export async function createBroker(url: string, options: BrokerOptions): Promise<Broker> {
+  switch (schemeOf(url)) {
+    case 'memory': {
+      const { MemoryBroker } = await import('./memory/index.js');
+      return new MemoryBroker({ visibilityTimeout: options.visibilityTimeout });
+    }
+    case 'sqlite': {
+      const [{ SqliteBroker }, { sqlitePathFromUrl }] = await Promise.all([
+        import('./sqlite/index.js'),
+        import('../sqlite/open.js'),
+      ]);
+      return new SqliteBroker({ path: sqlitePathFromUrl(url, 'broker'), visibilityTimeout: options.visibilityTimeout });
+    }
+    default:
+      throw new ConfigurationError('broker', url, SUPPORTED);
+  }
+}
+
+function schemeOf(url: string): string {
+  const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
+  return m?.[1]?.toLowerCase() ?? '';
+}
