@@ -1,5 +1,5 @@
 /**
- * Exit codes scripts can rely on (sysexits where one fits). Documented in docs/cli.md.
+ * Exit codes scripts can rely on (sysexits where one fits). Documented in the README.
  */
 
 export const Exit = {

@@ -167,7 +167,7 @@ describe('sqlite: URLs and paths', () => {
     expect((err as Error).message).toContain(path);
   });
 
-  it.skipIf(process.getuid?.() === 0)('reports a directory that is not writable', async () => {
+  it.skipIf(process.getuid?.() === 0)('reports a directory that is not writable (skipped as root: root may write anywhere)', async () => {
     const tmp = tempDir();
     tmps.push(tmp);
     const { chmodSync } = await import('node:fs');

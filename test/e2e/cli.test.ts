@@ -138,7 +138,7 @@ describe('celerity CLI', () => {
   it('a SIGKILLed worker\'s task comes back after the visibility timeout and runs on another worker', async () => {
     const fast = { CELERITY_VISIBILITY_TIMEOUT: '1' };
     const first = await startWorker([], fast);
-    const id = run(['call', 'fixtures.sleep', '--args', '[5000, "survived"]']).stdout;
+    const id = run(['call', 'fixtures.sleep', '--args', '[1500, "survived"]']).stdout;
     await new Promise<void>((resolve) => {
       const check = () => (first.lines.some((l) => l.includes(id) && l.includes('received')) ? resolve() : setTimeout(check, 20));
       check();

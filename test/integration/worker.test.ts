@@ -197,4 +197,30 @@ describe('worker on the embedded SQLite store', () => {
     await worker!.stop();
     expect(await r.state).toBe('PENDING');
   });
+
+  it('on stop, returns unstarted messages at once and running ones after the deadline, losing nothing', async () => {
+    const started: string[] = [];
+    const block = app.task('t.block', async function (label: string) {
+      started.push(label);
+      await new Promise<void>((resolve) => this.signal.addEventListener('abort', () => resolve()));
+      return `aborted ${label}`;
+    });
+    const quick = app.task('t.quick', (label: string) => `ran ${label}`);
+    await startWorker({ concurrency: 1, prefetchMultiplier: 2 });
+    const running = nextEvent(worker!, 'task-started', (r) => r.task === 't.block');
+    const b = await block.delay('first');
+    const q = await quick.delay('second');
+    await running;
+    await worker!.stop({ timeout: 0.1 });
+    expect(started).toEqual(['first']);
+    // Both messages are back in the queue: the reserved one untouched, the running one after the deadline.
+    const broker = await app.broker();
+    expect(await broker.size('celery')).toBe(2);
+    expect(await b.state).toBe('PENDING');
+    worker = app.worker({ concurrency: 2 });
+    await worker.start();
+    expect(await q.get({ timeout: 5000 })).toBe('ran second');
+    await worker.stop({ timeout: 0 });
+    expect(started).toEqual(['first', 'first']);
+  });
 });
