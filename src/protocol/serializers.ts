@@ -6,7 +6,7 @@
  * arbitrary objects while loading, so anyone able to write to the broker could run code in every worker.
  */
 import { TextDecoder } from 'node:util';
-import { C1, Packr, Unpackr, type Options as MsgpackOptions } from 'msgpackr';
+import { decode as unpack, encode as pack } from '@msgpack/msgpack';
 import { ConfigurationError, ContentDisallowed, DecodeError } from '../errors/index.js';
 import { parseJson, pyDumps } from './json.js';
 
@@ -163,54 +163,53 @@ export const jsonSerializer: Serializer = {
   decode: (body, contentEncoding) => parseJson(decodeText(body, contentEncoding, 'JSON body'), 'JSON body'),
 };
 
-// Records and bundled strings are msgpackr extensions Python's msgpack cannot read; fixmaps match `packb`.
-const packr = new Packr({ useRecords: false, variableMapSize: true });
-// 'auto' (numbers within 2^53, bigints beyond) exists at runtime but is missing from msgpackr's type declarations.
-const unpackr = new Unpackr({
-  useRecords: false,
-  mapsAsObjects: true,
-  int64AsType: 'auto' as MsgpackOptions['int64AsType'],
-});
+/**
+ * 64-bit integers decode as bigint so values past 2^53 keep every digit; the ones a number holds exactly become
+ * numbers again, so ordinary payloads look the same as from JSON.
+ */
+function narrowInts(value: unknown): unknown {
+  if (typeof value === 'bigint') {
+    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+  }
+  if (Array.isArray(value)) return value.map(narrowInts);
+  if (value && typeof value === 'object' && !(value instanceof Uint8Array)) {
+    for (const [k, v] of Object.entries(value)) (value as Record<string, unknown>)[k] = narrowInts(v);
+  }
+  return value;
+}
 
 export const msgpackSerializer: Serializer = {
   name: 'msgpack',
   contentType: 'application/x-msgpack',
   contentEncoding: 'binary',
-  encode: (value) => packr.pack(toMsgpackValue(value, [])),
+  encode: (value) => {
+    const bytes = pack(toMsgpackValue(value, []), { useBigInt64: true });
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  },
   decode: (body) => {
-    let value: unknown;
     try {
-      value = unpackr.unpack(body) as unknown;
+      // Unknown type bytes (0xc1) and extension types raise, as Python's msgpack does.
+      return narrowInts(unpack(body, { useBigInt64: true }));
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       throw new DecodeError(`invalid msgpack body: ${reason}`, { cause: err });
     }
-    if (containsNeverUsed(value)) throw new DecodeError('invalid msgpack body: contains the never-used byte 0xc1');
-    return value;
   },
 };
-
-/** msgpackr returns a marker for 0xc1 where Python's msgpack raises; a walk is needed to find it when nested. */
-function containsNeverUsed(value: unknown): boolean {
-  if (value === C1) return true;
-  if (typeof value !== 'object' || value === null || value instanceof Uint8Array) return false;
-  const items = Array.isArray(value) ? value : Object.values(value);
-  return items.some(containsNeverUsed);
-}
 
 const INT32_MIN = -0x80000000;
 const UINT32_LIMIT = 0x100000000;
 
 /**
- * Shapes a value as Python's `msgpack.packb` would receive it from JSON-like data: msgpackr writes integers past
- * 32 bits as float64 (Python would read a float) and `undefined` or Dates as extension types Python cannot read.
+ * Shapes a value as Python's `msgpack.packb` would receive it from JSON-like data: integers past 32 bits as
+ * (u)int64, and `undefined`, functions and `toJSON` objects (Dates) as JSON would have them, instead of msgpack
+ * extension types Python cannot read.
  */
 function toMsgpackValue(value: unknown, stack: object[]): unknown {
   switch (typeof value) {
     case 'number':
-      if (Number.isInteger(value) && (value < INT32_MIN || value >= UINT32_LIMIT) && Number.isSafeInteger(value)) {
-        return BigInt(value);
-      }
+      // Written as float64 otherwise, which Python would read back as a float.
+      if (Number.isSafeInteger(value) && (value < INT32_MIN || value >= UINT32_LIMIT)) return BigInt(value);
       return value;
     case 'undefined':
     case 'function':

@@ -10,7 +10,6 @@
 import { EventEmitter } from 'node:events';
 import type { Celerity } from '../app/celerity.js';
 import type { AnyTask } from '../app/task.js';
-import type { ResultBackend } from '../backend/port.js';
 import type { Broker, Delivery } from '../broker/port.js';
 import {
   MaxRetriesExceededError,
@@ -21,10 +20,9 @@ import {
   toError,
 } from '../errors/index.js';
 import { decodeTaskMessage } from '../protocol/message.js';
-import { buildResultMeta } from '../protocol/result-meta.js';
-import type { ResultMeta, TaskRequest, TaskState } from '../protocol/types.js';
-import { Batcher } from '../util/batcher.js';
+import type { TaskRequest, TaskState } from '../protocol/types.js';
 import type { Logger } from '../util/logger.js';
+import { Completer } from './completer.js';
 import { execute, type Outcome } from './executor.js';
 import { autoRetryCountdown, shouldAutoRetry } from './retry.js';
 
@@ -52,11 +50,6 @@ interface Job {
   abandoned?: boolean;
 }
 
-interface Completion {
-  tag: string;
-  result?: { taskId: string; meta: ResultMeta };
-}
-
 export interface WorkerEvents {
   'task-received': [TaskRequest];
   'task-started': [TaskRequest];
@@ -78,7 +71,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly log: Logger;
   private readonly shutdownTimeout: number;
   private broker!: Broker;
-  private backend!: ResultBackend;
   private readonly waiting: Job[] = [];
   private readonly held = new Map<string, Job>();
   private readonly running = new Map<string, Job>();
@@ -90,7 +82,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private stopping: Promise<void> | undefined;
   private cold = false;
   private cutShort: (() => void) | undefined;
-  private readonly completions: Batcher<Completion>;
+  private completer!: Completer;
   /** Totals per task name, like Celery's `stats.total`. */
   readonly processed = new Map<string, number>();
 
@@ -109,13 +101,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.prefetch = this.concurrency * (options.prefetchMultiplier ?? conf.prefetchMultiplier);
     this.shutdownTimeout = options.shutdownTimeout ?? conf.shutdownTimeout;
     this.log = options.logger ?? app.log;
-    this.completions = new Batcher((items) => this.complete(items), 500);
   }
 
   /** Connects and starts consuming; resolves once the worker is consuming. */
   async start(): Promise<void> {
     if (this.loop) throw new Error('worker already started');
-    [this.broker, this.backend] = await Promise.all([this.app.broker(), this.app.backend()]);
+    const [broker, backend] = await Promise.all([this.app.broker(), this.app.backend()]);
+    this.broker = broker;
+    this.completer = new Completer(broker, backend, { hostname: this.hostname, extended: this.app.conf.resultExtended });
     // Keep long-running tasks from being restored to the queue as if their worker had died.
     const every = Math.max(250, (this.app.conf.visibilityTimeout * 1000) / 3);
     this.extender = setInterval(() => this.extendVisibility(), every);
@@ -237,7 +230,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const { req, task, delivery } = job;
     const conf = this.app.conf;
     const acksLate = task.options.acksLate ?? conf.acksLate;
-    if (!acksLate) void this.completions.submit({ tag: delivery.tag }).catch((e) => this.logAckError(e));
+    if (!acksLate) void this.completer.ack(delivery.tag).catch((e) => this.logAckError(e));
     this.emit('task-started', req);
     let progress: Promise<void> = Promise.resolve();
     if (task.options.trackStarted ?? conf.trackStarted) {
@@ -277,7 +270,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         return;
       }
       case 'ignore':
-        if (tag) await this.completions.submit({ tag });
+        if (tag) await this.completer.ack(tag);
         return;
       case 'reject': {
         const { reason, requeue } = outcome.signal;
@@ -366,39 +359,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Stores a final state (unless the task ignores results) and then acks, batched with other completions. */
   private completeWith(tag: string | undefined, job: Job, status: TaskState, result: unknown, traceback: string | null = null): Promise<void> {
-    const { req } = job;
-    const ignore = req.ignoreResult || (job.task.options.ignoreResult ?? false);
-    const meta = ignore && status === 'SUCCESS' ? undefined : this.meta(req, status, result, traceback, job.delivery.queue);
-    if (!tag && !meta) return Promise.resolve();
-    if (!tag) return this.backend.set(req.id, meta!);
-    return this.completions.submit({ tag, result: meta ? { taskId: req.id, meta } : undefined });
+    const ignore = job.req.ignoreResult || (job.task.options.ignoreResult ?? false);
+    const storeResult = !(ignore && status === 'SUCCESS');
+    return this.completer.complete(tag, { req: job.req, queue: job.delivery.queue, status, result, traceback }, storeResult);
   }
 
-  private async complete(items: Completion[]): Promise<void> {
-    const results = items.flatMap((i) => (i.result ? [i.result] : []));
-    // Results before acks: a crash in between re-runs the task rather than losing its result.
-    if (results.length) await this.backend.setMany(results);
-    await this.broker.ack(items.map((i) => i.tag));
-  }
-
-  private meta(req: TaskRequest, status: TaskState, result: unknown, traceback: string | null, queue: string | null): ResultMeta {
-    const conf = this.app.conf;
-    return buildResultMeta({
-      taskId: req.id,
-      status,
-      result,
-      traceback,
-      groupId: req.group,
-      parentId: req.parentId,
-      extended: conf.resultExtended
-        ? { name: req.task, args: req.args, kwargs: req.kwargs, worker: this.hostname, retries: req.retries, queue }
-        : undefined,
-    });
-  }
-
-  private async store(req: TaskRequest, status: TaskState, result: unknown, job?: Job, traceback: string | null = null): Promise<void> {
-    if (job?.abandoned) return;
-    await this.backend.set(req.id, this.meta(req, status, result, traceback, job?.delivery.queue ?? null));
+  private async store(req: TaskRequest, status: TaskState, result: unknown, job: Job, traceback: string | null = null): Promise<void> {
+    if (job.abandoned) return;
+    await this.completer.store({ req, queue: job.delivery.queue, status, result, traceback });
   }
 
   private async revokeExpired(job: Job): Promise<void> {
@@ -414,7 +382,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const { delivery, req } = job;
     try {
       await this.app.publish({ queue: delivery.queue, message: delivery.message!, priority: delivery.priority, notBefore: req.eta!.getTime() });
-      await this.completions.submit({ tag: delivery.tag });
+      await this.completer.ack(delivery.tag);
     } catch (err) {
       this.log.error({ id: req.id, err: toError(err).message }, 'could not park an ETA task; it will come back after the visibility timeout');
     }
@@ -424,8 +392,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.log.error({ id, task: name, queue: d.queue, reason }, `message moved to the dead-letter store: ${reason}`);
     const error = toError(err ?? new Error(reason));
     if (id) {
-      const meta = buildResultMeta({ taskId: id, status: 'FAILURE', result: serializeError(error), traceback: formatTraceback(error) });
-      await this.backend.set(id, meta).catch((e) => this.log.error({ id, err: toError(e).message }, 'could not store FAILURE'));
+      await this.completer.storeFailure(id, serializeError(error), formatTraceback(error)).catch((e) => this.log.error({ id, err: toError(e).message }, 'could not store FAILURE'));
     }
     await this.deadLetterTag(d.tag, reason);
     // Events report facts that already hold: the FAILURE is stored and the message is in the dead-letter store.
@@ -436,7 +403,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   private async deadLetterTag(tag: string, reason: string): Promise<void> {
     // Flush pending acks first so batches never reorder around a reject.
-    await this.completions.drain();
+    await this.completer.drain();
     await this.broker.reject(tag, { requeue: false, reason }).catch((e) => this.logAckError(e));
   }
 
@@ -475,7 +442,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const unstarted = [...this.waiting.splice(0), ...this.held.values()];
     this.held.clear();
     for (const j of unstarted) clearTimeout(j.timer);
-    await this.completions.drain();
+    await this.completer.drain();
     await Promise.all(unstarted.map((j) => this.requeue(j)));
     if (this.runPromises.size && !this.cold) {
       this.log.info({ running: this.runPromises.size, timeout }, 'waiting for running tasks to finish');
@@ -489,7 +456,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       j.abandoned = true;
       j.controller.abort(new Error('worker shutting down'));
     }
-    await this.completions.drain();
+    await this.completer.drain();
     await Promise.all(late.map((j) => this.requeue(j)));
     this.emit('stopped');
   }

@@ -93,7 +93,7 @@ describe('golden task messages from Celery 5.2', () => {
       const compressed = envelope.headers.compression === 'application/x-gzip';
       const pythonBody = compressed ? inflateSync(envelope.body) : envelope.body;
       if (file === 'task-msgpack.json') {
-        // Python writes uint64 where msgpackr writes int64: same values, different bytes.
+        // Python writes positive 64-bit integers as uint64 where we write int64: same values, different bytes.
         expect(registry.decode(ours.body, ours.contentType, ours.contentEncoding)).toEqual(
           registry.decode(pythonBody, envelope.contentType, envelope.contentEncoding),
         );

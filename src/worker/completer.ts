@@ -1,0 +1,83 @@
+/**
+ * Makes a task's outcome durable: the result is written, then the message acknowledged. Completions finishing in
+ * the same tick share one `setMany` and one `ack`, and results always go before acks, so a crash in between
+ * re-runs a task rather than losing its result.
+ */
+import type { ResultBackend } from '../backend/port.js';
+import type { Broker } from '../broker/port.js';
+import { buildResultMeta } from '../protocol/result-meta.js';
+import type { ResultMeta, TaskRequest, TaskState } from '../protocol/types.js';
+import { Batcher } from '../util/batcher.js';
+
+interface Completion {
+  tag: string;
+  result?: { taskId: string; meta: ResultMeta };
+}
+
+export interface Outcome {
+  req: TaskRequest;
+  /** The queue it was delivered from, recorded in extended results. */
+  queue: string | null;
+  status: TaskState;
+  result: unknown;
+  traceback?: string | null;
+}
+
+export class Completer {
+  private readonly batch: Batcher<Completion>;
+
+  constructor(
+    private readonly broker: Broker,
+    private readonly backend: ResultBackend,
+    private readonly options: { hostname: string; extended: boolean },
+  ) {
+    this.batch = new Batcher((items) => this.flush(items), 500);
+  }
+
+  /** Stores the outcome (unless `storeResult` is false) and then acks `tag` (when given), batched. */
+  complete(tag: string | undefined, outcome: Outcome, storeResult = true): Promise<void> {
+    const meta = storeResult ? this.meta(outcome) : undefined;
+    if (!tag) return meta ? this.backend.set(outcome.req.id, meta) : Promise.resolve();
+    return this.batch.submit({ tag, result: meta ? { taskId: outcome.req.id, meta } : undefined });
+  }
+
+  /** Acks without a result (early ack, ignored results, parked messages). */
+  ack(tag: string): Promise<void> {
+    return this.batch.submit({ tag });
+  }
+
+  /** Writes a state now, outside the batch: progress, STARTED, and failures of messages that are not acked. */
+  store(outcome: Outcome): Promise<void> {
+    return this.backend.set(outcome.req.id, this.meta(outcome));
+  }
+
+  /** A FAILURE for a message too broken to decode into a request, kept under the id it carried. */
+  storeFailure(taskId: string, result: unknown, traceback: string): Promise<void> {
+    return this.backend.set(taskId, buildResultMeta({ taskId, status: 'FAILURE', result, traceback }));
+  }
+
+  /** Resolves once everything submitted so far is written and acked. */
+  drain(): Promise<void> {
+    return this.batch.drain();
+  }
+
+  private async flush(items: Completion[]): Promise<void> {
+    const results = items.flatMap((i) => (i.result ? [i.result] : []));
+    if (results.length) await this.backend.setMany(results);
+    await this.broker.ack(items.map((i) => i.tag));
+  }
+
+  private meta({ req, queue, status, result, traceback }: Outcome): ResultMeta {
+    return buildResultMeta({
+      taskId: req.id,
+      status,
+      result,
+      traceback: traceback ?? null,
+      groupId: req.group,
+      parentId: req.parentId,
+      extended: this.options.extended
+        ? { name: req.task, args: req.args, kwargs: req.kwargs, worker: this.options.hostname, retries: req.retries, queue }
+        : undefined,
+    });
+  }
+}
