@@ -16,3 +16,10 @@ export function readSql(base: string, name: string): string {
   }
   return text;
 }
+
+/** A prepared statement typed by its named parameters and its row. */
+export interface Stmt<P, R = unknown> {
+  run(params: P): { changes: number };
+  get(params: P): R | undefined;
+  all(params: P): R[];
+}

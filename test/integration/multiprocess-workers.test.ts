@@ -42,7 +42,9 @@ describe('several processes on one SQLite file', () => {
     });
     let out = '';
     producer.stdout!.on('data', (d) => (out += d));
-    expect(await exit(producer)).toBe(0);
+    // A worker that dies (say, at start-up) fails the test at once instead of leaving the producer waiting.
+    const died = Promise.race(procs.map((w) => exit(w).then((code) => `a worker exited early with ${code}`)));
+    expect(await Promise.race([exit(producer), died])).toBe(0);
     expect(out.trim()).toBe(String((N * (N - 1)) / 2));
     for (const w of procs) w.kill('SIGTERM');
     expect(await Promise.all(procs.map(exit))).toEqual([0, 0]);

@@ -223,4 +223,32 @@ describe('worker on the embedded SQLite store', () => {
     await worker.stop({ timeout: 0 });
     expect(started).toEqual(['first', 'first']);
   });
+
+  it('reserves at most concurrency x prefetchMultiplier messages', async () => {
+    const gate = deferred();
+    const wait = app.task('t.wait', async () => {
+      await gate.promise;
+    });
+    const sent = [];
+    for (let i = 0; i < 5; i++) sent.push(await wait.delay());
+    worker = app.worker({ concurrency: 1, prefetchMultiplier: 2 });
+    const started = nextEvent(worker, 'task-started');
+    await worker.start();
+    await started;
+    const broker = await app.broker();
+    expect(await broker.size('celery')).toBe(3);
+    expect(worker!.reservedCount).toBe(1);
+    gate.resolve();
+    await Promise.all(sent.map((r) => r.get({ timeout: 5000 })));
+  });
+
+  it('forgets a stored result', async () => {
+    const add = app.task('t.add', (x: number, y: number) => x + y);
+    await startWorker();
+    const r = await add.delay(1, 2);
+    expect(await r.get({ timeout: 5000 })).toBe(3);
+    await r.forget();
+    expect(await r.state).toBe('PENDING');
+    expect(await r.meta()).toBeNull();
+  });
 });

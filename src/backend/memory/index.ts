@@ -7,7 +7,8 @@
 import type { ResultBackend, SetOptions, WaitOptions } from '../port.js';
 import type { ResultMeta } from '../../protocol/types.js';
 import { READY_STATES } from '../../protocol/types.js';
-import { ConnectionError, TimeoutError } from '../../errors/index.js';
+import { ConnectionError } from '../../errors/index.js';
+import { awaitResult, type Settle } from '../wait.js';
 
 export interface MemoryBackendOptions {
   /** Default result lifetime in seconds; 0 = forever. Default 86400 (Celery's). */
@@ -22,17 +23,12 @@ interface Stored<T> {
   expiresAt: number | null;
 }
 
-interface Waiter {
-  resolve: (meta: ResultMeta) => void;
-  reject: (err: unknown) => void;
-}
-
 export class MemoryBackend implements ResultBackend {
   private readonly defaultTtlMs: number;
   private readonly now: () => number;
   private readonly results = new Map<string, Stored<ResultMeta>>();
   private readonly counters = new Map<string, Stored<number>>();
-  private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly waiters = new Map<string, Set<Settle>>();
   private closed = false;
 
   constructor(options: MemoryBackendOptions = {}) {
@@ -82,40 +78,18 @@ export class MemoryBackend implements ResultBackend {
 
   async waitFor(taskId: string, options: WaitOptions = {}): Promise<ResultMeta> {
     this.check();
-    const { signal, timeoutMs } = options;
+    const { signal } = options;
     if (signal?.aborted) throw signal.reason;
     const current = this.live(this.results, taskId)?.value;
     if (current && READY_STATES.has(current.status)) return copy(current);
-    return new Promise<ResultMeta>((resolve, reject) => {
-      const set = this.waiters.get(taskId) ?? new Set<Waiter>();
+    return awaitResult(taskId, options, (settle) => {
+      const set = this.waiters.get(taskId) ?? new Set<Settle>();
       this.waiters.set(taskId, set);
-      const finish = (): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        set.delete(waiter);
+      set.add(settle);
+      return () => {
+        set.delete(settle);
         if (set.size === 0) this.waiters.delete(taskId);
       };
-      const waiter: Waiter = {
-        resolve: (meta) => {
-          finish();
-          resolve(meta);
-        },
-        reject: (err) => {
-          finish();
-          reject(err);
-        },
-      };
-      const onAbort = (): void => waiter.reject(signal?.reason);
-      const timer =
-        // Beyond Node's longest timer (~24.8 days) a timeout means "forever" rather than firing at once.
-        timeoutMs === undefined || timeoutMs > 2 ** 31 - 1
-          ? undefined
-          : setTimeout(
-              () => waiter.reject(new TimeoutError(`result of task ${taskId} not ready after ${timeoutMs} ms`)),
-              timeoutMs,
-            );
-      signal?.addEventListener('abort', onAbort, { once: true });
-      set.add(waiter);
     });
   }
 

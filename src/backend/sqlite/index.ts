@@ -9,7 +9,8 @@
 import type { ResultBackend, SetOptions, WaitOptions } from '../port.js';
 import type { ResultMeta } from '../../protocol/types.js';
 import { READY_STATES } from '../../protocol/types.js';
-import { ConnectionError, TimeoutError } from '../../errors/index.js';
+import { ConnectionError } from '../../errors/index.js';
+import { awaitResult } from '../wait.js';
 import { openDatabase } from '../../sqlite/open.js';
 import type { SqliteDatabase } from '../../sqlite/open.js';
 import { ChangeWatcher } from '../../sqlite/watcher.js';
@@ -105,42 +106,19 @@ export class SqliteBackend implements ResultBackend {
 
   async waitFor(taskId: string, options: WaitOptions = {}): Promise<ResultMeta> {
     const { watcher } = this.open();
-    const { signal, timeoutMs } = options;
+    const { signal } = options;
     if (signal?.aborted) throw signal.reason;
     const seen = watcher.mark();
     const current = await this.get(taskId);
     if (current && READY_STATES.has(current.status)) return current;
-    return new Promise<ResultMeta>((resolve, reject) => {
-      const finish = (): void => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
+    return awaitResult(taskId, options, (settle) => {
+      const waiter: Waiter = { taskId, seen, resolve: settle.resolve, reject: settle.reject };
+      this.waiters.add(waiter);
+      this.unsubscribe ??= watcher.subscribe((now) => this.checkWaiters(now));
+      return () => {
         this.waiters.delete(waiter);
         if (this.waiters.size === 0) this.stopWatching();
       };
-      const waiter: Waiter = {
-        taskId,
-        seen,
-        resolve: (meta) => {
-          finish();
-          resolve(meta);
-        },
-        reject: (err) => {
-          finish();
-          reject(err);
-        },
-      };
-      const onAbort = (): void => waiter.reject(signal?.reason);
-      const timer =
-        // Beyond Node's longest timer (~24.8 days) a timeout means "forever" rather than firing at once.
-        timeoutMs === undefined || timeoutMs > 2 ** 31 - 1
-          ? undefined
-          : setTimeout(
-              () => waiter.reject(new TimeoutError(`result of task ${taskId} not ready after ${timeoutMs} ms`)),
-              timeoutMs,
-            );
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiters.add(waiter);
-      this.unsubscribe ??= watcher.subscribe((now) => this.checkWaiters(now));
     });
   }
 

@@ -3,7 +3,7 @@
  * Celery's result meta and a `celery_results` row.
  */
 import type { SqliteDatabase } from '../../sqlite/open.js';
-import { readSql } from '../../sqlite/sql-files.js';
+import { readSql, type Stmt } from '../../sqlite/sql-files.js';
 import type { ResultMeta } from '../../protocol/types.js';
 
 export interface ResultRow {
@@ -40,12 +40,6 @@ export function prepareStatements(db: SqliteDatabase) {
 }
 
 export type Statements = ReturnType<typeof prepareStatements>;
-
-export interface Stmt<P, R = unknown> {
-  run(params: P): { changes: number };
-  get(params: P): R | undefined;
-  all(params: P): R[];
-}
 
 export function createSchema(db: SqliteDatabase): void {
   db.exec(readSql(import.meta.url, 'schema.sql'));

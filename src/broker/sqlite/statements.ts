@@ -3,7 +3,7 @@
  * The adapter composes them in transactions and never writes SQL itself.
  */
 import type { SqliteDatabase } from '../../sqlite/open.js';
-import { readSql } from '../../sqlite/sql-files.js';
+import { readSql, type Stmt } from '../../sqlite/sql-files.js';
 
 export interface MessageRow {
   id: number;
@@ -69,13 +69,6 @@ export function prepareStatements(db: SqliteDatabase) {
 }
 
 export type Statements = ReturnType<typeof prepareStatements>;
-
-/** A prepared statement typed by its named parameters and its row. */
-export interface Stmt<P, R = unknown> {
-  run(params: P): { changes: number };
-  get(params: P): R | undefined;
-  all(params: P): R[];
-}
 
 export function createSchema(db: SqliteDatabase): void {
   db.exec(readSql(import.meta.url, 'schema.sql'));

@@ -1,0 +1,45 @@
+/**
+ * The part of `waitFor` every backend shares: a promise that settles when the backend calls `resolve`, or rejects
+ * on timeout or abort, and unregisters the waiter exactly once either way.
+ */
+import { TimeoutError } from '../errors/index.js';
+import type { ResultMeta } from '../protocol/types.js';
+import type { WaitOptions } from './port.js';
+
+export interface Settle {
+  resolve(meta: ResultMeta): void;
+  reject(err: unknown): void;
+}
+
+/** Node's longest timer (~24.8 days); a longer timeout means "forever" rather than firing at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** `register` stores the waiter where the backend's notifications will find it and returns how to remove it. */
+export function awaitResult(taskId: string, options: WaitOptions, register: (settle: Settle) => () => void): Promise<ResultMeta> {
+  const { signal, timeoutMs } = options;
+  return new Promise<ResultMeta>((resolve, reject) => {
+    let unregister = (): void => undefined;
+    const finish = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      unregister();
+    };
+    const settle: Settle = {
+      resolve: (meta) => {
+        finish();
+        resolve(meta);
+      },
+      reject: (err) => {
+        finish();
+        reject(err);
+      },
+    };
+    const onAbort = (): void => settle.reject(signal?.reason);
+    const timer =
+      timeoutMs === undefined || timeoutMs > MAX_TIMER_MS
+        ? undefined
+        : setTimeout(() => settle.reject(new TimeoutError(`result of task ${taskId} not ready after ${timeoutMs} ms`)), timeoutMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    unregister = register(settle);
+  });
+}
