@@ -20,7 +20,7 @@ import {
   toError,
 } from '../errors/index.js';
 import { decodeTaskMessage } from '../protocol/message.js';
-import type { TaskRequest, TaskState } from '../protocol/types.js';
+import { READY_STATES, type TaskRequest, type TaskState } from '../protocol/types.js';
 import type { Logger } from '../util/logger.js';
 import { Completer } from './completer.js';
 import { execute, type Outcome } from './executor.js';
@@ -48,6 +48,8 @@ interface Job {
   timer?: NodeJS.Timeout;
   /** Returned to the broker on shutdown; whatever the task does later must not ack or store anything. */
   abandoned?: boolean;
+  /** Its outcome is decided (possibly by a hard time limit while the function still runs): no more writes. */
+  settled?: boolean;
 }
 
 export interface WorkerEvents {
@@ -247,8 +249,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
         soft: req.timelimit[1] ?? task.options.softTimeLimit ?? conf.softTimeLimit,
       },
       defaultRetryDelay: conf.defaultRetryDelay,
-      updateState: (state, meta) => (progress = progress.then(() => this.store(req, state, meta, job))),
+      updateState: (state, meta) => {
+        // Writes stay in order; one failed write is reported to its caller without failing the later ones.
+        const write = progress.catch(() => undefined).then(() => this.store(req, state, meta, job));
+        progress = write;
+        return write;
+      },
     });
+    job.settled = true;
     await progress.catch(() => undefined);
     if (job.abandoned) return;
     this.processed.set(req.task, (this.processed.get(req.task) ?? 0) + 1);
@@ -365,7 +373,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private async store(req: TaskRequest, status: TaskState, result: unknown, job: Job, traceback: string | null = null): Promise<void> {
-    if (job.abandoned) return;
+    if (job.abandoned || (job.settled && !READY_STATES.has(status) && status !== 'REJECTED')) return;
     await this.completer.store({ req, queue: job.delivery.queue, status, result, traceback });
   }
 

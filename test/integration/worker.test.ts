@@ -180,12 +180,24 @@ describe('worker on the embedded SQLite store', () => {
       },
       { softTimeLimit: 0.1 },
     );
-    const hard = app.task('t.hard', () => new Promise(() => undefined), { timeLimit: 0.2 });
+    const late = deferred();
+    const hard = app.task(
+      't.hard',
+      async function () {
+        // Ignores its signal and outlives the hard limit; what it writes afterwards must not replace the FAILURE.
+        await new Promise((r) => setTimeout(r, 400));
+        await this.updateState('PROGRESS', { current: 1, total: 1 });
+        late.resolve();
+      },
+      { timeLimit: 0.2 },
+    );
     await startWorker();
     const [a, b, c] = await Promise.all([soft.delay(), cleanup.delay(), hard.delay()]);
     expect(((await a.get({ timeout: 5000 }).catch((e) => e)) as Error).name).toBe('SoftTimeLimitExceeded');
     expect(await b.get({ timeout: 5000 })).toBe('cleaned up after SoftTimeLimitExceeded');
     expect(((await c.get({ timeout: 5000 }).catch((e) => e)) as Error).name).toBe('TimeLimitExceeded');
+    await late.promise;
+    expect(await c.state).toBe('FAILURE');
   });
 
   it('stores no result for ignoreResult tasks', async () => {
