@@ -22,6 +22,7 @@ import {
 import { decodeTaskMessage } from '../protocol/message.js';
 import { READY_STATES, type TaskRequest, type TaskState } from '../protocol/types.js';
 import type { Logger } from '../util/logger.js';
+import { sleep } from '../util/sleep.js';
 import { Completer } from './completer.js';
 import { execute, type Outcome } from './executor.js';
 import { autoRetryCountdown, shouldAutoRetry } from './retry.js';
@@ -77,6 +78,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly held = new Map<string, Job>();
   private readonly running = new Map<string, Job>();
   private readonly runPromises = new Map<string, Promise<void>>();
+  private readonly sideOps = new Set<Promise<void>>();
   private readonly fetchAbort = new AbortController();
   private roomWaiter: (() => void) | undefined;
   private loop: Promise<void> | undefined;
@@ -149,11 +151,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
         failures++;
         const delay = Math.min(30_000, 200 * 2 ** Math.min(failures, 8));
         this.log.error({ err: toError(err).message, retryInMs: delay }, 'cannot reserve from the broker; retrying');
-        await sleep(delay, signal);
+        await sleep(delay, signal).promise;
         continue;
       }
       for (const d of deliveries) this.accept(d);
     }
+  }
+
+  /** Side operations (dead-lettering, expiry, parking) that shutdown must wait for before connections close. */
+  private track(op: Promise<void>): void {
+    this.sideOps.add(op);
+    void op.finally(() => this.sideOps.delete(op));
   }
 
   private wakeLoop(): void {
@@ -165,7 +173,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Classifies a fresh delivery: dead-letter it, drop it as expired, hold it until its ETA, or schedule it. */
   private accept(d: Delivery): void {
     if (!d.message) {
-      void this.deadLetter(d, null, null, `undecodable message: ${d.decodeError ?? 'unreadable'}`);
+      this.track(this.deadLetter(d, null, null, `undecodable message: ${d.decodeError ?? 'unreadable'}`));
       return;
     }
     let req: TaskRequest;
@@ -174,14 +182,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     } catch (err) {
       const id = typeof d.message.headers.id === 'string' ? d.message.headers.id : null;
       const name = typeof d.message.headers.task === 'string' ? d.message.headers.task : null;
-      void this.deadLetter(d, id, name, `malformed message: ${toError(err).message}`, err);
+      this.track(this.deadLetter(d, id, name, `malformed message: ${toError(err).message}`, err));
       return;
     }
     const task = this.app.tasks.get(req.task);
     if (!task) {
       const err = NotRegistered.forTask(req.task);
       this.log.error({ task: req.task, id: req.id, queue: d.queue }, `Received unregistered task of type '${req.task}'`);
-      void this.deadLetter(d, req.id, req.task, err.message, err);
+      this.track(this.deadLetter(d, req.id, req.task, err.message, err));
       return;
     }
     this.log.info({ id: req.id, task: req.task }, `Task ${req.task}[${req.id}] received`);
@@ -189,13 +197,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const job: Job = { delivery: d, req, task, controller: new AbortController() };
     const now = Date.now();
     if (req.expires && req.expires.getTime() <= now) {
-      void this.revokeExpired(job);
+      this.track(this.revokeExpired(job));
       return;
     }
     const wait = req.eta ? req.eta.getTime() - now : 0;
     if (wait > 0) {
       if (this.broker.capabilities.nativeDelay && wait > this.app.conf.etaParkThreshold * 1000) {
-        void this.park(job);
+        this.track(this.park(job));
         return;
       }
       this.held.set(d.tag, job);
@@ -464,6 +472,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       j.abandoned = true;
       j.controller.abort(new Error('worker shutting down'));
     }
+    await Promise.all(this.sideOps);
     await this.completer.drain();
     await Promise.all(late.map((j) => this.requeue(j)));
     this.emit('stopped');
@@ -474,23 +483,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
       .reject(job.delivery.tag, { requeue: true, reason: 'worker shutdown' })
       .catch((e) => this.log.error({ id: job.req.id, err: toError(e).message }, 'could not return a message on shutdown'));
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> & { promise: Promise<void>; cancel(): void } {
-  let timer: NodeJS.Timeout | undefined;
-  let done!: () => void;
-  const promise = new Promise<void>((resolve) => {
-    done = resolve;
-    timer = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => resolve(), { once: true });
-  });
-  return Object.assign(promise, {
-    promise,
-    cancel: () => {
-      clearTimeout(timer);
-      done();
-    },
-  });
 }
 
 function preview(v: unknown): string {
