@@ -12,7 +12,7 @@
  * process well under the time a task takes to start, at a cost nobody notices.
  * A connection with no waiters runs no timer at all.
  */
-import type { SqliteDatabase } from './open.js';
+import { prepare, type SqliteDatabase } from './open.js';
 
 export const DEFAULT_POLL_MS = 5;
 
@@ -41,7 +41,7 @@ export class ChangeWatcher {
     db: SqliteDatabase,
     private readonly intervalMs = DEFAULT_POLL_MS,
   ) {
-    this.versionStmt = db.prepare('PRAGMA data_version').pluck();
+    this.versionStmt = prepare(db, 'PRAGMA data_version').pluck();
   }
 
   /** Take a mark before reading the tables: any commit after this moment makes `changed` true. */

@@ -2,7 +2,7 @@
  * The SQLite result backend's operations, one prepared statement per file in `./sql/`, and the mapping between
  * Celery's result meta and a `celery_results` row.
  */
-import type { SqliteDatabase } from '../../sqlite/open.js';
+import { prepare, type SqliteDatabase } from '../../sqlite/open.js';
 import { readSql, type Stmt } from '../../sqlite/sql-files.js';
 import type { ResultMeta } from '../../protocol/types.js';
 
@@ -27,7 +27,7 @@ type SetParams = ResultRow & { now: number; expires_at: number | null };
 
 export function prepareStatements(db: SqliteDatabase) {
   const sql = <P, R = unknown>(name: string) =>
-    db.prepare(readSql(import.meta.url, name)) as unknown as Stmt<P, R>;
+    prepare(db, readSql(import.meta.url, name)) as unknown as Stmt<P, R>;
   return {
     set: sql<SetParams>('set.sql'),
     get: sql<{ task_id: string; now: number }, ResultRow>('get.sql'),

@@ -2,7 +2,7 @@
  * The SQLite broker's operations, one prepared statement per file in `./sql/`, with the row shapes they return.
  * The adapter composes them in transactions and never writes SQL itself.
  */
-import type { SqliteDatabase } from '../../sqlite/open.js';
+import { prepare, type SqliteDatabase } from '../../sqlite/open.js';
 import { readSql, type Stmt } from '../../sqlite/sql-files.js';
 
 export interface MessageRow {
@@ -48,7 +48,7 @@ interface TagParams {
 
 export function prepareStatements(db: SqliteDatabase) {
   const sql = <P, R = unknown>(name: string) =>
-    db.prepare(readSql(import.meta.url, name)) as unknown as Stmt<P, R>;
+    prepare(db, readSql(import.meta.url, name)) as unknown as Stmt<P, R>;
   return {
     publish: sql<PublishParams>('publish.sql'),
     promote: sql<{ queues: string; now: number }>('promote.sql'),
