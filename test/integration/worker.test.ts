@@ -263,4 +263,30 @@ describe('worker on the embedded SQLite store', () => {
     expect(await r.state).toBe('PENDING');
     expect(await r.meta()).toBeNull();
   });
+
+  it('acksLate: false acknowledges on receipt, so an interrupted task is not returned (Celery early ack)', async () => {
+    const early = app.task(
+      't.early',
+      async function () {
+        await new Promise<void>((resolve) => this.signal.addEventListener('abort', () => resolve()));
+      },
+      { acksLate: false },
+    );
+    const late = app.task('t.late', async function () {
+      await new Promise<void>((resolve) => this.signal.addEventListener('abort', () => resolve()));
+    });
+    worker = app.worker({ concurrency: 2 });
+    const bothStarted = new Promise<void>((resolve) => {
+      let n = 0;
+      worker!.on('task-started', () => ++n === 2 && resolve());
+    });
+    await worker.start();
+    await early.delay();
+    await late.delay();
+    await bothStarted;
+    await worker.stop({ timeout: 0 });
+    const broker = await app.broker();
+    // Only the acks-late message went back to the queue.
+    expect(await broker.size('celery')).toBe(1);
+  });
 });
