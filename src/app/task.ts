@@ -13,6 +13,8 @@ import type { TaskState } from '../protocol/types.js';
 export interface TaskOptions {
   /** Names of the positional parameters, so Celery kwargs (`add.delay(x=2, y=3)` from Python) reach them. */
   params?: readonly string[];
+  /** Accept keyword arguments that match no `params` entry (Python's `**kwargs`); the task reads `this.kwargs`. */
+  varKwargs?: boolean;
   queue?: string;
   priority?: number;
   /** Retries allowed for `retry()` and `autoretryFor`; null = unlimited. Default: the app's `maxRetries` (3). */

@@ -22,6 +22,13 @@ describe('binding Celery args and kwargs to a task function', () => {
     expect(() => bindArguments(opt, [1], { y: 2 })).toThrow(/declares no params/);
   });
 
+  it('leaves unmapped kwargs to this.kwargs with varKwargs (Python **kwargs)', () => {
+    const anyKw = app.task('unit.anykw', (...args: unknown[]) => args, { varKwargs: true });
+    const some = app.task('unit.somekw', (x: number) => x, { params: ['x'], varKwargs: true });
+    expect(bindArguments(anyKw, [1, 2], { a: 1, b: 2 })).toEqual([1, 2]);
+    expect(bindArguments(some, [], { x: 5, extra: true })).toEqual([5]);
+  });
+
   it('accepts optional parameters left out', () => {
     expect(bindArguments(opt, [1], {})).toEqual([1]);
   });
