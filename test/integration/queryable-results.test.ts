@@ -6,11 +6,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Celerity } from '../../src/index.js';
 import { sqliteApp, tempDir } from '../helpers.js';
+import { requireService } from '../services.js';
 
-const hasShell = spawnSync('sqlite3', ['-version']).status === 0;
-if (!hasShell && process.env.CI) throw new Error('the sqlite3 shell is required in CI (apt-get install sqlite3)');
+const shell = await requireService('the sqlite3 shell', () => {
+  if (spawnSync('sqlite3', ['-version']).status !== 0) throw new Error('not installed (apt-get install sqlite3)');
+});
 
-describe.skipIf(!hasShell)('results queryable with the sqlite3 shell (skipped: sqlite3 not installed)', () => {
+describe.skipIf(!shell.ok)(`results queryable with the sqlite3 shell${shell.ok ? '' : ` (skipped: ${shell.reason})`}`, () => {
   let tmp: ReturnType<typeof tempDir>;
   let app: Celerity;
 
