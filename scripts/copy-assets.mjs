@@ -8,7 +8,7 @@ import { URL, fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const src = join(root, 'src');
 const dist = join(root, 'dist');
-const ASSET = /\.sql$/;
+const ASSET = /\.(sql|lua)$/;
 
 function* assets(dir) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {

@@ -250,7 +250,7 @@ export function compileConfig(layers: ConfigLayers = {}): CelerityConfig {
   return deepFreeze(config);
 }
 
-const SCHEMES = ['sqlite', 'memory', 'redis', 'rediss', 'amqp', 'amqps', 'postgresql', 'postgres', 'unix', 'sentinel'];
+const SCHEMES = ['sqlite', 'memory', 'redis', 'rediss', 'redis+socket', 'unix', 'sentinel', 'amqp', 'amqps', 'postgresql', 'postgres'];
 
 function checkUrl(url: string, key: string): void {
   const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);

@@ -7,11 +7,11 @@ import { ConfigurationError } from '../errors/index.js';
 export type { BackendOptions, ResultBackend } from './port.js';
 
 const SUPPORTED =
-  'a result backend URL starting with sqlite:// or memory:// (redis:// and postgres:// are not supported yet)';
+  'a result backend URL starting with sqlite://, memory://, redis://, rediss:// or unix:// (postgres:// is not supported yet)';
 
 /**
- * Builds the result backend for `url`; call `connect()` on it before use (that is where an unusable file is
- * reported, as a ConnectionError).
+ * Builds the result backend for `url`; call `connect()` on it before use (that is where an unusable file or an
+ * unreachable server is reported, as a ConnectionError). `redis+socket:///path` is Celery's spelling of unix://.
  *
  * @example
  * const backend = await createBackend('sqlite://./celerity.db', { resultExpires: 86_400 });
@@ -29,6 +29,13 @@ export async function createBackend(url: string, options: BackendOptions): Promi
         import('../sqlite/open.js'),
       ]);
       return new SqliteBackend({ path: sqlitePathFromUrl(url, 'backend'), resultExpires: options.resultExpires });
+    }
+    case 'redis':
+    case 'rediss':
+    case 'unix':
+    case 'redis+socket': {
+      const { RedisBackend } = await import('./redis/index.js');
+      return new RedisBackend({ url, resultExpires: options.resultExpires });
     }
     default:
       throw new ConfigurationError('backend', url, SUPPORTED);

@@ -13,6 +13,8 @@ export interface BackendHarness {
   backend: ResultBackend;
   cleanup(): Promise<void>;
   advanceTime?: (ms: number) => void;
+  /** The store deletes expired entries by itself (Redis), so `cleanup()` finds nothing left and returns 0. */
+  expiresItself?: boolean;
 }
 
 export function meta(taskId: string, status: string, result: unknown = null, extra: Partial<ResultMeta> = {}) {
@@ -183,7 +185,8 @@ export function backendConformance(name: string, factory: () => Promise<BackendH
       await backend.set(short, meta(short, 'STARTED'), { ttlMs: 50 });
       expect(await backend.get(short)).toMatchObject({ status: 'STARTED' });
       await pass(120);
-      expect(await backend.cleanup()).toBeGreaterThanOrEqual(2);
+      if (h.expiresItself) expect(await backend.cleanup()).toBe(0);
+      else expect(await backend.cleanup()).toBeGreaterThanOrEqual(2);
       expect(await backend.get(forever)).not.toBeNull();
     });
   });

@@ -1,0 +1,196 @@
+/**
+ * Celery's Redis result backend layout: each task's meta is JSON text at `celery-task-meta-<id>`, written with
+ * SETEX (SET when results never expire) and published on a channel named like the key. No key means PENDING.
+ * Python Celery clients read what this writes and the other way round.
+ *
+ * One command connection serves reads and writes; `waitFor` adds one pub/sub connection per backend, opened on
+ * first use and shared by every waiter (see ./subscriber.ts). Writes and counters are Lua scripts in ./lua/.
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import type { ResultBackend, SetOptions, WaitOptions } from '../port.js';
+import type { ResultMeta } from '../../protocol/types.js';
+import { decodeResultMeta, encodeResultMeta } from '../../protocol/result-meta.js';
+import { ConnectionError } from '../../errors/index.js';
+import { awaitResult } from '../wait.js';
+import { keyNames, type KeyNames } from './keys.js';
+import { defineResultScripts } from './scripts.js';
+import { quit, ResultSubscriber } from './subscriber.js';
+import { backendUrlOptions } from './url.js';
+
+export interface RedisBackendOptions {
+  /** redis://, rediss:// or unix:// URL; `?global_keyprefix=` prefixes every key and channel. */
+  url: string;
+  /** Default result lifetime in seconds; 0 = forever. */
+  resultExpires: number;
+  /** How long `connect()` waits for the first PING, ms. Default 5000. */
+  connectTimeoutMs?: number;
+  /** CLIENT SETNAME of the command connection; the subscriber is named `<name>:sub`. Default `celerity:backend`. */
+  connectionName?: string;
+}
+
+export class RedisBackend implements ResultBackend {
+  private client: Redis | null = null;
+  private subscriber: ResultSubscriber | null = null;
+  private connecting: Promise<void> | null = null;
+  private readonly redisOptions: RedisOptions;
+  private readonly keys: KeyNames;
+  /** host:port or socket path, for messages. */
+  private readonly target: string;
+
+  constructor(private readonly options: RedisBackendOptions) {
+    const parsed = backendUrlOptions(options.url);
+    this.redisOptions = parsed.redis;
+    this.keys = keyNames(parsed.globalKeyprefix);
+    this.target = parsed.target;
+  }
+
+  /** PINGs the server; an unreachable or refusing server is a ConnectionError naming host:port. */
+  async connect(): Promise<void> {
+    if (this.client) return;
+    // Concurrent callers share one attempt rather than each opening a connection.
+    this.connecting ??= this.establish().finally(() => (this.connecting = null));
+    return this.connecting;
+  }
+
+  private async establish(): Promise<void> {
+    const timeoutMs = this.options.connectTimeoutMs ?? 5000;
+    const client = new Redis({
+      connectTimeout: timeoutMs,
+      ...this.redisOptions,
+      connectionName: this.options.connectionName ?? 'celerity:backend',
+      lazyConnect: true,
+    });
+    this.watchErrors(client);
+    let timer: NodeJS.Timeout | undefined;
+    let onError: ((err: Error) => void) | undefined;
+    // The first connection error fails at once: ioredis would otherwise keep retrying until the timeout.
+    const failed = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      onError = reject;
+      client.once('error', onError);
+    });
+    try {
+      await Promise.race([client.ping(), failed]);
+    } catch (err) {
+      client.disconnect();
+      throw new ConnectionError(`Redis result backend at ${this.target} is unreachable: ${oneLine(err)}`, { cause: err });
+    } finally {
+      clearTimeout(timer);
+      if (onError) client.off('error', onError);
+    }
+    defineResultScripts(client);
+    this.client = client;
+    this.subscriber = new ResultSubscriber({
+      open: () => this.openSubscriber(client),
+      read: (keys) => this.command(client.mgetBuffer(keys)),
+    });
+  }
+
+  async get(taskId: string): Promise<ResultMeta | null> {
+    const raw = await this.command(this.open().getBuffer(this.keys.task(taskId)));
+    return raw ? decodeResultMeta(raw) : null;
+  }
+
+  async mget(taskIds: readonly string[]): Promise<(ResultMeta | null)[]> {
+    if (taskIds.length === 0) return [];
+    const raws = await this.command(this.open().mgetBuffer(taskIds.map((id) => this.keys.task(id))));
+    return raws.map((raw) => (raw ? decodeResultMeta(raw) : null));
+  }
+
+  async set(taskId: string, meta: ResultMeta, options?: SetOptions): Promise<void> {
+    const client = this.open();
+    await this.command(client.celerityResultSet(this.keys.task(taskId), encode(taskId, meta), this.ttlMs(options)));
+  }
+
+  /** One pipeline of set scripts: a single round trip however many results a worker finished in one tick. */
+  async setMany(entries: readonly { taskId: string; meta: ResultMeta }[], options?: SetOptions): Promise<void> {
+    if (entries.length === 0) return;
+    const pipeline = this.open().pipeline();
+    const ttlMs = this.ttlMs(options);
+    for (const { taskId, meta } of entries) pipeline.celerityResultSet(this.keys.task(taskId), encode(taskId, meta), ttlMs);
+    const replies = await this.command(pipeline.exec());
+    const failed = replies?.find(([err]) => err);
+    if (failed) throw failed[0];
+  }
+
+  async delete(taskId: string): Promise<void> {
+    await this.command(this.open().del(this.keys.task(taskId)));
+  }
+
+  async incr(key: string, by = 1, options?: SetOptions): Promise<number> {
+    return this.command(this.open().celerityResultIncr(this.keys.other(key), by, this.ttlMs(options)));
+  }
+
+  async waitFor(taskId: string, options: WaitOptions = {}): Promise<ResultMeta> {
+    this.open();
+    const subscriber = this.subscriber!;
+    if (options.signal?.aborted) throw options.signal.reason;
+    const key = this.keys.task(taskId);
+    return awaitResult(taskId, options, (settle) => subscriber.watch(key, settle));
+  }
+
+  /** Nothing to do: Redis deletes expired keys itself (Celery's `supports_autoexpire`), so this removes none. */
+  async cleanup(): Promise<number> {
+    return 0;
+  }
+
+  /** Rejects pending `waitFor` calls with ConnectionError and closes both connections. */
+  async close(): Promise<void> {
+    const { client, subscriber } = this;
+    this.client = null;
+    this.subscriber = null;
+    await subscriber?.close(new ConnectionError('result backend closed while waiting'));
+    if (client) await quit(client);
+  }
+
+  // ---- internals --------------------------------------------------------------------------------------------
+
+  private openSubscriber(client: Redis): Redis {
+    const conn = client.duplicate({
+      connectionName: `${this.options.connectionName ?? 'celerity:backend'}:sub`,
+      // The subscriber restores its channels itself after a reconnect, then reads what it missed.
+      autoResubscribe: false,
+      // A SUBSCRIBE waits for the connection to come back; each waiter has its own timeout.
+      maxRetriesPerRequest: null,
+    });
+    this.watchErrors(conn);
+    return conn;
+  }
+
+  /**
+   * ioredis reports connection trouble as 'error' events and reconnects by itself; without a listener Node would
+   * treat each as unhandled. Callers see the failure on the command they are waiting for.
+   */
+  private watchErrors(conn: Redis): void {
+    conn.on('error', () => undefined);
+  }
+
+  /** Runs a command, turning transport failures into ConnectionError; errors Redis replied with pass unchanged. */
+  private async command<T>(pending: Promise<T>): Promise<T> {
+    try {
+      return await pending;
+    } catch (err) {
+      if ((err as Error).name === 'ReplyError') throw err;
+      throw new ConnectionError(`Redis result backend at ${this.target}: ${oneLine(err)}`, { cause: err });
+    }
+  }
+
+  private ttlMs(options: SetOptions | undefined): number {
+    const ttl = options?.ttlMs ?? this.options.resultExpires * 1000;
+    return ttl > 0 ? Math.max(1, Math.round(ttl)) : 0;
+  }
+
+  private open(): Redis {
+    if (!this.client) throw new ConnectionError('Redis result backend is not connected (call connect() first)');
+    return this.client;
+  }
+}
+
+function encode(taskId: string, meta: ResultMeta): string {
+  return encodeResultMeta({ ...meta, task_id: taskId });
+}
+
+function oneLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.replace(/\s*\n\s*/g, ' ');
+}
