@@ -25,4 +25,4 @@ for (const from of assets(src)) {
   copyFileSync(from, to);
   copied++;
 }
-process.stdout.write(`copy-assets: ${copied} .sql file(s) copied to dist/\n`);
+process.stdout.write(`copy-assets: ${copied} .sql/.lua file(s) copied to dist/\n`);

@@ -14,7 +14,7 @@ export async function requireService(name: string, probe: () => Promise<void> | 
     return { ok: true, reason: '' };
   } catch (err) {
     const reason = `${name} unavailable: ${(err as Error).message}`;
-    if (process.env.CI) throw new Error(`${reason} (required when CI is set)`);
+    if (process.env.CI) throw new Error(`${reason} (required when CI is set)`, { cause: err });
     return { ok: false, reason };
   }
 }

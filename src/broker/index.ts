@@ -7,11 +7,14 @@ import { ConfigurationError } from '../errors/index.js';
 
 export type { Broker, BrokerOptions } from './port.js';
 
-const SUPPORTED = 'a broker URL starting with sqlite:// or memory:// (redis:// and amqp:// are not supported yet)';
+const SUPPORTED =
+  'a broker URL starting with sqlite://, memory://, redis://, rediss:// or unix:// (amqp:// and sentinel:// are not supported yet)';
 
 /**
  * Builds the broker for `url`; call `connect()` on it before use (that is where an unreachable broker or unusable
- * file is reported, as a ConnectionError).
+ * file is reported, as a ConnectionError). A malformed URL is a ConfigurationError here. `redis+socket:///path`
+ * is kombu's spelling of unix://; Redis URLs also take `?global_keyprefix=`, `?priority_order=` and
+ * `?delayed_delivery=` (see docs/redis.md).
  *
  * @example
  * const broker = await createBroker('sqlite://./celerity.db', { visibilityTimeout: 3600 });
@@ -29,6 +32,13 @@ export async function createBroker(url: string, options: BrokerOptions): Promise
         import('../sqlite/open.js'),
       ]);
       return new SqliteBroker({ path: sqlitePathFromUrl(url, 'broker'), visibilityTimeout: options.visibilityTimeout });
+    }
+    case 'redis':
+    case 'rediss':
+    case 'unix':
+    case 'redis+socket': {
+      const { RedisBroker } = await import('./redis/index.js');
+      return new RedisBroker({ url, visibilityTimeout: options.visibilityTimeout });
     }
     default:
       throw new ConfigurationError('broker', url, SUPPORTED);

@@ -1,0 +1,151 @@
+--[[
+reserve.lua: moves due parked messages to their lists, then takes up to `max` ready messages from a consumer's
+lists and registers each as unacknowledged the way kombu's Redis QoS does, all in one atomic step (no other
+client can see a message popped but not yet registered).
+
+KEYS[1]              unacked        hash: delivery tag -> '[<envelope>, "<exchange>", "<routing_key>"]'
+KEYS[2]              unacked_index  sorted set: delivery tag scored by reservation time, epoch seconds
+KEYS[3 .. 2+L]       the priority lists, in polling order (step-major, then queue order); L = ARGV[4]
+KEYS[3+L .. 2+L+Q]   the parked (delayed) sorted set of each queue, in queue order; Q = ARGV[5]
+KEYS[3+L+Q .. 2+L+2Q]  the consumer marker of each queue, in queue order
+
+ARGV[1]  max          how many messages at most
+ARGV[2]  now          epoch seconds for unacked_index (the client's clock, as kombu uses its own)
+ARGV[3]  now_ms       epoch ms; parked members scored at or below this are due
+ARGV[4]  L            number of lists (= 4 * Q)
+ARGV[5]  Q            number of queues
+ARGV[6]  steps        the step digits in polling order, "0369" or "9630"
+ARGV[7]  held_index   1-based list index of a message the caller already popped with BRPOP, or "0"
+ARGV[8]  held         that message (registered first, counted in max), or ""
+ARGV[9]  marker_ttl   ms the consumer markers live (publishers park delayed messages only while one exists)
+ARGV[10 .. 9+Q]       queue names (the routing key to record when an envelope has no delivery_info)
+
+A parked member is one step digit followed by the envelope; it is LPUSHed (the tail, as a fresh publish) to
+that step's list of its queue. The consumer markers tell publishers that someone will promote parked messages
+of these queues (Python workers never do).
+
+Returns { oldest, next_due, index1, envelope1, tag1, index2, envelope2, tag2, ... } where `oldest` is the
+lowest unacked_index score (any consumer's) and `next_due` the earliest parked due time of these queues when
+nothing was taken; both are strings or nil.
+]]
+
+local max = tonumber(ARGV[1])
+local now = ARGV[2]
+local now_ms = ARGV[3]
+local L = tonumber(ARGV[4])
+local Q = tonumber(ARGV[5])
+local steps = ARGV[6]
+
+-- Python's json.dumps of a string (ensure_ascii): what kombu writes for exchange and routing key.
+local escapes = { [8] = '\\b', [9] = '\\t', [10] = '\\n', [12] = '\\f', [13] = '\\r', [34] = '\\"', [92] = '\\\\' }
+local function pystr(s)
+  if not string.find(s, '[^ -~]') and not string.find(s, '["\\]') then
+    return '"' .. s .. '"'
+  end
+  local out, i, n = {}, 1, #s
+  while i <= n do
+    local b, cp, len = string.byte(s, i), nil, 1
+    if b < 0x80 then
+      cp = b
+    elseif b >= 0xF0 and i + 3 <= n then
+      cp = (b % 8) * 262144 + (string.byte(s, i + 1) % 64) * 4096 + (string.byte(s, i + 2) % 64) * 64
+        + string.byte(s, i + 3) % 64
+      len = 4
+    elseif b >= 0xE0 and i + 2 <= n then
+      cp = (b % 16) * 4096 + (string.byte(s, i + 1) % 64) * 64 + string.byte(s, i + 2) % 64
+      len = 3
+    elseif b >= 0xC0 and i + 1 <= n then
+      cp = (b % 32) * 64 + string.byte(s, i + 1) % 64
+      len = 2
+    else
+      cp = 0xFFFD
+    end
+    if escapes[cp] then
+      out[#out + 1] = escapes[cp]
+    elseif cp >= 32 and cp < 127 then
+      out[#out + 1] = string.char(cp)
+    elseif cp < 0x10000 then
+      out[#out + 1] = string.format('\\u%04x', cp)
+    else
+      cp = cp - 0x10000
+      out[#out + 1] = string.format('\\u%04x\\u%04x', 0xD800 + math.floor(cp / 1024), 0xDC00 + cp % 1024)
+    end
+    i = i + len
+  end
+  return '"' .. table.concat(out) .. '"'
+end
+
+local function jsonfield(v, fallback)
+  if type(v) == 'string' then return pystr(v) end
+  if v == cjson.null then return 'null' end
+  return pystr(fallback)
+end
+
+local result = { false, false }
+local taken = 0
+
+local function register(index, envelope)
+  local qname = ARGV[9 + ((index - 1) % Q) + 1]
+  local ok, msg = pcall(cjson.decode, envelope)
+  local tag, exchange, routing_key
+  if ok and type(msg) == 'table' and type(msg['properties']) == 'table' then
+    local props = msg['properties']
+    if type(props['delivery_tag']) == 'string' and props['delivery_tag'] ~= '' then tag = props['delivery_tag'] end
+    if type(props['delivery_info']) == 'table' then
+      exchange = props['delivery_info']['exchange']
+      routing_key = props['delivery_info']['routing_key']
+    end
+  end
+  -- Not kombu's shape: still tracked (so it can be dead-lettered or restored), under a tag derived from it.
+  if not tag then tag = 'celerity-' .. redis.sha1hex(envelope .. now .. taken .. index) end
+  -- A text that is not JSON is stored as a JSON string, so the entry stays readable for every restorer.
+  local first = ok and envelope or pystr(envelope)
+  local entry = '[' .. first .. ', ' .. jsonfield(exchange, '') .. ', ' .. jsonfield(routing_key, qname) .. ']'
+  redis.call('ZADD', KEYS[2], now, tag)
+  redis.call('HSET', KEYS[1], tag, entry)
+  taken = taken + 1
+  result[#result + 1] = index
+  result[#result + 1] = envelope
+  result[#result + 1] = tag
+end
+
+-- 1. Mark these queues as consumed by a worker that promotes parked messages, then promote the due ones: they
+--    join the tail of their lists (at most 1000 per queue per call; the next call takes the rest, and
+--    `next_due` tells the caller not to wait meanwhile).
+for q = 1, Q do
+  redis.call('SET', KEYS[2 + L + Q + q], '1', 'PX', ARGV[9])
+  local key = KEYS[2 + L + q]
+  local due = redis.call('ZRANGEBYSCORE', key, '-inf', now_ms, 'LIMIT', 0, 1000)
+  if #due > 0 then
+    for _, member in ipairs(due) do
+      local pos = string.find(steps, string.sub(member, 1, 1), 1, true) or string.find(steps, '0', 1, true)
+      redis.call('LPUSH', KEYS[2 + (pos - 1) * Q + q], string.sub(member, 2))
+    end
+    redis.call('ZREMRANGEBYRANK', key, 0, #due - 1)
+  end
+end
+
+-- 2. The message the caller popped while blocked, then the lists in polling order.
+local held_index = tonumber(ARGV[7])
+if held_index > 0 then register(held_index, ARGV[8]) end
+for i = 1, L do
+  while taken < max do
+    local envelope = redis.call('RPOP', KEYS[2 + i])
+    if not envelope then break end
+    register(i, envelope)
+  end
+  if taken >= max then break end
+end
+
+-- 3. What the caller needs to decide how long it may block.
+local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+if oldest[2] then result[1] = oldest[2] end
+if taken == 0 then
+  local next_due = nil
+  for q = 1, Q do
+    local first = redis.call('ZRANGE', KEYS[2 + L + q], 0, 0, 'WITHSCORES')
+    if first[2] and (not next_due or tonumber(first[2]) < tonumber(next_due)) then next_due = first[2] end
+  end
+  if next_due then result[2] = next_due end
+end
+return result

@@ -1,0 +1,50 @@
+/**
+ * The Redis broker's atomic operations: one Lua file each in `./lua/`, headed by what it touches and returns.
+ * They are read relative to this module (the build copies them next to the compiled JavaScript) and registered
+ * with ioredis's defineCommand, which runs EVALSHA and loads the script on the first NOSCRIPT, so after the first
+ * call each operation sends only its hash, keys and arguments.
+ */
+import { readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+
+type Arg = string | number | Buffer;
+type Call = (numberOfKeys: number, ...keysAndArgs: Arg[]) => Promise<unknown>;
+
+const FILES = {
+  reserve: 'reserve.lua',
+  ack: 'ack.lua',
+  moveUnacked: 'move-unacked.lua',
+  expired: 'expired.lua',
+  unlock: 'unlock.lua',
+  requeueDeadLetters: 'requeue-dead-letters.lua',
+  purge: 'purge.lua',
+} as const;
+
+export type ScriptName = keyof typeof FILES;
+
+const sources = new Map<string, string>();
+
+/** Reads `name` from the `lua/` folder next to this module (cached: the files never change at runtime). */
+export function readLua(name: string): string {
+  let text = sources.get(name);
+  if (text === undefined) {
+    text = readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
+    sources.set(name, text);
+  }
+  return text;
+}
+
+/** Each script as a function taking its keys then its arguments. */
+export type Scripts = Record<ScriptName, (keys: readonly string[], args: readonly Arg[]) => Promise<unknown>>;
+
+/** Registers every script on `redis` and returns typed callers. */
+export function defineScripts(redis: Redis): Scripts {
+  const out = {} as Scripts;
+  for (const [name, file] of Object.entries(FILES) as [ScriptName, string][]) {
+    const command = `celerity_${name}`;
+    redis.defineCommand(command, { lua: readLua(file) });
+    const call = (redis as unknown as Record<string, Call>)[command]!.bind(redis);
+    out[name] = (keys, args) => call(keys.length, ...keys, ...args);
+  }
+  return out;
+}
