@@ -1,0 +1,108 @@
+/** Processes for recovery tests: Celerity workers and throwaway redis-servers on free loopback ports. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+
+export const root = fileURLToPath(new URL('../..', import.meta.url));
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function exited(p: ChildProcess): Promise<number | null> {
+  return p.exitCode !== null || p.signalCode !== null ? Promise.resolve(p.exitCode) : new Promise((r) => p.once('exit', (c) => r(c)));
+}
+
+export interface WorkerProc {
+  proc: ChildProcess;
+  lines: string[];
+  /** Resolves once a logged line satisfies `match` (lines already logged count); rejects after `ms`. */
+  logged(match: (line: string) => boolean, ms?: number): Promise<void>;
+}
+
+/** A Celerity worker process on the fixture app; resolves once it logs that it is ready. */
+export async function startWorker(env: NodeJS.ProcessEnv, name: string, args: string[] = []): Promise<WorkerProc> {
+  const proc = spawn(
+    process.execPath,
+    [path.join(root, 'dist/cli/main.js'), 'worker', '-A', path.join(root, 'test/fixtures/redis-app.ts'), '-n', `${name}@chaos`, '--log-format', 'json', '--loglevel', 'info', ...args],
+    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const lines: string[] = [];
+  const waiters = new Set<{ match: (line: string) => boolean; done: () => void }>();
+  const err: string[] = [];
+  proc.stderr!.on('data', (d) => err.push(String(d)));
+  createInterface({ input: proc.stdout! }).on('line', (line) => {
+    lines.push(line);
+    for (const w of waiters) if (w.match(line)) w.done();
+  });
+  const logged = (match: (line: string) => boolean, ms = 20_000) =>
+    new Promise<void>((resolve, reject) => {
+      if (lines.some(match)) return resolve();
+      const w = {
+        match,
+        done: () => {
+          clearTimeout(timer);
+          waiters.delete(w);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(w);
+        reject(new Error(`worker ${name} did not log the expected line within ${ms} ms`));
+      }, ms);
+      waiters.add(w);
+    });
+  await Promise.race([
+    logged((l) => l.includes('ready.'), 30_000),
+    new Promise((_, reject) => proc.once('exit', (code) => reject(new Error(`worker ${name} exited with ${code}: ${err.join('').slice(-2000)}`)))),
+  ]);
+  return { proc, lines, logged };
+}
+
+/** A redis-server of our own, with an append-only file so its data survives a restart. */
+export class OwnRedis {
+  proc: ChildProcess | undefined;
+  constructor(
+    readonly port: number,
+    readonly dir: string,
+  ) {}
+
+  async start(): Promise<void> {
+    this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], {
+      stdio: 'ignore',
+    });
+    // A server takes a few milliseconds to listen: probe with fresh clients, bounded, until one answers PING.
+    for (let attempt = 0; ; attempt++) {
+      const probe = new Redis({ port: this.port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
+      probe.on('error', () => undefined);
+      try {
+        await probe.connect();
+        await probe.ping();
+        return;
+      } catch (err) {
+        if (attempt > 200) throw err;
+        await new Promise((r) => setTimeout(r, 20));
+      } finally {
+        probe.disconnect();
+      }
+    }
+  }
+
+  /** SIGTERM: Redis flushes its append-only file and exits. */
+  async stop(): Promise<void> {
+    if (!this.proc) return;
+    this.proc.kill('SIGTERM');
+    await exited(this.proc);
+    this.proc = undefined;
+  }
+}
