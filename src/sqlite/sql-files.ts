@@ -2,19 +2,11 @@
  * Each atomic operation of the SQLite adapters is one named `.sql` file beside its adapter, read at runtime relative
  * to the module so the built package carries the same files (copied next to the compiled JavaScript).
  */
-import { readFileSync } from 'node:fs';
-
-const cache = new Map<string, string>();
+import { readAsset } from '../util/assets.js';
 
 /** Reads `name` (e.g. `reserve.sql`) from the `sql/` folder next to the module whose `import.meta.url` is `base`. */
 export function readSql(base: string, name: string): string {
-  const url = new URL(`./sql/${name}`, base);
-  let text = cache.get(url.href);
-  if (text === undefined) {
-    text = readFileSync(url, 'utf8');
-    cache.set(url.href, text);
-  }
-  return text;
+  return readAsset(base, `sql/${name}`);
 }
 
 /** A prepared statement typed by its named parameters and its row. */

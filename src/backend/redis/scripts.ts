@@ -4,7 +4,7 @@
  * The files are read at runtime relative to this module, so the built package must carry them next to the
  * compiled JavaScript, as it does the SQLite adapters' `.sql` files.
  */
-import { readFileSync } from 'node:fs';
+import { readAsset } from '../../util/assets.js';
 import type { Redis, Result } from 'ioredis';
 
 declare module 'ioredis' {
@@ -16,17 +16,10 @@ declare module 'ioredis' {
   }
 }
 
-const cache = new Map<string, string>();
 
 /** Reads `name` (e.g. `set.lua`) from the `lua/` folder next to the module whose `import.meta.url` is `base`. */
 export function readLua(base: string, name: string): string {
-  const url = new URL(`./lua/${name}`, base);
-  let text = cache.get(url.href);
-  if (text === undefined) {
-    text = readFileSync(url, 'utf8');
-    cache.set(url.href, text);
-  }
-  return text;
+  return readAsset(base, `lua/${name}`);
 }
 
 export function defineResultScripts(client: Redis): void {

@@ -4,7 +4,7 @@
  * with ioredis's defineCommand, which runs EVALSHA and loads the script on the first NOSCRIPT, so after the first
  * call each operation sends only its hash, keys and arguments.
  */
-import { readFileSync } from 'node:fs';
+import { readAsset } from '../../util/assets.js';
 import type { Redis } from 'ioredis';
 
 type Arg = string | number | Buffer;
@@ -22,16 +22,10 @@ const FILES = {
 
 export type ScriptName = keyof typeof FILES;
 
-const sources = new Map<string, string>();
 
 /** Reads `name` from the `lua/` folder next to this module (cached: the files never change at runtime). */
 export function readLua(name: string): string {
-  let text = sources.get(name);
-  if (text === undefined) {
-    text = readFileSync(new URL(`./lua/${name}`, import.meta.url), 'utf8');
-    sources.set(name, text);
-  }
-  return text;
+  return readAsset(import.meta.url, `lua/${name}`);
 }
 
 /** Each script as a function taking its keys then its arguments. */
