@@ -77,6 +77,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly waiting: Job[] = [];
   private readonly held = new Map<string, Job>();
   private readonly running = new Map<string, Job>();
+  /** Ran, slot given back, result and ack still being written; still counted against prefetch until acked. */
+  private readonly finishing = new Map<string, Job>();
   private readonly runPromises = new Map<string, Promise<void>>();
   private readonly sideOps = new Set<Promise<void>>();
   private readonly fetchAbort = new AbortController();
@@ -130,7 +132,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private inflight(): number {
-    return this.waiting.length + this.held.size + this.running.size;
+    return this.waiting.length + this.held.size + this.running.size + this.finishing.size;
   }
 
   private async consume(): Promise<void> {
@@ -138,7 +140,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const signal = this.fetchAbort.signal;
     while (!signal.aborted) {
       const room = this.prefetch - this.inflight();
-      if (room <= 0) {
+      // Refill in batches: when half the prefetch window is free, or at once when a slot would otherwise idle.
+      // Refilling on every finished task made one round trip per task at c=10 (0.6x BullMQ's rate on Redis).
+      const starving = this.waiting.length === 0 && this.running.size < this.concurrency;
+      if (room <= 0 || (!starving && room < Math.ceil(this.prefetch / 2))) {
         await new Promise<void>((resolve) => (this.roomWaiter = resolve));
         continue;
       }
@@ -227,13 +232,25 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const p = this.execute(job)
       .catch((err) => this.log.error({ err: toError(err).message, id: job.req.id }, 'internal error while finishing a task'))
       .finally(() => {
-        this.running.delete(tag);
+        this.release(job);
+        this.finishing.delete(tag);
         this.runPromises.delete(tag);
-        const next = this.stopping ? undefined : this.waiting.shift();
-        if (next) this.run(next);
         this.wakeLoop();
       });
     this.runPromises.set(tag, p);
+  }
+
+  /**
+   * Gives the job's concurrency slot to the next waiting job as soon as its function has returned, while its
+   * result and ack are still being written: otherwise every task waits out two round trips before the next one
+   * starts (measured: c=1 at 0.6x BullMQ's rate on Redis for that reason alone).
+   */
+  private release(job: Job): void {
+    const tag = job.delivery.tag;
+    if (!this.running.delete(tag)) return;
+    this.finishing.set(tag, job);
+    const next = this.stopping ? undefined : this.waiting.shift();
+    if (next) this.run(next);
   }
 
   private async execute(job: Job): Promise<void> {
@@ -268,6 +285,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await progress.catch(() => undefined);
     if (job.abandoned) return;
     this.processed.set(req.task, (this.processed.get(req.task) ?? 0) + 1);
+    this.release(job);
     await this.finish(job, outcome, acksLate);
   }
 
@@ -424,7 +442,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private extendVisibility(): void {
-    const tags = [...this.held.keys(), ...this.running.keys(), ...this.waiting.map((j) => j.delivery.tag)];
+    const tags = [...this.held.keys(), ...this.running.keys(), ...this.finishing.keys(), ...this.waiting.map((j) => j.delivery.tag)];
     if (tags.length) this.broker.extend(tags).catch((e) => this.log.warn({ err: toError(e).message }, 'could not extend visibility'));
   }
 
