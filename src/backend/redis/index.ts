@@ -16,9 +16,10 @@ import { keyNames, type KeyNames } from './keys.js';
 import { defineResultScripts } from './scripts.js';
 import { quit, ResultSubscriber } from './subscriber.js';
 import { backendUrlOptions } from './url.js';
+import { connectionFailure } from '../../redis/url.js';
 
 export interface RedisBackendOptions {
-  /** redis://, rediss:// or unix:// URL; `?global_keyprefix=` prefixes every key and channel. */
+  /** redis://, rediss://, unix:// or sentinel:// URL; `?global_keyprefix=` prefixes every key and channel. */
   url: string;
   /** Default result lifetime in seconds; 0 = forever. */
   resultExpires: number;
@@ -73,7 +74,8 @@ export class RedisBackend implements ResultBackend {
       await Promise.race([client.ping(), failed]);
     } catch (err) {
       client.disconnect();
-      throw new ConnectionError(`Redis result backend at ${this.target} is unreachable: ${oneLine(err)}`, { cause: err });
+      const reason = connectionFailure(err);
+      throw new ConnectionError(`Redis result backend at ${this.target} is unreachable: ${reason}`, { cause: err });
     } finally {
       clearTimeout(timer);
       if (onError) client.off('error', onError);
@@ -98,19 +100,15 @@ export class RedisBackend implements ResultBackend {
   }
 
   async set(taskId: string, meta: ResultMeta, options?: SetOptions): Promise<void> {
-    const client = this.open();
-    await this.command(client.celerityResultSet(this.keys.task(taskId), encode(taskId, meta), this.ttlMs(options)));
+    await this.setMany([{ taskId, meta }], options);
   }
 
-  /** One pipeline of set scripts: a single round trip however many results a worker finished in one tick. */
+  /** One script call for the whole batch: a single round trip however many results a worker finished in one tick. */
   async setMany(entries: readonly { taskId: string; meta: ResultMeta }[], options?: SetOptions): Promise<void> {
     if (entries.length === 0) return;
-    const pipeline = this.open().pipeline();
-    const ttlMs = this.ttlMs(options);
-    for (const { taskId, meta } of entries) pipeline.celerityResultSet(this.keys.task(taskId), encode(taskId, meta), ttlMs);
-    const replies = await this.command(pipeline.exec());
-    const failed = replies?.find(([err]) => err);
-    if (failed) throw failed[0];
+    const keys = entries.map((e) => this.keys.task(e.taskId));
+    const metas = entries.map((e) => encode(e.taskId, e.meta));
+    await this.command(this.open().celerityResultSet(keys.length, ...keys, this.ttlMs(options), ...metas));
   }
 
   async delete(taskId: string): Promise<void> {
@@ -152,6 +150,11 @@ export class RedisBackend implements ResultBackend {
       autoResubscribe: false,
       // A SUBSCRIBE waits for the connection to come back; each waiter has its own timeout.
       maxRetriesPerRequest: null,
+      // ioredis 5 writes a SUBSCRIBE made while it is still connecting ahead of its ready check (INFO), which then
+      // fails with "Connection in subscriber mode" and rejects every pending waiter (ioredis#2037); waiters arrive
+      // at any time, so any reconnect (restart, failover) can hit it. Without the check ioredis also skips its Sentinel
+      // role check, which a subscriber can do without: PUBLISH replicates, so a replica hears results too.
+      enableReadyCheck: false,
     });
     this.watchErrors(conn);
     return conn;
@@ -171,7 +174,7 @@ export class RedisBackend implements ResultBackend {
       return await pending;
     } catch (err) {
       if ((err as Error).name === 'ReplyError') throw err;
-      throw new ConnectionError(`Redis result backend at ${this.target}: ${oneLine(err)}`, { cause: err });
+      throw new ConnectionError(`Redis result backend at ${this.target}: ${connectionFailure(err)}`, { cause: err });
     }
   }
 
@@ -188,9 +191,4 @@ export class RedisBackend implements ResultBackend {
 
 function encode(taskId: string, meta: ResultMeta): string {
   return encodeResultMeta({ ...meta, task_id: taskId });
-}
-
-function oneLine(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  return text.replace(/\s*\n\s*/g, ' ');
 }

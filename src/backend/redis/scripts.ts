@@ -9,13 +9,12 @@ import type { Redis, Result } from 'ioredis';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    /** lua/set.lua: 1 = written and published, 0 = a stored SUCCESS was kept. */
-    celerityResultSet(key: string, meta: string, ttlMs: number): Result<number, Context>;
+    /** lua/set.lua: `numKeys` meta keys, then the ttl in ms, then one meta per key; resolves to how many were written. */
+    celerityResultSet(numKeys: number, ...keysTtlAndMetas: (string | number)[]): Result<number, Context>;
     /** lua/incr.lua: the counter's new value. */
     celerityResultIncr(key: string, by: number, ttlMs: number): Result<number, Context>;
   }
 }
-
 
 /** Reads `name` (e.g. `set.lua`) from the `lua/` folder next to the module whose `import.meta.url` is `base`. */
 export function readLua(base: string, name: string): string {
@@ -23,6 +22,6 @@ export function readLua(base: string, name: string): string {
 }
 
 export function defineResultScripts(client: Redis): void {
-  client.defineCommand('celerityResultSet', { numberOfKeys: 1, lua: readLua(import.meta.url, 'set.lua') });
+  client.defineCommand('celerityResultSet', { lua: readLua(import.meta.url, 'set.lua') });
   client.defineCommand('celerityResultIncr', { numberOfKeys: 1, lua: readLua(import.meta.url, 'incr.lua') });
 }
