@@ -84,8 +84,26 @@ end
 local result = { false, false }
 local taken = 0
 
+-- kombu's envelope ends with its properties in a fixed order, so exchange, routing key and delivery tag can be
+-- read off the end without decoding the whole message (cjson.decode was most of this script's cost: about 13 us
+-- of Redis time per message). Anchored at the end, the pattern can only match the real properties; values with
+-- quotes, backslashes or escapes fail it and take the full decode below.
+local TAIL = '"delivery_info": {"exchange": "([^"\\]*)", "routing_key": "([^"\\]*)"}, "priority": [^,]+, '
+  .. '"body_encoding": "base64", "delivery_tag": "([^"\\]+)"}}$'
+
 local function register(index, envelope)
   local qname = ARGV[9 + ((index - 1) % Q) + 1]
+  local fast_exchange, fast_routing_key, fast_tag = string.match(envelope, TAIL)
+  if fast_tag then
+    local entry = '[' .. envelope .. ', "' .. fast_exchange .. '", "' .. fast_routing_key .. '"]'
+    redis.call('ZADD', KEYS[2], now, fast_tag)
+    redis.call('HSET', KEYS[1], fast_tag, entry)
+    taken = taken + 1
+    result[#result + 1] = index
+    result[#result + 1] = envelope
+    result[#result + 1] = fast_tag
+    return
+  end
   local ok, msg = pcall(cjson.decode, envelope)
   local tag, exchange, routing_key
   if ok and type(msg) == 'table' and type(msg['properties']) == 'table' then
