@@ -7,11 +7,13 @@ import { ConfigurationError } from '../errors/index.js';
 export type { BackendOptions, ResultBackend } from './port.js';
 
 const SUPPORTED =
-  'a result backend URL starting with sqlite://, memory://, redis://, rediss:// or unix:// (postgres:// is not supported yet)';
+  'a result backend URL starting with sqlite://, memory://, redis://, rediss://, unix:// or sentinel:// ' +
+  '(postgres:// is not supported yet)';
 
 /**
  * Builds the result backend for `url`; call `connect()` on it before use (that is where an unusable file or an
- * unreachable server is reported, as a ConnectionError). `redis+socket:///path` is Celery's spelling of unix://.
+ * unreachable server is reported, as a ConnectionError). `redis+socket:///path` is Celery's spelling of unix://;
+ * `sentinel://h1:26379;sentinel://h2:26379?master_name=mymaster` finds the Redis master through Sentinel.
  *
  * @example
  * const backend = await createBackend('sqlite://./celerity.db', { resultExpires: 86_400 });
@@ -33,7 +35,8 @@ export async function createBackend(url: string, options: BackendOptions): Promi
     case 'redis':
     case 'rediss':
     case 'unix':
-    case 'redis+socket': {
+    case 'redis+socket':
+    case 'sentinel': {
       const { RedisBackend } = await import('./redis/index.js');
       return new RedisBackend({ url, resultExpires: options.resultExpires });
     }

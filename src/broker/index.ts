@@ -8,13 +8,15 @@ import { ConfigurationError } from '../errors/index.js';
 export type { Broker, BrokerOptions } from './port.js';
 
 const SUPPORTED =
-  'a broker URL starting with sqlite://, memory://, redis://, rediss:// or unix:// (amqp:// and sentinel:// are not supported yet)';
+  'a broker URL starting with sqlite://, memory://, redis://, rediss://, unix:// or sentinel:// ' +
+  '(amqp:// is not supported yet)';
 
 /**
  * Builds the broker for `url`; call `connect()` on it before use (that is where an unreachable broker or unusable
  * file is reported, as a ConnectionError). A malformed URL is a ConfigurationError here. `redis+socket:///path`
- * is kombu's spelling of unix://; Redis URLs also take `?global_keyprefix=`, `?priority_order=` and
- * `?delayed_delivery=` (see docs/redis.md).
+ * is kombu's spelling of unix://; `sentinel://h1:26379;sentinel://h2:26379?master_name=mymaster` finds the Redis
+ * master through Sentinel. Redis URLs also take `?global_keyprefix=`, `?priority_order=` and `?delayed_delivery=`
+ * (see docs/redis.md).
  *
  * @example
  * const broker = await createBroker('sqlite://./celerity.db', { visibilityTimeout: 3600 });
@@ -36,7 +38,8 @@ export async function createBroker(url: string, options: BrokerOptions): Promise
     case 'redis':
     case 'rediss':
     case 'unix':
-    case 'redis+socket': {
+    case 'redis+socket':
+    case 'sentinel': {
       const { RedisBroker } = await import('./redis/index.js');
       return new RedisBroker({ url, visibilityTimeout: options.visibilityTimeout });
     }

@@ -24,9 +24,10 @@ export async function appFrom(flags: CommonFlags, extra: CelerityOptions = {}): 
   return app;
 }
 
-/** Hide passwords in URLs shown in banners and logs. */
+/** Hide passwords in URLs shown in banners and logs: every `user:password@` (Sentinel URLs list several) and
+ * password query options. */
 export function maskUrl(url: string): string {
-  return url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1****@');
+  return url.replace(/(\/\/[^:/@;]*:)[^@;]*@/g, '$1****@').replace(/(password=)[^&;]*/gi, '$1****');
 }
 
 export function parseJsonFlag<T>(value: string | undefined, flag: string, check: (v: unknown) => boolean, expected: string): T | undefined {

@@ -5,6 +5,9 @@
  *   rediss://...                        TLS; ssl_cert_reqs, ssl_ca_certs, ssl_certfile, ssl_keyfile as in Celery
  *   unix:///path/to/redis.sock[?db=N]   redis-py's socket form
  *   redis+socket:///path[?virtual_host=N]  kombu's socket form (same thing; `db` is accepted too)
+ *   sentinel://[[user]:password@]host[:port][/db];sentinel://host[:port];...?master_name=NAME
+ *                                       kombu's Sentinel form: the addresses of the sentinels, the master's name in
+ *                                       the query (kombu takes it from transport options, which a URL cannot carry)
  *
  * Every problem is a ConfigurationError naming the part that is wrong, with the password masked, so a typo fails
  * at start rather than as a connection that never comes up.
@@ -18,7 +21,7 @@ export interface RedisUrl {
   redis: RedisOptions;
   /** The caller's own query options (those it allowed), by name. */
   params: Map<string, string>;
-  /** `host:port` or the socket path, for messages; never the password. */
+  /** `host:port`, the socket path, or `master (sentinels host:port, ...)`, for messages; never the password. */
   target: string;
 }
 
@@ -31,11 +34,14 @@ export interface ParseRedisUrlOptions {
 
 const TLS_OPTIONS = ['ssl_cert_reqs', 'ssl_ca_certs', 'ssl_certfile', 'ssl_keyfile'];
 const CONNECTION_OPTIONS = ['db', 'virtual_host', 'socket_connect_timeout', ...TLS_OPTIONS];
+const SENTINEL_OPTIONS = ['master_name', 'sentinel_password', 'sentinel_username'];
 const SOCKET_SCHEMES = new Set(['unix', 'redis+socket']);
+/** kombu's and redis-py's default Sentinel port. */
+const SENTINEL_PORT = 26379;
 
 /**
- * ioredis options for a `redis://`, `rediss://`, `unix://` or `redis+socket://` URL. `global_keyprefix` is
- * tolerated (it is a Celery option of the URL's user, not of the connection) and left out.
+ * ioredis options for a `redis://`, `rediss://`, `unix://`, `redis+socket://` or `sentinel://` URL.
+ * `global_keyprefix` is tolerated (it is a Celery option of the URL's user, not of the connection) and left out.
  *
  * @example
  * new Redis(redisOptionsFromUrl('redis://:secret@cache:6380/2'))
@@ -47,30 +53,13 @@ export function redisOptionsFromUrl(url: string, setting = 'broker'): RedisOptio
 /** The connection options plus the caller's own query options. */
 export function parseRedisUrl(url: string, options: ParseRedisUrlOptions = {}): RedisUrl {
   const setting = options.setting ?? 'broker';
-  const allowed = [...CONNECTION_OPTIONS, ...(options.params ?? [])];
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new ConfigurationError(setting, maskPassword(url), 'a URL like redis://host:6379/0');
-  }
+  const own = options.params ?? [];
+  if (schemeOf(url) === 'sentinel') return parseSentinelUrl(url, setting, own);
+  const u = parseUrl(url, url, setting);
   const scheme = u.protocol.slice(0, -1).toLowerCase();
-  const query = new Map<string, string>();
-  for (const [key, value] of u.searchParams) {
-    if (!allowed.includes(key)) {
-      throw new ConfigurationError(`${setting} URL option ${key}`, value, `one of ${allowed.join(', ')}`);
-    }
-    query.set(key, value);
-  }
+  const query = readQuery(u, [...CONNECTION_OPTIONS, ...own], setting);
 
-  const redis: RedisOptions = {};
-  if (u.username) redis.username = decodeURIComponent(u.username);
-  if (u.password) redis.password = decodeURIComponent(u.password);
-  const connectTimeout = query.get('socket_connect_timeout');
-  if (connectTimeout !== undefined) {
-    redis.connectTimeout = Math.round(seconds(setting, 'socket_connect_timeout', connectTimeout) * 1000);
-  }
-
+  const redis: RedisOptions = { ...credentials(u), ...connectTimeout(query, setting) };
   let target: string;
   if (SOCKET_SCHEMES.has(scheme)) {
     const path = decodeURIComponent(u.pathname);
@@ -81,12 +70,11 @@ export function parseRedisUrl(url: string, options: ParseRedisUrlOptions = {}): 
     redis.db = dbNumber(setting, query.get('db') ?? query.get('virtual_host') ?? '0');
     target = path;
   } else if (scheme === 'redis' || scheme === 'rediss') {
-    const host = u.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1';
+    const host = hostOf(u) || '127.0.0.1';
     redis.host = host;
     redis.port = u.port ? Number(u.port) : 6379;
-    const path = decodeURIComponent(u.pathname).replace(/^\/+/, '');
-    redis.db = dbNumber(setting, query.get('db') ?? query.get('virtual_host') ?? (path || '0'));
-    target = `${host.includes(':') ? `[${host}]` : host}:${redis.port}`;
+    redis.db = dbNumber(setting, query.get('db') ?? query.get('virtual_host') ?? (pathDb(u) || '0'));
+    target = hostPort(host, redis.port);
     if (scheme === 'rediss') {
       redis.tls = tlsOptions(setting, query);
     } else if (TLS_OPTIONS.some((k) => query.has(k))) {
@@ -94,20 +82,162 @@ export function parseRedisUrl(url: string, options: ParseRedisUrlOptions = {}): 
       throw new ConfigurationError(setting, maskPassword(url), 'rediss:// when ssl_* options are given');
     }
   } else {
-    throw new ConfigurationError(setting, maskPassword(url), 'a redis://, rediss://, unix:// or redis+socket:// URL');
+    throw new ConfigurationError(
+      setting,
+      maskPassword(url),
+      'a redis://, rediss://, unix://, redis+socket:// or sentinel:// URL',
+    );
   }
-
-  const params = new Map<string, string>();
-  for (const key of options.params ?? []) {
-    const value = query.get(key);
-    if (value !== undefined) params.set(key, value);
-  }
-  return { redis, params, target };
+  return { redis, params: pick(query, own), target };
 }
 
-/** The URL with its password replaced by `***`, for messages and logs. */
+/**
+ * `sentinel://a:26379;sentinel://b:26379/0?master_name=mymaster`: ioredis asks the sentinels for the master's
+ * address on every (re)connect, so after a failover every connection comes back on the new master by itself.
+ * The password, user and database are the master's, as in kombu (redis-py does not send them to sentinels);
+ * `sentinel_password`/`sentinel_username` authenticate to the sentinels. Each may be written on any of the
+ * addresses, and must agree where written twice, so the order the addresses are listed in never matters.
+ */
+function parseSentinelUrl(url: string, setting: string, own: readonly string[]): RedisUrl {
+  const expected = 'sentinel://host:26379;sentinel://host2:26379/0?master_name=mymaster';
+  const allowed = [...CONNECTION_OPTIONS, ...SENTINEL_OPTIONS, ...own];
+  const sentinels: { host: string; port: number }[] = [];
+  const query = new Map<string, string>();
+  const shared = new Map<string, string>();
+  const agree = (what: string, value: string | undefined, shown = value): void => {
+    if (value === undefined) return;
+    const before = shared.get(what);
+    if (before !== undefined && before !== value) {
+      throw new ConfigurationError(`${setting} URL ${what}`, shown, 'the same value on every sentinel:// address');
+    }
+    shared.set(what, value);
+  };
+  for (const part of url.split(';')) {
+    if (!part.trim()) continue;
+    const u = parseUrl(part, url, setting, expected);
+    const host = hostOf(u);
+    if (schemeOf(part) !== 'sentinel' || !host) throw new ConfigurationError(setting, maskPassword(url), expected);
+    sentinels.push({ host, port: u.port ? Number(u.port) : SENTINEL_PORT });
+    const { username, password } = credentials(u);
+    agree('user', username);
+    agree('password', password, '***');
+    agree('database', pathDb(u) || undefined);
+    for (const [key, value] of readQuery(u, allowed, setting)) {
+      agree(`option ${key}`, value, key.endsWith('password') ? '***' : value);
+      query.set(key, value);
+    }
+  }
+  if (sentinels.length === 0) throw new ConfigurationError(setting, maskPassword(url), expected);
+  const name = query.get('master_name');
+  if (!name) {
+    const what = `the name the sentinels monitor the master under, as in ${expected}`;
+    throw new ConfigurationError(`${setting} URL option master_name`, name ?? '(missing)', what);
+  }
+  if (TLS_OPTIONS.some((k) => query.has(k))) {
+    const why = 'no ssl_* options: TLS through Sentinel is not supported yet';
+    throw new ConfigurationError(setting, maskPassword(url), why);
+  }
+  const redis: RedisOptions = {
+    sentinels,
+    name,
+    db: dbNumber(setting, query.get('db') ?? query.get('virtual_host') ?? shared.get('database') ?? '0'),
+    ...connectTimeout(query, setting),
+  };
+  const username = shared.get('user');
+  const password = shared.get('password');
+  if (username !== undefined) redis.username = username;
+  if (password !== undefined) redis.password = password;
+  const sentinelPassword = query.get('sentinel_password');
+  const sentinelUsername = query.get('sentinel_username');
+  if (sentinelPassword !== undefined) redis.sentinelPassword = sentinelPassword;
+  if (sentinelUsername !== undefined) redis.sentinelUsername = sentinelUsername;
+  const target = `${name} (sentinels ${sentinels.map((s) => hostPort(s.host, s.port)).join(', ')})`;
+  return { redis, params: pick(query, own), target };
+}
+
+/** The URL with its passwords (the master's, and `sentinel_password`) replaced by `***`, for messages and logs. */
 export function maskPassword(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*:)[^@/]*@/i, '$1***@');
+  // Each address of a `;`-separated sentinel list may carry one.
+  return url
+    .replace(/(^|;)([a-z][a-z0-9+.-]*:\/\/[^:@/;]*:)[^@/]*@/gi, '$1$2***@')
+    .replace(/([?&]sentinel_password=)[^&;]*/gi, '$1***');
+}
+
+/**
+ * Why a connection failed, in one line, for ConnectionError messages. Two reasons are reworded because as given
+ * they mislead: ioredis's Sentinel summary says "All sentinels are unreachable" also when they answered but
+ * did not know the master or refused the password, and promises a retry the caller does not wait for; and Node
+ * names a certificate it does not trust only by a symptom such as "self-signed certificate in certificate chain".
+ */
+export function connectionFailure(err: unknown): string {
+  const message = (err instanceof Error ? err.message : String(err)).replace(/\s*\n\s*/g, ' ').trim();
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|INVALID_CA|HOSTNAME_MISMATCH/.test(code)) {
+    const hint = code.includes('ALTNAME') ? '' : "; ssl_ca_certs must name the CA that signed the server's certificate";
+    return `TLS certificate rejected: ${message} (${code})${hint}`;
+  }
+  const sentinels = /^All sentinels are unreachable[^.]*\.(?: Retrying[^.]*\.)?(?: Last error: (.*))?$/.exec(message);
+  if (sentinels) return `no sentinel gave the master's address${sentinels[1] ? ` (last error: ${sentinels[1]})` : ''}`;
+  return message;
+}
+
+function schemeOf(url: string): string {
+  return /^([a-z][a-z0-9+.-]*):\/\//i.exec(url.trim())?.[1]?.toLowerCase() ?? '';
+}
+
+function parseUrl(text: string, whole: string, setting: string, expected = 'a URL like redis://host:6379/0'): URL {
+  try {
+    return new URL(text.trim());
+  } catch {
+    throw new ConfigurationError(setting, maskPassword(whole), expected);
+  }
+}
+
+/** The query options, each checked against `allowed` so that a misspelt option fails at start. */
+function readQuery(u: URL, allowed: readonly string[], setting: string): Map<string, string> {
+  const query = new Map<string, string>();
+  for (const [key, value] of u.searchParams) {
+    if (!allowed.includes(key)) {
+      throw new ConfigurationError(`${setting} URL option ${key}`, value, `one of ${allowed.join(', ')}`);
+    }
+    query.set(key, value);
+  }
+  return query;
+}
+
+function pick(query: Map<string, string>, keys: readonly string[]): Map<string, string> {
+  const picked = new Map<string, string>();
+  for (const key of keys) {
+    const value = query.get(key);
+    if (value !== undefined) picked.set(key, value);
+  }
+  return picked;
+}
+
+function credentials(u: URL): { username?: string; password?: string } {
+  const found: { username?: string; password?: string } = {};
+  if (u.username) found.username = decodeURIComponent(u.username);
+  if (u.password) found.password = decodeURIComponent(u.password);
+  return found;
+}
+
+function connectTimeout(query: Map<string, string>, setting: string): { connectTimeout?: number } {
+  const text = query.get('socket_connect_timeout');
+  if (text === undefined) return {};
+  return { connectTimeout: Math.round(seconds(setting, 'socket_connect_timeout', text) * 1000) };
+}
+
+function hostOf(u: URL): string {
+  return u.hostname.replace(/^\[(.*)\]$/, '$1');
+}
+
+/** The database written as the URL's path (`/2`), or ''. */
+function pathDb(u: URL): string {
+  return decodeURIComponent(u.pathname).replace(/^\/+/, '');
+}
+
+function hostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 function tlsOptions(setting: string, query: Map<string, string>): NonNullable<RedisOptions['tls']> {
@@ -119,8 +249,9 @@ function tlsOptions(setting: string, query: Map<string, string>): NonNullable<Re
       const expected = 'CERT_REQUIRED, CERT_OPTIONAL or CERT_NONE';
       throw new ConfigurationError(`${setting} URL option ssl_cert_reqs`, reqs, expected);
     }
-    // Node cannot verify "only if a certificate is offered": optional, like none, accepts an unverifiable one.
-    tls.rejectUnauthorized = mode === 'required';
+    // Python's ssl module gives CERT_OPTIONAL on a client the meaning of CERT_REQUIRED (a server always offers a
+    // certificate, and an offered one is verified), so only `none` turns verification off.
+    tls.rejectUnauthorized = mode !== 'none';
   }
   const file = (key: string): Buffer | undefined => {
     const path = query.get(key);

@@ -152,8 +152,8 @@ export class RedisBackend implements ResultBackend {
       maxRetriesPerRequest: null,
       // ioredis 5 writes a SUBSCRIBE made while it is still connecting ahead of its ready check (INFO), which then
       // fails with "Connection in subscriber mode" and rejects every pending waiter (ioredis#2037); waiters arrive
-      // at any time, so any reconnect (restart, failover) can hit it. Without the check ioredis also skips its Sentinel
-      // role check, which a subscriber can do without: PUBLISH replicates, so a replica hears results too.
+      // at any time, so any reconnect (restart, failover) can hit it. Without the check ioredis also skips its
+      // Sentinel role check, which a subscriber can do without: PUBLISH replicates, so a replica hears results too.
       enableReadyCheck: false,
     });
     this.watchErrors(conn);

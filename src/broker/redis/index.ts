@@ -45,13 +45,13 @@ import { epochSeconds, restoreTimedOut } from './restore.js';
 import { defineScripts } from './scripts.js';
 import type { Scripts } from './scripts.js';
 import { takeReady } from './take.js';
-import { parseRedisUrl } from '../../redis/url.js';
+import { connectionFailure, parseRedisUrl } from '../../redis/url.js';
 
 export { redisOptionsFromUrl, parseRedisUrl } from '../../redis/url.js';
 export type { DelayedDelivery, PriorityOrder } from './keys.js';
 
 export interface RedisBrokerOptions {
-  /** `redis://`, `rediss://`, `unix://` or `redis+socket://`; see docs/redis.md for the query options. */
+  /** `redis://`, `rediss://`, `unix://`, `redis+socket://` or `sentinel://`; see docs/redis.md for the options. */
   url: string;
   /** Seconds a reserved message stays invisible before any worker (Python or TypeScript) may restore it. */
   visibilityTimeout: number;
@@ -127,7 +127,7 @@ export class RedisBroker implements Broker {
       this.lastErrorAt = Date.now();
     });
     try {
-      await redis.connect();
+      await connectOrFail(redis);
       await redis.ping();
     } catch (err) {
       redis.disconnect();
@@ -302,7 +302,7 @@ export class RedisBroker implements Broker {
         return (await takeReady(ctx, queues, lists, options.max, { index, envelope: popped[1] })).deliveries;
       } catch (err) {
         // Not registered as unacked: put it back at the head, where it was, before reporting the failure.
-        await conn.redis.rpush(popped[0], popped[1]).catch(() => undefined);
+        await pushBack(conn.redis, popped[0], popped[1], () => this.conn === conn);
         throw err;
       }
     }
@@ -374,14 +374,46 @@ export class RedisBroker implements Broker {
   }
 
   private unreachable(err: unknown): ConnectionError {
-    let reason = (err instanceof Error ? err.message : String(err)).split('\n', 1)[0];
+    let reason = connectionFailure(err);
     // ioredis reports "Connection is closed." or a retry limit; the socket error that caused it says more.
     const last = this.lastError;
     if (last && last !== err && Date.now() - this.lastErrorAt < 60_000) {
-      reason = reason === 'Connection is closed.' ? last.message : `${last.message} (${reason})`;
+      reason = reason === 'Connection is closed.' ? connectionFailure(last) : `${connectionFailure(last)} (${reason})`;
     }
     return new ConnectionError(`cannot reach Redis at ${this.target}: ${reason}`, { cause: err });
   }
+}
+
+/**
+ * RPUSH of a popped message that could not be registered, retried while `open()`: this process holds its only
+ * copy, and the registration usually failed because Redis just became unreachable (a restart, a failover), so a
+ * single attempt would usually fail too and drop it.
+ */
+async function pushBack(redis: Redis, list: string, envelope: string, open: () => boolean): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await redis.rpush(list, envelope);
+      return;
+    } catch {
+      if (!open() || redis.status === 'end') return;
+      await new Promise((r) => setTimeout(r, Math.min(1000, 100 * attempt)));
+    }
+  }
+}
+
+/**
+ * `redis.connect()`, failing at the first error: through Sentinel, ioredis asks the sentinels again and again
+ * while none answers, so `connect()` alone would never settle.
+ */
+function connectOrFail(redis: Redis): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const fail = (err: Error): void => {
+      redis.off('error', fail);
+      reject(err);
+    };
+    redis.once('error', fail);
+    redis.connect().then(() => (redis.off('error', fail), resolve()), fail);
+  });
 }
 
 function delayedDeliveryOf(value: string | undefined): DelayedDelivery {
