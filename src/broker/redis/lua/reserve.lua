@@ -91,18 +91,21 @@ local taken = 0
 local TAIL = '"delivery_info": {"exchange": "([^"\\]*)", "routing_key": "([^"\\]*)"}, "priority": [^,]+, '
   .. '"body_encoding": "base64", "delivery_tag": "([^"\\]+)"}}$'
 
+-- Records a delivery as unacked, kombu's way, and adds it to the reply.
+local function track(index, envelope, tag, entry)
+  redis.call('ZADD', KEYS[2], now, tag)
+  redis.call('HSET', KEYS[1], tag, entry)
+  taken = taken + 1
+  result[#result + 1] = index
+  result[#result + 1] = envelope
+  result[#result + 1] = tag
+end
+
 local function register(index, envelope)
   local qname = ARGV[9 + ((index - 1) % Q) + 1]
   local fast_exchange, fast_routing_key, fast_tag = string.match(envelope, TAIL)
   if fast_tag then
-    local entry = '[' .. envelope .. ', "' .. fast_exchange .. '", "' .. fast_routing_key .. '"]'
-    redis.call('ZADD', KEYS[2], now, fast_tag)
-    redis.call('HSET', KEYS[1], fast_tag, entry)
-    taken = taken + 1
-    result[#result + 1] = index
-    result[#result + 1] = envelope
-    result[#result + 1] = fast_tag
-    return
+    return track(index, envelope, fast_tag, '[' .. envelope .. ', "' .. fast_exchange .. '", "' .. fast_routing_key .. '"]')
   end
   local ok, msg = pcall(cjson.decode, envelope)
   local tag, exchange, routing_key
@@ -118,13 +121,7 @@ local function register(index, envelope)
   if not tag then tag = 'celerity-' .. redis.sha1hex(envelope .. now .. taken .. index) end
   -- A text that is not JSON is stored as a JSON string, so the entry stays readable for every restorer.
   local first = ok and envelope or pystr(envelope)
-  local entry = '[' .. first .. ', ' .. jsonfield(exchange, '') .. ', ' .. jsonfield(routing_key, qname) .. ']'
-  redis.call('ZADD', KEYS[2], now, tag)
-  redis.call('HSET', KEYS[1], tag, entry)
-  taken = taken + 1
-  result[#result + 1] = index
-  result[#result + 1] = envelope
-  result[#result + 1] = tag
+  track(index, envelope, tag, '[' .. first .. ', ' .. jsonfield(exchange, '') .. ', ' .. jsonfield(routing_key, qname) .. ']')
 end
 
 -- 1. Mark these queues as consumed by a worker that promotes parked messages, then promote the due ones: they
