@@ -9,7 +9,8 @@ export type { ApplyOptions, RetryOptions, TaskContext, TaskFn, TaskOptions } fro
 export { AsyncResult } from './app/result.js';
 export type { GetOptions } from './app/result.js';
 export { Worker } from './worker/worker.js';
-export type { WorkerEvents, WorkerOptions } from './worker/worker.js';
+export type { WorkerOptions } from './worker/worker.js';
+export type { WorkerEvents } from './worker/events.js';
 export type { Broker, BrokerCapabilities, DeadLetter, Delivery, OutboundMessage } from './broker/port.js';
 export type { ResultBackend } from './backend/port.js';
 export type { ResultMeta, TaskState, SignatureDict } from './protocol/types.js';

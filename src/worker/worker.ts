@@ -24,6 +24,7 @@ import { READY_STATES, type TaskRequest, type TaskState } from '../protocol/type
 import type { Logger } from '../util/logger.js';
 import { sleep } from '../util/sleep.js';
 import { Completer } from './completer.js';
+import { preview, type WorkerEvents } from './events.js';
 import { execute, type Outcome } from './executor.js';
 import { autoRetryCountdown, shouldAutoRetry } from './retry.js';
 
@@ -53,18 +54,6 @@ interface Job {
   settled?: boolean;
 }
 
-export interface WorkerEvents {
-  'task-received': [TaskRequest];
-  'task-started': [TaskRequest];
-  'task-succeeded': [{ id: string; name: string; result: unknown; runtime: number }];
-  'task-failed': [{ id: string | null; name: string | null; error: Error; runtime: number }];
-  'task-retried': [{ id: string; name: string; countdown: number; error: Error | undefined }];
-  'task-revoked': [{ id: string; name: string; expired: boolean }];
-  'task-rejected': [{ id: string | null; reason: string; requeue: boolean }];
-  ready: [];
-  stopped: [];
-  error: [Error];
-}
 
 export class Worker extends EventEmitter<WorkerEvents> {
   readonly hostname: string;
@@ -501,14 +490,4 @@ export class Worker extends EventEmitter<WorkerEvents> {
       .reject(job.delivery.tag, { requeue: true, reason: 'worker shutdown' })
       .catch((e) => this.log.error({ id: job.req.id, err: toError(e).message }, 'could not return a message on shutdown'));
   }
-}
-
-function preview(v: unknown): string {
-  let s: string;
-  try {
-    s = JSON.stringify(v) ?? 'None';
-  } catch {
-    s = String(v);
-  }
-  return s.length > 200 ? `${s.slice(0, 197)}...` : s;
 }
