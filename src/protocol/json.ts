@@ -75,7 +75,13 @@ const SHORT_ESCAPES: Record<string, string> = {
 /** Python's `ensure_ascii` escapes everything outside space..tilde, DEL included (JSON.stringify keeps DEL). */
 const NEEDS_ESCAPE = /[^\x20-\x7e]|["\\]/g;
 
+/** The same set as one class and without the global flag: `test` allocates nothing and needs no callback. */
+const HAS_ESCAPE = /[^\x20\x21\x23-\x5b\x5d-\x7e]/;
+
 export function pyJsonString(s: string): string {
+  // Almost every string in a message (names, ids, base64 bodies, dates) needs no escaping; testing first is about
+  // 3x cheaper than a replace that finds nothing (string encoding was half of a producer's CPU in the benchmark).
+  if (!HAS_ESCAPE.test(s)) return `"${s}"`;
   return `"${s.replace(NEEDS_ESCAPE, escapeChar)}"`;
 }
 
@@ -117,12 +123,14 @@ function encode(value: unknown, stack: object[]): string | undefined {
     if (Array.isArray(obj)) {
       return `[${obj.map((item: unknown) => encode(item, stack) ?? 'null').join(', ')}]`;
     }
-    const parts: string[] = [];
-    for (const key of Object.keys(obj)) {
+    // Concatenation rather than an array and join: fewer allocations on the hot path of every publish.
+    let out = '';
+    for (const key in obj) {
+      if (!Object.prototype.hasOwnProperty.call(obj, key)) continue;
       const text = encode((obj as Record<string, unknown>)[key], stack);
-      if (text !== undefined) parts.push(`${pyJsonString(key)}: ${text}`);
+      if (text !== undefined) out += `${out ? ', ' : ''}${pyJsonString(key)}: ${text}`;
     }
-    return `{${parts.join(', ')}}`;
+    return `{${out}}`;
   } finally {
     stack.pop();
   }
