@@ -6,6 +6,7 @@
  */
 import type { BrokerMessage } from '../protocol/types.js';
 import type { Delivery } from './port.js';
+import { tryParseJson } from '../protocol/json.js';
 
 /** A message as stored: headers and properties as JSON text, body as bytes. */
 export interface StoredParts {
@@ -33,12 +34,7 @@ export function encodeRaw(parts: StoredParts): string {
 
 /** The inverse of `encodeRaw`; null when `raw` is not in that shape. */
 export function decodeRaw(raw: string): StoredParts | null {
-  let v: unknown;
-  try {
-    v = JSON.parse(raw);
-  } catch {
-    return null;
-  }
+  const v = tryParseJson(raw);
   if (!isObject(v) || typeof v.queue !== 'string' || typeof v.body !== 'string') return null;
   const text = (x: unknown): string => (typeof x === 'string' ? x : JSON.stringify(x ?? {}));
   return {

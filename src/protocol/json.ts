@@ -25,6 +25,15 @@ export function pyDumps(value: unknown): string {
   return text;
 }
 
+/** `JSON.parse` for stored text that may be foreign or damaged: `undefined` instead of an exception. */
+export function tryParseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 /** `JSON.parse` that reports failure as a DecodeError naming what was being read. */
 export function parseJson(text: string, what = 'JSON'): unknown {
   try {

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { DeadLetter, Delivery } from '../port.js';
 import { messageToParts, taskIdentity } from '../raw.js';
 import { decodeEnvelope, encodeEnvelope } from '../../protocol/envelope.js';
-import { pyDumps, pyJsonString } from '../../protocol/json.js';
+import { pyDumps, pyJsonString, tryParseJson } from '../../protocol/json.js';
 import type { BrokerMessage } from '../../protocol/types.js';
 import { clampKombuPriority, stepFor } from './keys.js';
 import type { PriorityStep } from './keys.js';
@@ -50,12 +50,7 @@ export interface UnackedEntry {
 
 /** Splits an unacked entry; null when it is not the `[envelope, exchange, routing_key]` array kombu writes. */
 export function parseUnackedEntry(entry: string): UnackedEntry | null {
-  let parts: unknown;
-  try {
-    parts = JSON.parse(entry);
-  } catch {
-    return null;
-  }
+  const parts = tryParseJson(entry);
   if (!Array.isArray(parts) || parts.length < 3) return null;
   const exchange = typeof parts[1] === 'string' ? parts[1] : '';
   const routingKey = typeof parts[2] === 'string' ? parts[2] : '';
@@ -113,12 +108,7 @@ export function deadLetterRecord(queue: string, reason: string, raw: string, fai
 
 /** A stored record as the port's DeadLetter; null for an item this code did not write. */
 export function parseDeadLetter(text: string): DeadLetter | null {
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    return null;
-  }
+  const v = tryParseJson(text);
   if (typeof v !== 'object' || v === null) return null;
   const r = v as Record<string, unknown>;
   if (typeof r.id !== 'string' || typeof r.queue !== 'string' || typeof r.raw !== 'string') return null;
