@@ -3,7 +3,7 @@
  * same key order and date format, so Python's AsyncResult, Flower and our own clients read either side's writes.
  */
 import { DecodeError } from '../errors/index.js';
-import { parseJson, pyDumps } from './json.js';
+import { parseJson, pyDumps, pyJsonString } from './json.js';
 import { formatPyIsoDate } from './message.js';
 import { decodeText } from './serializers.js';
 import { READY_STATES, type ResultMeta, type TaskState } from './types.js';
@@ -13,24 +13,22 @@ const EXTENDED_KEYS = ['name', 'args', 'kwargs', 'worker', 'retries', 'queue'] a
 
 /**
  * The meta as JSON text in Celery's order: `status, result, traceback, children, date_done`, then `group_id` and
- * `parent_id` when set, the extended fields when present, and `task_id` last.
+ * `parent_id` when set, the extended fields when present, and `task_id` (or `taskId` when given) last. Written
+ * straight into the text, without an intermediate object: one is encoded for every task a worker runs.
  */
-export function encodeResultMeta(meta: ResultMeta): string {
-  const out: Record<string, unknown> = {
-    status: meta.status,
-    result: meta.result ?? null,
-    traceback: meta.traceback ?? null,
-    children: meta.children ?? [],
-    date_done: meta.date_done ?? null,
-  };
+export function encodeResultMeta(meta: ResultMeta, taskId: string = meta.task_id): string {
+  let out =
+    `{"status": ${pyJsonString(meta.status)}, "result": ${pyDumps(meta.result ?? null)}, ` +
+    `"traceback": ${meta.traceback == null ? 'null' : pyJsonString(meta.traceback)}, ` +
+    `"children": ${meta.children?.length ? pyDumps(meta.children) : '[]'}, ` +
+    `"date_done": ${meta.date_done == null ? 'null' : pyJsonString(meta.date_done)}`;
   // Celery tests these for truthiness, so an empty or null id is left out rather than written as null.
-  if (meta.group_id) out.group_id = meta.group_id;
-  if (meta.parent_id) out.parent_id = meta.parent_id;
+  if (meta.group_id) out += `, "group_id": ${pyJsonString(meta.group_id)}`;
+  if (meta.parent_id) out += `, "parent_id": ${pyJsonString(meta.parent_id)}`;
   if (EXTENDED_KEYS.some((k) => meta[k] !== undefined)) {
-    for (const k of EXTENDED_KEYS) out[k] = meta[k] ?? null;
+    for (const k of EXTENDED_KEYS) out += `, "${k}": ${pyDumps(meta[k] ?? null)}`;
   }
-  out.task_id = meta.task_id;
-  return pyDumps(out);
+  return `${out}, "task_id": ${pyJsonString(taskId)}}`;
 }
 
 /** Parses stored meta, checking the types a client relies on. Throws DecodeError naming the field. */
@@ -103,29 +101,39 @@ export interface BuildResultMetaInput {
  */
 export function buildResultMeta(input: BuildResultMetaInput): ResultMeta {
   const ready = READY_STATES.has(input.status);
-  const meta: ResultMeta = {
+  // Keys are assigned in Celery's order, task_id last, so the object encodes in the right order as it stands.
+  const meta = {
     status: input.status,
     result: input.result ?? null,
     traceback: input.traceback ?? null,
     children: input.children ?? [],
-    date_done: ready ? formatPyIsoDate(input.now ?? new Date(), { utcSuffix: false }) : null,
-    task_id: input.taskId,
-  };
+    date_done: ready ? dateDone(input.now) : null,
+  } as ResultMeta;
   if (input.groupId) meta.group_id = input.groupId;
   if (input.parentId) meta.parent_id = input.parentId;
   if (input.extended) {
     const x = input.extended;
-    Object.assign(meta, {
-      name: x.name,
-      args: x.args,
-      kwargs: x.kwargs,
-      worker: x.worker,
-      retries: x.retries,
-      queue: x.queue,
-    });
+    meta.name = x.name;
+    meta.args = x.args;
+    meta.kwargs = x.kwargs;
+    meta.worker = x.worker;
+    meta.retries = x.retries;
+    meta.queue = x.queue;
   }
-  const { task_id, ...rest } = meta;
-  return { ...rest, task_id };
+  meta.task_id = input.taskId;
+  return meta;
+}
+
+/** `date_done` text, formatted once per millisecond: a busy worker finishes many tasks in the same one. */
+let lastDoneMs = NaN;
+let lastDoneText = '';
+function dateDone(now: Date | undefined): string {
+  const ms = now ? now.getTime() : Date.now();
+  if (ms !== lastDoneMs) {
+    lastDoneText = formatPyIsoDate(now ?? new Date(ms), { utcSuffix: false });
+    lastDoneMs = ms;
+  }
+  return lastDoneText;
 }
 
 function isPlainObject(value: unknown): boolean {

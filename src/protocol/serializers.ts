@@ -5,6 +5,7 @@
  * Only formats that cannot run code are offered. Pickle (Celery's old default) and tagged YAML rebuild
  * arbitrary objects while loading, so anyone able to write to the broker could run code in every worker.
  */
+import { isUtf8 } from 'node:buffer';
 import { TextDecoder } from 'node:util';
 import { decode as unpack, encode as pack } from '@msgpack/msgpack';
 import { ConfigurationError, ContentDisallowed, DecodeError } from '../errors/index.js';
@@ -39,14 +40,24 @@ function refusal(name: string): string {
     : `${name} is not supported: its tagged form can build arbitrary objects while loading`;
 }
 
+/** Content types seen so far, normalized: every message carries one, and there are only ever a few. */
+const normalized = new Map<string, string>();
+
 function normalizeType(contentType: string): string {
-  return contentType.split(';')[0]!.trim().toLowerCase();
+  let type = normalized.get(contentType);
+  if (type === undefined) {
+    type = contentType.split(';')[0]!.trim().toLowerCase();
+    if (normalized.size < 64) normalized.set(contentType, type);
+  }
+  return type;
 }
 
 export class SerializerRegistry {
   private readonly byName = new Map<string, Serializer>();
   /** Accept-list entries as given (names are resolved when a message arrives, so later registrations count). */
   private readonly acceptEntries: readonly string[];
+  /** Accepted content type -> its serializer, filled as messages arrive; cleared when a serializer is added. */
+  private readonly decoders = new Map<string, Serializer>();
 
   /**
    * @param accept serializer names (`json`) or content types (`application/json`) this registry may decode.
@@ -75,6 +86,7 @@ export class SerializerRegistry {
       throw new ConfigurationError('serializer', serializer.name, `a format that cannot run code (${why})`);
     }
     this.byName.set(serializer.name, serializer);
+    this.decoders.clear();
     return this;
   }
 
@@ -113,6 +125,8 @@ export class SerializerRegistry {
    */
   decode(body: Buffer, contentType: string, contentEncoding: string): unknown {
     const type = normalizeType(contentType ?? '');
+    const fast = this.decoders.get(type);
+    if (fast) return fast.decode(body, contentEncoding);
     const accepted = this.acceptedContentTypes();
     if (!accepted.includes(type)) {
       const refusedName = Object.keys(REFUSED).find((n) => REFUSED[n] === type);
@@ -124,6 +138,7 @@ export class SerializerRegistry {
     }
     const serializer = [...this.byName.values()].find((s) => normalizeType(s.contentType) === type);
     if (!serializer) throw new DecodeError(`no serializer registered for accepted content type ${type}`);
+    this.decoders.set(type, serializer);
     return serializer.decode(body, contentEncoding);
   }
 }
@@ -142,6 +157,11 @@ export function decodeText(body: Buffer, contentEncoding: string, what: string):
     return body.toString('latin1');
   }
   const label = name === 'binary' ? 'utf-8' : name;
+  if (label === 'utf-8' || label === 'utf8') {
+    // The common case, checked natively without building a decoder per message.
+    if (!isUtf8(body)) throw new DecodeError(`${what} is not valid ${label}`);
+    return body.toString('utf8');
+  }
   let decoder: TextDecoder;
   try {
     decoder = new TextDecoder(label, { fatal: true });

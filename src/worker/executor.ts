@@ -50,42 +50,42 @@ export async function execute(input: ExecuteInput): Promise<Outcome> {
   }
 
   const ctx = createContext(input, controller);
-  const timers: NodeJS.Timeout[] = [];
-  let hardReject: ((o: Outcome) => void) | undefined;
-  const hard = new Promise<Outcome>((resolve) => (hardReject = resolve));
+  const runTask = async (): Promise<Outcome> => {
+    try {
+      const value = await task.fn.apply(ctx, args);
+      return { kind: 'success', value, runtime: runtime() };
+    } catch (err) {
+      if (err instanceof Retry) return { kind: 'retry', signal: err, runtime: runtime() };
+      if (err instanceof Reject) return { kind: 'reject', signal: err, runtime: runtime() };
+      if (err instanceof Ignore) return { kind: 'ignore', runtime: runtime() };
+      return { kind: 'failure', error: toError(err), runtime: runtime(), badInput: false };
+    }
+  };
+  // Most tasks run without limits: no timers and no race to set up for them.
+  if (!limits.soft && !limits.hard) return runTask();
+  let soft: NodeJS.Timeout | undefined;
+  let hardTimer: NodeJS.Timeout | undefined;
   if (limits.soft) {
-    timers.push(
-      setTimeout(() => {
-        controller.abort(new SoftTimeLimitExceeded(`soft time limit (${limits.soft}s) exceeded`));
-      }, limits.soft * 1000),
-    );
+    soft = setTimeout(() => {
+      controller.abort(new SoftTimeLimitExceeded(`soft time limit (${limits.soft}s) exceeded`));
+    }, limits.soft * 1000);
   }
-  if (limits.hard) {
-    timers.push(
-      setTimeout(() => {
-        const error = new TimeLimitExceeded(`hard time limit (${limits.hard}s) exceeded`);
-        // The async pool cannot kill a promise: the task is failed and its slot freed; the abort signal tells
-        // cooperative code to stop. The threads and process pools kill for real.
-        if (!controller.signal.aborted) controller.abort(error);
-        hardReject?.({ kind: 'timeout', error, runtime: runtime() });
-      }, limits.hard * 1000),
-    );
-  }
+  const hard = new Promise<Outcome>((resolve) => {
+    if (!limits.hard) return;
+    hardTimer = setTimeout(() => {
+      const error = new TimeLimitExceeded(`hard time limit (${limits.hard}s) exceeded`);
+      // The async pool cannot kill a promise: the task is failed and its slot freed; the abort signal tells
+      // cooperative code to stop. The threads and process pools kill for real.
+      if (!controller.signal.aborted) controller.abort(error);
+      resolve({ kind: 'timeout', error, runtime: runtime() });
+    }, limits.hard * 1000);
+  });
   try {
-    const run = (async (): Promise<Outcome> => {
-      try {
-        const value = await task.fn.apply(ctx, args);
-        return { kind: 'success', value, runtime: runtime() };
-      } catch (err) {
-        if (err instanceof Retry) return { kind: 'retry', signal: err, runtime: runtime() };
-        if (err instanceof Reject) return { kind: 'reject', signal: err, runtime: runtime() };
-        if (err instanceof Ignore) return { kind: 'ignore', runtime: runtime() };
-        return { kind: 'failure', error: toError(err), runtime: runtime(), badInput: false };
-      }
-    })();
-    return await Promise.race([run, hard]);
+    // Timers are armed before the function starts, so its synchronous part counts against the limits too.
+    return await Promise.race([runTask(), hard]);
   } finally {
-    for (const t of timers) clearTimeout(t);
+    clearTimeout(soft);
+    clearTimeout(hardTimer);
   }
 }
 

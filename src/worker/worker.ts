@@ -120,8 +120,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return this.waiting.length + this.held.size;
   }
 
+  /**
+   * What counts against the prefetch window. Jobs whose function has returned and whose result and ack are being
+   * written count only beyond one window's worth: otherwise the next reserve waits for the last write of a burst,
+   * and Redis and this process take turns instead of working at once. So at most 2 x prefetch messages are unacked
+   * at any moment, and the excess only for the one round trip it takes to write them.
+   */
   private inflight(): number {
-    return this.waiting.length + this.held.size + this.running.size + this.finishing.size;
+    return this.waiting.length + this.held.size + this.running.size + Math.max(0, this.finishing.size - this.prefetch);
   }
 
   private async consume(): Promise<void> {
@@ -186,7 +192,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.track(this.deadLetter(d, req.id, req.task, err.message, err));
       return;
     }
-    this.log.info({ id: req.id, task: req.task }, `Task ${req.task}[${req.id}] received`);
+    // Guarded: the message text is built for every task, and most production workers log at warning or above.
+    if (this.log.isLevelEnabled('info')) this.log.info({ id: req.id, task: req.task }, `Task ${req.task}[${req.id}] received`);
     this.emit('task-received', req);
     const job: Job = { delivery: d, req, task, controller: new AbortController() };
     const now = Date.now();
@@ -240,6 +247,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.finishing.set(tag, job);
     const next = this.stopping ? undefined : this.waiting.shift();
     if (next) this.run(next);
+    this.wakeLoop();
   }
 
   private async execute(job: Job): Promise<void> {
@@ -284,10 +292,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const tag = acksLate ? delivery.tag : undefined;
     switch (outcome.kind) {
       case 'success': {
-        this.log.info(
-          { id: req.id, task: req.task, runtime: outcome.runtime },
-          `Task ${req.task}[${req.id}] succeeded in ${outcome.runtime.toFixed(4)}s: ${preview(outcome.value)}`,
-        );
+        if (this.log.isLevelEnabled('info')) {
+          this.log.info(
+            { id: req.id, task: req.task, runtime: outcome.runtime },
+            `Task ${req.task}[${req.id}] succeeded in ${outcome.runtime.toFixed(4)}s: ${preview(outcome.value)}`,
+          );
+        }
         await this.completeWith(tag, job, 'SUCCESS', outcome.value);
         this.emit('task-succeeded', { id: req.id, name: req.task, result: outcome.value, runtime: outcome.runtime });
         return;

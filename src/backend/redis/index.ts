@@ -190,5 +190,5 @@ export class RedisBackend implements ResultBackend {
 }
 
 function encode(taskId: string, meta: ResultMeta): string {
-  return encodeResultMeta({ ...meta, task_id: taskId });
+  return encodeResultMeta(meta, taskId);
 }

@@ -29,7 +29,9 @@ export function toDelivery(tag: string, queue: string, envelope: string, step: P
  */
 function readEnvelope(envelope: string): { message: BrokerMessage; redelivered: boolean; priority: number } {
   const decoded = decodeEnvelope(envelope);
-  const { redelivered: headerMark, ...headers } = decoded.headers;
+  let headers = decoded.headers;
+  let headerMark: unknown;
+  if ('redelivered' in headers) ({ redelivered: headerMark, ...headers } = headers);
   const message: BrokerMessage = {
     headers,
     properties: decoded.properties,
