@@ -94,6 +94,21 @@ export function pyJsonString(s: string): string {
   return `"${s.replace(NEEDS_ESCAPE, escapeChar)}"`;
 }
 
+/**
+ * Object keys repeat from message to message (header and meta names), so their encoded form is kept; the cache is
+ * bounded so that data with ever-new keys cannot grow it without limit.
+ */
+const keyTexts = new Map<string, string>();
+
+function keyText(key: string): string {
+  let text = keyTexts.get(key);
+  if (text === undefined) {
+    text = pyJsonString(key);
+    if (keyTexts.size < 4096) keyTexts.set(key, text);
+  }
+  return text;
+}
+
 function escapeChar(ch: string): string {
   return SHORT_ESCAPES[ch] ?? `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
 }
@@ -137,7 +152,7 @@ function encode(value: unknown, stack: object[]): string | undefined {
     for (const key in obj) {
       if (!Object.prototype.hasOwnProperty.call(obj, key)) continue;
       const text = encode((obj as Record<string, unknown>)[key], stack);
-      if (text !== undefined) out += `${out ? ', ' : ''}${pyJsonString(key)}: ${text}`;
+      if (text !== undefined) out += `${out ? ', ' : ''}${keyText(key)}: ${text}`;
     }
     return `{${out}}`;
   } finally {
