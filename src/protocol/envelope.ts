@@ -3,7 +3,7 @@
  * BRPOP. The message body travels base64-encoded inside it; the transport adds routing and tag properties.
  */
 import { DecodeError } from '../errors/index.js';
-import { parseJson, pyDumps } from './json.js';
+import { parseJson, pyDumps, pyDumpsOptional, pyJsonString } from './json.js';
 import type { BrokerMessage } from './types.js';
 
 export interface EnvelopeTransport {
@@ -32,27 +32,28 @@ const TRANSPORT_PROPERTIES = new Set(['delivery_info', 'priority', 'body_encodin
  * delivery_tag` (kombu appends them in that order).
  */
 export function encodeEnvelope(msg: BrokerMessage, transport: EnvelopeTransport): string {
-  const properties: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(msg.properties)) {
-    if (!TRANSPORT_PROPERTIES.has(key)) properties[key] = value;
+  let properties = '';
+  for (const key in msg.properties) {
+    if (TRANSPORT_PROPERTIES.has(key)) continue;
+    const text = pyDumpsOptional(msg.properties[key]);
+    if (text !== undefined) properties += `${pyJsonString(key)}: ${text}, `;
   }
-  const deliveryInfo: Record<string, unknown> = { exchange: transport.exchange, routing_key: transport.routingKey };
-  let headers = msg.headers;
+  let headers: string;
+  let redelivered = '';
   if (transport.redelivered) {
-    deliveryInfo.redelivered = true;
-    headers = { ...headers, redelivered: true };
+    redelivered = ', "redelivered": true';
+    headers = pyDumps({ ...msg.headers, redelivered: true });
+  } else {
+    headers = msg.headersText ?? pyDumps(msg.headers);
   }
-  properties.delivery_info = deliveryInfo;
-  properties.priority = transport.priority;
-  properties.body_encoding = 'base64';
-  properties.delivery_tag = transport.deliveryTag;
-  return pyDumps({
-    body: msg.body.toString('base64'),
-    'content-encoding': msg.contentEncoding,
-    'content-type': msg.contentType,
-    headers,
-    properties,
-  });
+  // Written as text rather than built as an object and encoded: this runs for every message published.
+  return (
+    `{"body": "${msg.body.toString('base64')}", "content-encoding": ${pyJsonString(msg.contentEncoding)}, ` +
+    `"content-type": ${pyJsonString(msg.contentType)}, "headers": ${headers}, "properties": {${properties}` +
+    `"delivery_info": {"exchange": ${pyJsonString(transport.exchange)}, ` +
+    `"routing_key": ${pyJsonString(transport.routingKey)}${redelivered}}, "priority": ${pyDumps(transport.priority)}, ` +
+    `"body_encoding": "base64", "delivery_tag": ${pyJsonString(transport.deliveryTag)}}}`
+  );
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;

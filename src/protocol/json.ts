@@ -25,6 +25,11 @@ export function pyDumps(value: unknown): string {
   return text;
 }
 
+/** pyDumps for an object member: `undefined` for values JSON leaves out (undefined, functions, symbols). */
+export function pyDumpsOptional(value: unknown): string | undefined {
+  return encode(value, []);
+}
+
 /** `JSON.parse` for stored text that may be foreign or damaged: `undefined` instead of an exception. */
 export function tryParseJson(text: string): unknown {
   try {

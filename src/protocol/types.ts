@@ -16,6 +16,12 @@ export interface BrokerMessage {
   body: Buffer;
   contentType: string;
   contentEncoding: string;
+  /**
+   * The headers as Python-exact JSON text, when the producer wrote it while building them (a task message does):
+   * exactly `pyDumps(headers)`, so JSON transports can embed it instead of encoding the headers again. Whoever
+   * changes `headers` must drop it.
+   */
+  headersText?: string;
 }
 
 /** Signature in Celery's dict form (keys in Celery's order). Canvas builds these; the worker only passes them on. */

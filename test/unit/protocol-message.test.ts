@@ -249,6 +249,35 @@ describe('encodeTaskMessage', () => {
     expect(Object.keys(msg.headers).slice(-2)).toEqual(['ignore_result', 'trace']);
   });
 
+  it('writes headersText exactly as pyDumps(headers), and leaves it out when headers are extended', () => {
+    const specs: TaskSendSpec[] = [
+      base,
+      { ...base, task: 'tâches.ajouter "vite"\n', args: ['é', { a: [1.5, null] }], kwargs: { k: '🙂' } },
+      {
+        ...base,
+        eta: new Date(Date.UTC(2030, 0, 1, 12, 0, 0, 250)),
+        expires: new Date(Date.UTC(2030, 0, 2)),
+        retries: 3,
+        timelimit: [30, 12.5],
+        rootId: 'r\u0001',
+        parentId: 'p',
+        group: 'g',
+        groupIndex: 4,
+        shadow: 'shadowed',
+        ignoreResult: true,
+        origin: 'gen\t@host',
+      },
+    ];
+    for (const spec of specs) {
+      const msg = encodeTaskMessage(spec, registry);
+      expect(msg.headersText).toBe(pyDumps(msg.headers));
+      const envelope = encodeEnvelope(msg, { exchange: '', routingKey: 'q', priority: 0, deliveryTag: 't' });
+      expect(envelope).toBe(encodeEnvelope({ ...msg, headersText: undefined }, { exchange: '', routingKey: 'q', priority: 0, deliveryTag: 't' }));
+    }
+    expect(encodeTaskMessage({ ...base, extraHeaders: { trace: 'x' } }, registry).headersText).toBeUndefined();
+    expect(encodeTaskMessage({ ...base, retries: '1' as never }, registry).headersText).toBeUndefined();
+  });
+
   it('rejects args and kwargs of the wrong shape', () => {
     expect(() => encodeTaskMessage({ ...base, args: {} as never }, registry)).toThrow(/args must be an array/);
     expect(() => encodeTaskMessage({ ...base, kwargs: [] as never }, registry)).toThrow(/kwargs/);
