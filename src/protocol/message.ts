@@ -4,9 +4,9 @@
  */
 import { unzipSync } from 'node:zlib';
 import { DecodeError } from '../errors/index.js';
-import { formatPyNumber, pyJsonString } from './json.js';
+import { formatPyNumber, pyDumps, pyJsonString } from './json.js';
 import { argsRepr, kwargsRepr } from './repr.js';
-import type { SerializerRegistry } from './serializers.js';
+import { jsonSerializer, type SerializerRegistry } from './serializers.js';
 import type { BrokerMessage, EmbedOptions, SignatureDict, TaskRequest, TaskSendSpec } from './types.js';
 
 /**
@@ -80,7 +80,7 @@ export function encodeTaskMessage(
     chain: spec.embed.chain,
     chord: spec.embed.chord,
   };
-  const encoded = registry.encode(serializer, [spec.args, spec.kwargs, embed]);
+  const encoded = encodeBody(registry, serializer, spec.args, spec.kwargs, embed);
   return {
     headers,
     properties,
@@ -89,6 +89,24 @@ export function encodeTaskMessage(
     contentEncoding: encoded.contentEncoding,
     headersText,
   };
+}
+
+const NO_EMBED_TEXT = '{"callbacks": null, "errbacks": null, "chain": null, "chord": null}';
+
+/** `[args, kwargs, embed]`; with JSON and no canvas, the constant embed part is not encoded again each time. */
+function encodeBody(
+  registry: SerializerRegistry,
+  serializer: string,
+  args: unknown[],
+  kwargs: Record<string, unknown>,
+  embed: EmbedOptions,
+) {
+  const s = registry.get(serializer);
+  if (s !== jsonSerializer || embed.callbacks || embed.errbacks || embed.chain || embed.chord) {
+    return registry.encode(serializer, [args, kwargs, embed]);
+  }
+  const text = `[${pyDumps(args)}, ${pyDumps(kwargs)}, ${NO_EMBED_TEXT}]`;
+  return { body: Buffer.from(text, 'utf8'), contentType: s.contentType, contentEncoding: s.contentEncoding };
 }
 
 /** The headers encodeTaskMessage builds, in their order. */

@@ -44,12 +44,21 @@ export function pyRepr(value: unknown): string {
 
 /** Celery's `argsrepr` header: the args as a Python tuple, `(2, 3)`, `(2,)`, `()`, truncated like Celery. */
 export function argsRepr(args: readonly unknown[], maxlen: number | null = REPR_MAXSIZE): string {
+  // The common no-argument call skips the tokenizer.
+  if (args.length === 0) return '()';
   return safeRepr(new PyTuple(args), { maxlen });
 }
 
 /** Celery's `kwargsrepr` header: the kwargs as a Python dict, truncated like Celery. */
 export function kwargsRepr(kwargs: Record<string, unknown>, maxlen: number | null = REPR_MAXSIZE): string {
+  if (isEmptyPlainObject(kwargs)) return '{}';
   return safeRepr(kwargs, { maxlen });
+}
+
+function isEmptyPlainObject(v: object): boolean {
+  if (Object.getPrototypeOf(v) !== Object.prototype) return false;
+  for (const key in v) if (Object.prototype.hasOwnProperty.call(v, key)) return false;
+  return true;
 }
 
 /** Marks an array to be shown as a Python tuple. */
