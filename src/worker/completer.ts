@@ -66,13 +66,21 @@ export class Completer {
 
   private async flush(items: Completion[]): Promise<void> {
     const results: { taskId: string; meta: ResultMeta }[] = [];
-    const tags: string[] = [];
+    // Acks of completions with a result wait for the result; early acks (no result of theirs in the batch) go at
+    // once, in parallel with the result writes, so an early-acked task costs one round trip, not two in a row.
+    const afterResults: string[] = [];
+    const now: string[] = [];
     for (const item of items) {
       if (item.result) results.push(item.result);
-      if (item.tag !== undefined) tags.push(item.tag);
+      if (item.tag !== undefined) (item.result ? afterResults : now).push(item.tag);
     }
-    if (results.length) await this.backend.setMany(results);
-    if (tags.length) await this.broker.ack(tags);
+    const acked = now.length ? this.broker.ack(now) : undefined;
+    try {
+      if (results.length) await this.backend.setMany(results);
+      if (afterResults.length) await this.broker.ack(afterResults);
+    } finally {
+      await acked;
+    }
   }
 
   private meta({ req, queue, status, result, traceback }: Outcome): ResultMeta {

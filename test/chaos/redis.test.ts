@@ -96,14 +96,16 @@ describe.skipIf(!redisUp.ok)(`recovery on Redis${redisUp.ok ? '' : ` (skipped: $
 
   it('a SIGKILLed worker\'s task comes back after the visibility timeout and runs exactly once more', { timeout: 30_000 }, async () => {
     const s = scenario();
-    const a = await s.spawnWorker('a');
+    // Both workers are up before the task is sent (starting one takes longer than the task on a loaded machine);
+    // whichever takes it is killed while it runs, and the other must run it once more.
+    const pair = [await s.spawnWorker('a'), await s.spawnWorker('b')];
     const r = await s.app.sendTask<number>('chaos.record', [7, 1500]);
-    await a.logged((l) => l.includes(r.id) && l.includes('received'));
+    const received = (w: WorkerProc) => w.logged((l) => l.includes(r.id) && l.includes('received'), 20_000).then(() => w);
+    const holder = await Promise.any(pair.map(received));
     // Wait until the task is really running (its start is in the ledger), then kill its worker outright.
     while ((await s.runs(r.id)).started === 0) await new Promise((res) => setImmediate(res));
-    await s.spawnWorker('b');
-    a.proc.kill('SIGKILL');
-    await exited(a.proc);
+    holder.proc.kill('SIGKILL');
+    await exited(holder.proc);
     expect(await r.get({ timeout: 20_000 })).toBe(7);
     expect(await s.runs(r.id)).toEqual({ started: 2, done: 1 });
     await s.app.close();

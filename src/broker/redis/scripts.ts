@@ -18,6 +18,7 @@ const FILES = {
   unlock: 'unlock.lua',
   requeueDeadLetters: 'requeue-dead-letters.lua',
   purge: 'purge.lua',
+  pushBack: 'push-back.lua',
 } as const;
 
 export type ScriptName = keyof typeof FILES;
