@@ -148,7 +148,7 @@ export class SerializerRegistry {
  * named as Python names them; WHATWG's `latin1`/`ascii` labels mean windows-1252, so those two are done by hand.
  */
 export function decodeText(body: Buffer, contentEncoding: string, what: string): string {
-  const name = (contentEncoding || 'utf-8').toLowerCase().replace(/_/g, '-');
+  const name = contentEncoding === 'utf-8' ? 'utf-8' : (contentEncoding || 'utf-8').toLowerCase().replace(/_/g, '-');
   if (name === 'latin-1' || name === 'latin1' || name === 'iso-8859-1' || name === 'iso8859-1') {
     return body.toString('latin1');
   }
