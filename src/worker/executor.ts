@@ -90,29 +90,54 @@ export async function execute(input: ExecuteInput): Promise<Outcome> {
 }
 
 function createContext(input: ExecuteInput, controller: AbortController): TaskContext {
-  const { req, delivery, task } = input;
-  return {
-    id: req.id,
-    name: req.task,
-    retries: req.retries,
-    args: req.args,
-    kwargs: req.kwargs,
-    rootId: req.rootId,
-    parentId: req.parentId,
-    group: req.group,
-    eta: req.eta,
-    expires: req.expires,
-    hostname: input.hostname,
-    delivery: { queue: delivery.queue, priority: delivery.priority, redelivered: delivery.redelivered },
-    // A getter: the AbortSignal is created on first read, and most tasks never read it (3.4 us per task measured
-    // at c=100 when it was created eagerly). Aborting the controller works either way.
-    get signal() {
-      return controller.signal;
-    },
-    updateState: (state, meta) => input.updateState(state, meta ?? null),
-    retry(options: RetryOptions = {}): never {
+  return new Context(input, controller);
+}
+
+/**
+ * `this` of a running task. A class, so the `signal` getter lives on the prototype instead of being defined on
+ * every context; `updateState` and `retry` stay per-instance arrows so they keep working when destructured.
+ */
+class Context implements TaskContext {
+  readonly id: string;
+  readonly name: string;
+  readonly retries: number;
+  readonly args: readonly unknown[];
+  readonly kwargs: Readonly<Record<string, unknown>>;
+  readonly rootId: string | null;
+  readonly parentId: string | null;
+  readonly group: string | null;
+  readonly eta: Date | null;
+  readonly expires: Date | null;
+  readonly hostname: string;
+  readonly delivery: { readonly queue: string; readonly priority: number; readonly redelivered: boolean };
+  readonly updateState: TaskContext['updateState'];
+  readonly retry: TaskContext['retry'];
+  readonly #controller: AbortController;
+
+  constructor(input: ExecuteInput, controller: AbortController) {
+    const { req, delivery, task } = input;
+    this.id = req.id;
+    this.name = req.task;
+    this.retries = req.retries;
+    this.args = req.args;
+    this.kwargs = req.kwargs;
+    this.rootId = req.rootId;
+    this.parentId = req.parentId;
+    this.group = req.group;
+    this.eta = req.eta;
+    this.expires = req.expires;
+    this.hostname = input.hostname;
+    this.delivery = { queue: delivery.queue, priority: delivery.priority, redelivered: delivery.redelivered };
+    this.#controller = controller;
+    this.updateState = (state, meta) => input.updateState(state, meta ?? null);
+    this.retry = (options: RetryOptions = {}): never => {
       const countdown = options.countdown ?? task.options.defaultRetryDelay ?? input.defaultRetryDelay;
       throw new Retry(countdown, options.exc, options.eta, options.maxRetries);
-    },
-  };
+    };
+  }
+
+  /** The AbortSignal is created on first read; most tasks never read it (3.4 us per task when made eagerly). */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
 }
