@@ -19,6 +19,7 @@ import { AsyncResult } from './result.js';
 import { Router } from './routing.js';
 import { Task, type AnyTask, type ApplyOptions, type TaskFn, type TaskOptions, type TaskSender } from './task.js';
 import type { WorkerOptions } from '../worker/worker.js';
+import { parseRate } from '../worker/rate-limit.js';
 import { Worker } from '../worker/worker.js';
 
 const EMPTY_EMBED: EmbedOptions = Object.freeze({ callbacks: null, errbacks: null, chain: null, chord: null });
@@ -92,6 +93,9 @@ export class Celerity implements TaskSender {
     if (!name || typeof name !== 'string') throw new TypeError('a task needs a non-empty name');
     if (typeof fn !== 'function') throw new TypeError(`task ${name}: expected a function`);
     if (this.registry.has(name)) throw new CelerityError(`task ${JSON.stringify(name)} is already registered`);
+    // Bad rates fail here, where the task is defined, rather than in a worker when the first message arrives.
+    parseRate(options.rateLimit, `rateLimit of task ${name}`);
+    parseRate(options.globalRateLimit, `globalRateLimit of task ${name}`);
     const task = new Task(name, fn, Object.freeze({ ...options }), this);
     this.registry.set(name, task);
     return task;

@@ -37,6 +37,13 @@ export interface TaskOptions {
   /** Seconds; the task is failed with TimeLimitExceeded. */
   timeLimit?: number;
   trackStarted?: boolean;
+  /**
+   * Most starts per worker, Celery's `rate_limit`: `'10/s'`, `'100/m'`, `'1000/h'` or a number per second. Starts
+   * are spaced evenly; a task over its rate waits in the worker, still reserved.
+   */
+  rateLimit?: string | number | null;
+  /** The same, but one budget shared by all workers on the broker (Redis, SQLite, memory). */
+  globalRateLimit?: string | number | null;
 }
 
 /** What a running task sees as `this`. */

@@ -86,6 +86,11 @@ export interface Broker {
   listDeadLetters(options?: { queue?: string; limit?: number }): Promise<DeadLetter[]>;
   /** Puts dead letters back on their queues; resolves to how many were moved. */
   requeueDeadLetters(ids: readonly string[]): Promise<number>;
+  /**
+   * Books the next start of `key` on a schedule spaced `spacingMs` apart that every worker on this broker shares
+   * (global rate limits); resolves to the milliseconds to wait before starting. Absent where not supported.
+   */
+  claimRateSlot?(key: string, spacingMs: number): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -26,6 +26,7 @@ import { sleep } from '../util/sleep.js';
 import { Completer } from './completer.js';
 import { preview, type WorkerEvents } from './events.js';
 import { execute, type Outcome } from './executor.js';
+import { RateGate } from './rate-limit.js';
 import { autoRetryCountdown, shouldAutoRetry } from './retry.js';
 
 export interface WorkerOptions {
@@ -52,6 +53,8 @@ interface Job {
   abandoned?: boolean;
   /** Its outcome is decided (possibly by a hard time limit while the function still runs): no more writes. */
   settled?: boolean;
+  /** Its rate-limit slot has come: it starts on the next free concurrency slot without claiming another. */
+  rateCleared?: boolean;
 }
 
 
@@ -80,6 +83,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private cold = false;
   private cutShort: (() => void) | undefined;
   private completer!: Completer;
+  /** Rate limits (`rateLimit` per worker, `globalRateLimit` through the broker); `rate_limit` control changes them. */
+  readonly rates: RateGate;
   /** Totals per task name, like Celery's `stats.total`. */
   readonly processed = new Map<string, number>();
 
@@ -98,6 +103,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.prefetch = this.concurrency * (options.prefetchMultiplier ?? conf.prefetchMultiplier);
     this.shutdownTimeout = options.shutdownTimeout ?? conf.shutdownTimeout;
     this.log = options.logger ?? app.log;
+    this.rates = new RateGate(
+      { claimRateSlot: (key, spacing) => this.broker.claimRateSlot?.(key, spacing) ?? Promise.resolve(0) },
+      (err, task) => this.log.warn({ task, err: toError(err).message }, 'global rate limit unavailable; using the local rate'),
+    );
   }
 
   /** Connects and starts consuming; resolves once the worker is consuming. */
@@ -241,8 +250,29 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private schedule(job: Job): void {
-    if (this.running.size < this.concurrency) this.run(job);
+    if (this.running.size < this.concurrency) this.begin(job);
     else this.waiting.push(job);
+  }
+
+  /** Runs a job on a free slot, unless its rate limit makes it wait: then it is held and the slot stays free. */
+  private begin(job: Job): void {
+    const wait = job.rateCleared ? 0 : this.rates.wait(job.req.task, job.task.options);
+    job.rateCleared = false;
+    if (wait === 0) {
+      this.run(job);
+      return;
+    }
+    const tag = job.delivery.tag;
+    this.held.set(tag, job);
+    void Promise.resolve(wait).then((ms) => {
+      // Returned to the broker by a shutdown while the shared schedule was being asked.
+      if (this.held.get(tag) !== job) return;
+      job.timer = setTimeout(() => {
+        this.held.delete(tag);
+        job.rateCleared = true;
+        this.schedule(job);
+      }, ms);
+    });
   }
 
   private run(job: Job): void {
@@ -268,8 +298,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const tag = job.delivery.tag;
     if (!this.running.delete(tag)) return;
     this.finishing.set(tag, job);
-    const next = this.stopping ? undefined : this.waiting.shift();
-    if (next) this.run(next);
+    // A rate-limited job may go back to waiting for its slot; the next one may take the free slot meanwhile.
+    while (!this.stopping && this.running.size < this.concurrency && this.waiting.length) this.begin(this.waiting.shift()!);
     this.wakeLoop();
   }
 

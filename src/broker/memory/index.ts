@@ -39,6 +39,7 @@ interface StoredDeadLetter extends DeadLetter {
 }
 
 export class MemoryBroker implements Broker {
+  private readonly rateSlots = new Map<string, number>();
   readonly capabilities: BrokerCapabilities = {
     nativePriority: true,
     nativeDelay: true,
@@ -179,6 +180,14 @@ export class MemoryBroker implements Broker {
     }
     if (moved > 0) this.wake();
     return moved;
+  }
+
+  /** Shared by every worker using this instance (they share the process). */
+  async claimRateSlot(key: string, spacingMs: number): Promise<number> {
+    const now = Date.now();
+    const start = Math.max(now, this.rateSlots.get(key) ?? 0);
+    this.rateSlots.set(key, start + spacingMs);
+    return start - now;
   }
 
   async close(): Promise<void> {

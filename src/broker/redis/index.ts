@@ -268,6 +268,11 @@ export class RedisBroker implements Broker {
     return moved;
   }
 
+  async claimRateSlot(key: string, spacingMs: number): Promise<number> {
+    const { scripts } = this.open();
+    return Number(await this.guard(scripts.rateSlot([this.keys.rate(key)], [spacingMs])));
+  }
+
   /** Wakes pending reserves (they resolve with `[]`), lets them finish, and quits every connection. */
   async close(): Promise<void> {
     const conn = this.conn;

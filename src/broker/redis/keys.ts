@@ -89,6 +89,11 @@ export class RedisKeys {
     return `${this.prefix}celerity.consumer.${queue}`;
   }
 
+  /** The shared start schedule of a global rate limit (lua/rate-slot.lua). */
+  rate(name: string): string {
+    return `${this.prefix}celerity.rate.${name}`;
+  }
+
   /**
    * The binding Celery declares for a queue it creates: a direct exchange named like the queue, routed by the
    * queue name, with an empty pattern.

@@ -19,6 +19,7 @@ const FILES = {
   requeueDeadLetters: 'requeue-dead-letters.lua',
   purge: 'purge.lua',
   pushBack: 'push-back.lua',
+  rateSlot: 'rate-slot.lua',
 } as const;
 
 export type ScriptName = keyof typeof FILES;

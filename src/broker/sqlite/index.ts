@@ -186,6 +186,11 @@ export class SqliteBroker implements Broker {
     return this.open().stmts.size.get({ queue })?.n ?? 0;
   }
 
+  async claimRateSlot(key: string, spacingMs: number): Promise<number> {
+    const row = this.open().stmts.rateSlot.get({ key, now: Date.now(), spacing: spacingMs });
+    return Math.max(0, Math.ceil(row?.wait ?? 0));
+  }
+
   async listDeadLetters(options: { queue?: string; limit?: number } = {}): Promise<DeadLetter[]> {
     const rows = this.open().stmts.deadLettersList.all({ queue: options.queue ?? null, limit: options.limit ?? 100 });
     return rows.map((r) => ({

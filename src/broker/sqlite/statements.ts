@@ -65,6 +65,7 @@ export function prepareStatements(db: SqliteDatabase) {
     deadLettersList: sql<{ queue: string | null; limit: number }, DeadLetterRow>('dead-letters-list.sql'),
     deadLetterGet: sql<{ id: number }, { raw: string }>('dead-letter-get.sql'),
     deadLetterDelete: sql<{ id: number }>('dead-letter-delete.sql'),
+    rateSlot: sql<{ key: string; now: number; spacing: number }, { wait: number }>('rate-slot.sql'),
   };
 }
 

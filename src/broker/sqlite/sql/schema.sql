@@ -45,3 +45,9 @@ CREATE TABLE IF NOT EXISTS dead_letters (
   task_name TEXT,
   failed_at INTEGER NOT NULL
 );
+
+-- rate-slot.sql: the next free start of each global rate limit, epoch ms.
+CREATE TABLE IF NOT EXISTS rate_slots (
+  key  TEXT PRIMARY KEY,
+  next REAL NOT NULL
+);
