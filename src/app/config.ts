@@ -43,6 +43,10 @@ const schema = z
     logFormat: z.enum(['pretty', 'json']),
     shutdownTimeout: seconds,
     etaParkThreshold: seconds,
+    pool: z.enum(['async', 'threads', 'process']),
+    maxTasksPerChild: z.number().int().positive().nullable(),
+    maxMemoryPerChild: z.number().int().positive().nullable(),
+    rejectOnWorkerLost: z.boolean(),
   })
   .strict();
 
@@ -79,6 +83,10 @@ const EXPECTED: Record<keyof CelerityConfig, string> = {
   logFormat: 'pretty or json',
   shutdownTimeout: 'a number of seconds',
   etaParkThreshold: 'a number of seconds',
+  pool: 'async (tasks share the event loop), threads or process',
+  maxTasksPerChild: 'a positive integer, or null for no limit',
+  maxMemoryPerChild: 'a positive number of KiB, or null for no limit',
+  rejectOnWorkerLost: 'a boolean',
 };
 
 export function defaults(): CelerityConfig {
@@ -110,6 +118,10 @@ export function defaults(): CelerityConfig {
     logFormat: process.stdout.isTTY ? 'pretty' : 'json',
     shutdownTimeout: 30,
     etaParkThreshold: 60,
+    pool: 'async',
+    maxTasksPerChild: null,
+    maxMemoryPerChild: null,
+    rejectOnWorkerLost: false,
   };
 }
 
@@ -138,6 +150,10 @@ export const CELERY_NAMES: Readonly<Record<string, keyof CelerityConfig>> = {
   task_ignore_result: 'ignoreResult',
   task_track_started: 'trackStarted',
   task_default_priority: 'defaultPriority',
+  worker_pool: 'pool',
+  worker_max_tasks_per_child: 'maxTasksPerChild',
+  worker_max_memory_per_child: 'maxMemoryPerChild',
+  task_reject_on_worker_lost: 'rejectOnWorkerLost',
 };
 
 /** Environment names that differ from the CELERITY_<SCREAMING_SNAKE> rule, kept for the documented contract. */
@@ -168,7 +184,7 @@ function fromEnv(key: keyof CelerityConfig, raw: string, envKey: string): unknow
   const fail = (): never => {
     throw new ConfigurationError(envKey, raw, EXPECTED[key]);
   };
-  if (key === 'maxRetries' || key === 'timeLimit' || key === 'softTimeLimit') {
+  if (key === 'maxRetries' || key === 'timeLimit' || key === 'softTimeLimit' || key === 'maxTasksPerChild' || key === 'maxMemoryPerChild') {
     if (trimmed === '' || trimmed.toLowerCase() === 'none' || trimmed.toLowerCase() === 'null') return null;
     const n = Number(trimmed);
     return Number.isFinite(n) ? n : fail();

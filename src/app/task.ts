@@ -44,6 +44,11 @@ export interface TaskOptions {
   rateLimit?: string | number | null;
   /** The same, but one budget shared by all workers on the broker (Redis, SQLite, memory). */
   globalRateLimit?: string | number | null;
+  /**
+   * With the threads or process pool: when the child running this task dies, put the message back on the queue
+   * instead of failing the task with WorkerLostError (Celery's `reject_on_worker_lost`). Needs `acksLate`.
+   */
+  rejectOnWorkerLost?: boolean;
 }
 
 /** What a running task sees as `this`. */

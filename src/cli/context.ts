@@ -4,7 +4,7 @@
  */
 import { Celerity } from '../app/celerity.js';
 import type { CelerityOptions } from '../app/config.js';
-import { loadApp } from './load-app.js';
+import { loadApp } from '../app/load-app.js';
 
 export interface CommonFlags {
   app?: string;

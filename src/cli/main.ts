@@ -41,12 +41,18 @@ common(program.command('worker').description('start a worker'))
   .option('-Q, --queues <names>', 'comma-separated queues to consume, in order of preference', list)
   .option('-c, --concurrency <n>', 'tasks run at once', int('--concurrency'))
   .option('-n, --hostname <name>', 'node name (default celerity@<host>)')
-  .option('-P, --pool <pool>', 'execution pool', 'async')
+  .addOption(new Option('-P, --pool <pool>', 'execution pool: async (event loop), threads or process (need -A)').choices(['async', 'threads', 'process']))
+  .option('--max-tasks-per-child <n>', 'threads/process: replace a child after this many tasks', int('--max-tasks-per-child'))
+  .option('--max-memory-per-child <kib>', 'threads/process: replace a child whose memory passes this many KiB', int('--max-memory-per-child'))
   .option('--prefetch-multiplier <n>', 'messages reserved per concurrency slot', int('--prefetch-multiplier'))
   .option('--shutdown-timeout <seconds>', 'how long running tasks may finish on SIGTERM', num('--shutdown-timeout'))
   .option('--log-format <format>', 'pretty or json')
-  .action(async (o: CommonFlags & { queues?: string[]; concurrency?: number; hostname?: string; pool: string; prefetchMultiplier?: number; shutdownTimeout?: number; logFormat?: 'pretty' | 'json' }) => {
+  .action(async (o: CommonFlags & { queues?: string[]; concurrency?: number; hostname?: string; pool?: 'async' | 'threads' | 'process'; maxTasksPerChild?: number; maxMemoryPerChild?: number; prefetchMultiplier?: number; shutdownTimeout?: number; logFormat?: 'pretty' | 'json' }) => {
+    if (o.pool && o.pool !== 'async' && !o.app) throw new UsageError(`-P ${o.pool} needs -A: each child loads the app module`);
     const app = await appFrom(o, {
+      pool: o.pool,
+      maxTasksPerChild: o.maxTasksPerChild || undefined,
+      maxMemoryPerChild: o.maxMemoryPerChild || undefined,
       concurrency: o.concurrency,
       hostname: o.hostname,
       queues: o.queues,
@@ -55,7 +61,7 @@ common(program.command('worker').description('start a worker'))
       logFormat: o.logFormat,
     });
     await Promise.all([app.broker(), app.backend()]);
-    await runWorker(app, { queues: o.queues, pool: o.pool });
+    await runWorker(app, { queues: o.queues, appModule: o.app });
   });
 
 common(program.command('call <task>').description('send a task by name and print its id'))

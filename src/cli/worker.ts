@@ -7,7 +7,7 @@ import type { Celerity } from '../app/celerity.js';
 import { VERSION } from './version.js';
 import { maskUrl } from './context.js';
 
-export function banner(app: Celerity, worker: { hostname: string; queues: string[]; concurrency: number; prefetch: number }): string {
+export function banner(app: Celerity, worker: { hostname: string; queues: string[]; concurrency: number; prefetch: number; poolKind: string }): string {
   const c = app.conf;
   const tasks = [...app.tasks.keys()].sort();
   const lines = [
@@ -18,7 +18,7 @@ export function banner(app: Celerity, worker: { hostname: string; queues: string
     `.> node:        ${worker.hostname}`,
     `.> broker:      ${maskUrl(c.broker)}`,
     `.> results:     ${maskUrl(c.backend)}`,
-    `.> concurrency: ${worker.concurrency} (async)`,
+    `.> concurrency: ${worker.concurrency} (${worker.poolKind})`,
     `.> prefetch:    ${worker.prefetch}`,
     `.> acks late:   ${c.acksLate}`,
     '',
@@ -32,11 +32,8 @@ export function banner(app: Celerity, worker: { hostname: string; queues: string
   return lines.join('\n');
 }
 
-export async function runWorker(app: Celerity, options: { queues?: string[]; concurrency?: number; hostname?: string; pool?: string }): Promise<void> {
-  if (options.pool && options.pool !== 'async') {
-    throw new Error(`pool ${JSON.stringify(options.pool)} is not available in this release; use -P async`);
-  }
-  const worker = app.worker({ queues: options.queues, concurrency: options.concurrency, hostname: options.hostname });
+export async function runWorker(app: Celerity, options: { queues?: string[]; appModule?: string }): Promise<void> {
+  const worker = app.worker({ queues: options.queues, appModule: options.appModule });
   process.stderr.write(`${banner(app, worker)}\n`);
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {

@@ -55,6 +55,12 @@ export class TimeLimitExceeded extends CelerityError {}
 export class MaxRetriesExceededError extends CelerityError {}
 
 /**
+ * The thread or child process running a task died before it finished (process.exit, an uncaught exception, out
+ * of memory, killed from outside). On the wire as billiard's WorkerLostError, which Celery raises in that case.
+ */
+export class WorkerLostError extends CelerityError {}
+
+/**
  * A failure that happened in a task, possibly in another language: carries the remote type, module and traceback.
  * `get()` rejects with this when the remote type is not one Celerity knows.
  */
@@ -145,6 +151,7 @@ const JS_TO_PY: Record<string, string> = {
 export function serializeError(err: unknown): SerializedException {
   const e = toError(err);
   const name = e.name || 'Error';
+  if (name === 'WorkerLostError') return { exc_type: name, exc_message: [e.message], exc_module: 'billiard.exceptions' };
   if (CELERY_EXCEPTIONS.has(name)) {
     return { exc_type: name, exc_message: [e.message], exc_module: 'celery.exceptions' };
   }
@@ -165,6 +172,11 @@ export function deserializeError(value: unknown, traceback: string | null): Erro
   const type = typeof v.exc_type === 'string' ? v.exc_type : 'Exception';
   const message = formatExcMessage(v.exc_message);
   const module = typeof v.exc_module === 'string' ? v.exc_module : null;
+  if (module === 'billiard.exceptions' && type === 'WorkerLostError') {
+    const e = new WorkerLostError(message);
+    if (traceback) e.stack = `${type}: ${message}\n${traceback}`;
+    return e;
+  }
   if (module === 'celery.exceptions' || module === 'builtins') {
     const Known = KNOWN[type === 'Exception' ? 'Error' : type];
     if (Known && (module === 'celery.exceptions') === CELERY_EXCEPTIONS.has(type)) {

@@ -26,6 +26,8 @@ import { sleep } from '../util/sleep.js';
 import { Completer } from './completer.js';
 import { preview, type WorkerEvents } from './events.js';
 import { execute, type Outcome } from './executor.js';
+import { checkPoolSettings, openPool, type PoolKind } from './pool-select.js';
+import { jobFromRequest, type ExecutionPool } from './pools/pool.js';
 import { RateGate } from './rate-limit.js';
 import { autoRetryCountdown, shouldAutoRetry } from './retry.js';
 
@@ -35,8 +37,14 @@ export interface WorkerOptions {
   concurrency?: number;
   prefetchMultiplier?: number;
   hostname?: string;
-  /** Only `async` in this release. */
-  pool?: 'async';
+  /** `async` (default: the app's `pool` setting), `threads` or `process`; see pool-select.ts. */
+  pool?: PoolKind;
+  /** The module exporting the app, loaded by each child of the threads and process pools (the CLI's `-A`). */
+  appModule?: string;
+  /** Replace a pool child after this many tasks (threads/process). Default: the app's `maxTasksPerChild`. */
+  maxTasksPerChild?: number | null;
+  /** Replace a pool child whose memory passes this many KiB after a task. Default: the app's setting. */
+  maxMemoryPerChild?: number | null;
   /** Seconds running tasks get to finish on stop() before they are returned to the broker. */
   shutdownTimeout?: number;
   logger?: Logger;
@@ -87,6 +95,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
   readonly rates: RateGate;
   /** Totals per task name, like Celery's `stats.total`. */
   readonly processed = new Map<string, number>();
+  readonly poolKind: PoolKind;
+  private readonly appModule: string | undefined;
+  private readonly maxTasksPerChild: number | null;
+  private readonly maxMemoryPerChild: number | null;
+  /** The threads or process pool; null when tasks run on this event loop. */
+  private pool: ExecutionPool | null = null;
 
   constructor(
     private readonly app: Celerity,
@@ -94,9 +108,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
   ) {
     super();
     const conf = app.conf;
-    if (options.pool && options.pool !== 'async') {
-      throw new TypeError(`pool ${JSON.stringify(options.pool)} is not available; this release has the async pool`);
+    this.poolKind = options.pool ?? conf.pool;
+    if (!['async', 'threads', 'process'].includes(this.poolKind)) {
+      throw new TypeError(`unknown pool ${JSON.stringify(this.poolKind)}: expected async, threads or process`);
     }
+    this.appModule = options.appModule;
+    checkPoolSettings({ kind: this.poolKind, appModule: this.appModule });
+    this.maxTasksPerChild = options.maxTasksPerChild !== undefined ? options.maxTasksPerChild : conf.maxTasksPerChild;
+    this.maxMemoryPerChild = options.maxMemoryPerChild !== undefined ? options.maxMemoryPerChild : conf.maxMemoryPerChild;
     this.hostname = options.hostname ?? conf.hostname;
     this.queues = options.queues?.length ? [...options.queues] : [...(conf.queues ?? [conf.defaultQueue])];
     this.concurrency = options.concurrency ?? conf.concurrency;
@@ -113,6 +132,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
   async start(): Promise<void> {
     if (this.loop) throw new Error('worker already started');
     const [broker, backend] = await Promise.all([this.app.broker(), this.app.backend()]);
+    this.pool = await openPool({
+      kind: this.poolKind,
+      appModule: this.appModule,
+      size: this.concurrency,
+      maxTasksPerChild: this.maxTasksPerChild,
+      maxMemoryPerChild: this.maxMemoryPerChild,
+      logger: this.log,
+    });
     this.broker = broker;
     this.completer = new Completer(broker, backend, { hostname: this.hostname, extended: this.app.conf.resultExtended });
     // Keep long-running tasks from being restored to the queue as if their worker had died.
@@ -313,24 +340,36 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (task.options.trackStarted ?? conf.trackStarted) {
       progress = this.store(req, 'STARTED', { pid: process.pid, hostname: this.hostname }, job);
     }
-    const outcome = await execute({
-      req,
-      delivery,
-      task,
-      hostname: this.hostname,
-      controller: job.controller,
-      limits: {
-        hard: req.timelimit[0] ?? task.options.timeLimit ?? conf.timeLimit,
-        soft: req.timelimit[1] ?? task.options.softTimeLimit ?? conf.softTimeLimit,
-      },
-      defaultRetryDelay: conf.defaultRetryDelay,
-      updateState: (state, meta) => {
-        // Writes stay in order; one failed write is reported to its caller without failing the later ones.
-        const write = progress.catch(() => undefined).then(() => this.store(req, state, meta, job));
-        progress = write;
-        return write;
-      },
-    });
+    const limits = {
+      hard: req.timelimit[0] ?? task.options.timeLimit ?? conf.timeLimit,
+      soft: req.timelimit[1] ?? task.options.softTimeLimit ?? conf.softTimeLimit,
+    };
+    const updateState = (state: TaskState, meta: unknown): Promise<void> => {
+      // Writes stay in order; one failed write is reported to its caller without failing the later ones.
+      const write = progress.catch(() => undefined).then(() => this.store(req, state, meta, job));
+      progress = write;
+      return write;
+    };
+    const outcome = this.pool
+      ? await this.pool.run(
+          jobFromRequest(req, delivery, {
+            hostname: this.hostname,
+            limits,
+            defaultRetryDelay: conf.defaultRetryDelay,
+            rejectOnWorkerLost: acksLate && (task.options.rejectOnWorkerLost ?? conf.rejectOnWorkerLost),
+          }),
+          { updateState },
+        )
+      : await execute({
+          req,
+          delivery,
+          task,
+          hostname: this.hostname,
+          controller: job.controller,
+          limits,
+          defaultRetryDelay: conf.defaultRetryDelay,
+          updateState,
+        });
     job.settled = true;
     await progress.catch(() => undefined);
     if (job.abandoned) return;
@@ -542,6 +581,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       j.abandoned = true;
       j.controller.abort(new Error('worker shutting down'));
     }
+    // Children still running a task are past the deadline: killed, their messages returned below.
+    await this.pool?.close({ force: late.length > 0 });
     await Promise.all(this.sideOps);
     await this.completer.drain();
     await Promise.all(late.map((j) => this.requeue(j)));

@@ -5,7 +5,7 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Celerity } from '../app/celerity.js';
+import { Celerity } from './celerity.js';
 import { CelerityError } from '../errors/index.js';
 
 export class AppLoadError extends CelerityError {}
