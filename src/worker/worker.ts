@@ -9,10 +9,8 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Celerity } from '../app/celerity.js';
-import type { AnyTask } from '../app/task.js';
 import type { Broker, Delivery } from '../broker/port.js';
 import {
-  MaxRetriesExceededError,
   NotRegistered,
   TaskRevokedError,
   formatTraceback,
@@ -20,16 +18,17 @@ import {
   toError,
 } from '../errors/index.js';
 import { decodeTaskMessage } from '../protocol/message.js';
-import { READY_STATES, type TaskRequest, type TaskState } from '../protocol/types.js';
+import type { TaskRequest, TaskState } from '../protocol/types.js';
 import type { Logger } from '../util/logger.js';
 import { sleep } from '../util/sleep.js';
 import { Completer } from './completer.js';
-import { preview, type WorkerEvents } from './events.js';
-import { execute, type Outcome } from './executor.js';
+import type { WorkerEvents } from './events.js';
+import { execute } from './executor.js';
 import { checkPoolSettings, openPool, type PoolKind } from './pool-select.js';
 import { jobFromRequest, type ExecutionPool } from './pools/pool.js';
+import type { Job } from './job.js';
+import { OutcomeWriter, type OutcomeHost } from './outcomes.js';
 import { RateGate } from './rate-limit.js';
-import { autoRetryCountdown, shouldAutoRetry } from './retry.js';
 
 export interface WorkerOptions {
   /** Queues to consume, in order of preference; default: the app's `queues` or its default queue. */
@@ -50,20 +49,6 @@ export interface WorkerOptions {
   logger?: Logger;
 }
 
-/** One reserved message on its way through the worker. */
-interface Job {
-  delivery: Delivery;
-  req: TaskRequest;
-  task: AnyTask;
-  controller: AbortController;
-  timer?: NodeJS.Timeout;
-  /** Returned to the broker on shutdown; whatever the task does later must not ack or store anything. */
-  abandoned?: boolean;
-  /** Its outcome is decided (possibly by a hard time limit while the function still runs): no more writes. */
-  settled?: boolean;
-  /** Its rate-limit slot has come: it starts on the next free concurrency slot without claiming another. */
-  rateCleared?: boolean;
-}
 
 
 export class Worker extends EventEmitter<WorkerEvents> {
@@ -91,6 +76,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private cold = false;
   private cutShort: (() => void) | undefined;
   private completer!: Completer;
+  private outcomes!: OutcomeWriter;
   /** Rate limits (`rateLimit` per worker, `globalRateLimit` through the broker); `rate_limit` control changes them. */
   readonly rates: RateGate;
   /** Totals per task name, like Celery's `stats.total`. */
@@ -142,6 +128,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     });
     this.broker = broker;
     this.completer = new Completer(broker, backend, { hostname: this.hostname, extended: this.app.conf.resultExtended });
+    this.outcomes = new OutcomeWriter({
+      app: this.app,
+      broker,
+      completer: this.completer,
+      log: this.log,
+      emit: this.emit.bind(this) as OutcomeHost['emit'],
+      deadLetterTag: (tag, reason) => this.deadLetterTag(tag, reason),
+    });
     // Keep long-running tasks from being restored to the queue as if their worker had died.
     const every = Math.max(250, (this.app.conf.visibilityTimeout * 1000) / 3);
     this.extender = setInterval(() => this.extendVisibility(), every);
@@ -338,7 +332,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.emit('task-started', req);
     let progress: Promise<void> = Promise.resolve();
     if (task.options.trackStarted ?? conf.trackStarted) {
-      progress = this.store(req, 'STARTED', { pid: process.pid, hostname: this.hostname }, job);
+      progress = this.outcomes.store(req, 'STARTED', { pid: process.pid, hostname: this.hostname }, job);
     }
     const limits = {
       hard: req.timelimit[0] ?? task.options.timeLimit ?? conf.timeLimit,
@@ -346,7 +340,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     };
     const updateState = (state: TaskState, meta: unknown): Promise<void> => {
       // Writes stay in order; one failed write is reported to its caller without failing the later ones.
-      const write = progress.catch(() => undefined).then(() => this.store(req, state, meta, job));
+      const write = progress.catch(() => undefined).then(() => this.outcomes.store(req, state, meta, job));
       progress = write;
       return write;
     };
@@ -375,130 +369,14 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (job.abandoned) return;
     this.processed.set(req.task, (this.processed.get(req.task) ?? 0) + 1);
     this.release(job);
-    await this.finish(job, outcome, acksLate);
-  }
-
-  /** Maps an outcome onto the result store and the message. */
-  private async finish(job: Job, outcome: Outcome, acksLate: boolean): Promise<void> {
-    const { req, task, delivery } = job;
-    const tag = acksLate ? delivery.tag : undefined;
-    switch (outcome.kind) {
-      case 'success': {
-        if (this.log.isLevelEnabled('info')) {
-          this.log.info(
-            { id: req.id, task: req.task, runtime: outcome.runtime },
-            `Task ${req.task}[${req.id}] succeeded in ${outcome.runtime.toFixed(4)}s: ${preview(outcome.value)}`,
-          );
-        }
-        await this.completeWith(tag, job, 'SUCCESS', outcome.value);
-        this.emit('task-succeeded', { id: req.id, name: req.task, result: outcome.value, runtime: outcome.runtime });
-        return;
-      }
-      case 'ignore':
-        if (tag) await this.completer.ack(tag);
-        return;
-      case 'reject': {
-        const { reason, requeue } = outcome.signal;
-        this.emit('task-rejected', { id: req.id, reason, requeue });
-        if (!requeue) await this.store(req, 'REJECTED', serializeError(outcome.signal), job);
-        if (tag) await this.broker.reject(tag, { requeue, reason });
-        return;
-      }
-      case 'retry':
-        return this.retry(job, outcome.signal.countdown, outcome.signal.exc, outcome.signal.eta, outcome.signal.maxRetries, tag);
-      case 'timeout':
-      case 'failure': {
-        const error = outcome.error;
-        if (outcome.kind === 'failure' && !outcome.badInput && shouldAutoRetry(task.options, error)) {
-          const countdown = autoRetryCountdown(task.options, req.retries, this.app.conf.defaultRetryDelay);
-          return this.retry(job, countdown, error, undefined, undefined, tag);
-        }
-        if (outcome.kind === 'failure' && outcome.badInput) {
-          const reason = `bad arguments: ${error.message}`;
-          this.log.error({ id: req.id, task: req.task, reason }, `message moved to the dead-letter store: ${reason}`);
-          await this.store(req, 'FAILURE', serializeError(error), job, formatTraceback(error));
-          if (tag) await this.deadLetterTag(tag, reason);
-          this.failed(req, error, outcome.runtime);
-          this.emit('task-rejected', { id: req.id, reason, requeue: false });
-          return;
-        }
-        await this.completeWith(tag, job, 'FAILURE', serializeError(error), formatTraceback(error));
-        this.failed(req, error, outcome.runtime);
-        return;
-      }
-    }
-  }
-
-  /** Logs and announces a failure whose FAILURE result is already stored. */
-  private failed(req: TaskRequest, error: Error, runtime: number): void {
-    this.log.error(
-      { id: req.id, task: req.task, err: error.message },
-      `Task ${req.task}[${req.id}] raised unexpected: ${error.name}(${JSON.stringify(error.message)})`,
-    );
-    this.emit('task-failed', { id: req.id, name: req.task, error, runtime });
-  }
-
-  private async retry(
-    job: Job,
-    countdown: number,
-    exc: Error | undefined,
-    eta: Date | undefined,
-    maxOverride: number | null | undefined,
-    tag: string | undefined,
-  ): Promise<void> {
-    const { req, task, delivery } = job;
-    const max = maxOverride !== undefined ? maxOverride : (task.options.maxRetries ?? this.app.conf.maxRetries);
-    if (max !== null && req.retries >= max) {
-      const error = exc ?? new MaxRetriesExceededError(`Can't retry ${req.task}[${req.id}] args:${JSON.stringify(req.args)} kwargs:${JSON.stringify(req.kwargs)}`);
-      await this.completeWith(tag, job, 'FAILURE', serializeError(error), formatTraceback(error));
-      this.failed(req, error, 0);
-      return;
-    }
-    const when = eta ?? new Date(Date.now() + countdown * 1000);
-    const built = this.app.buildMessage(
-      req.task,
-      req.args,
-      {
-        kwargs: req.kwargs,
-        taskId: req.id,
-        retries: req.retries + 1,
-        eta: when,
-        expires: req.expires ?? undefined,
-        queue: delivery.queue,
-        priority: delivery.priority,
-        rootId: req.rootId ?? undefined,
-        parentId: req.parentId ?? undefined,
-        timeLimit: req.timelimit[0] ?? undefined,
-        softTimeLimit: req.timelimit[1] ?? undefined,
-        ignoreResult: req.ignoreResult,
-      },
-      task,
-      { embed: req.embed, group: req.group, groupIndex: req.groupIndex },
-    );
-    await this.app.publish({ queue: built.queue, message: built.message, priority: built.priority, notBefore: built.notBefore });
-    const reason = exc ?? new Error(`Retry in ${countdown}s`);
-    this.log.info({ id: req.id, task: req.task, countdown }, `Task ${req.task}[${req.id}] retry: Retry in ${countdown}s: ${reason.message}`);
-    await this.completeWith(tag, job, 'RETRY', serializeError(reason), formatTraceback(reason));
-    this.emit('task-retried', { id: req.id, name: req.task, countdown, error: exc });
-  }
-
-  /** Stores a final state (unless the task ignores results) and then acks, batched with other completions. */
-  private completeWith(tag: string | undefined, job: Job, status: TaskState, result: unknown, traceback: string | null = null): Promise<void> {
-    const ignore = job.req.ignoreResult || (job.task.options.ignoreResult ?? false);
-    const storeResult = !(ignore && status === 'SUCCESS');
-    return this.completer.complete(tag, { req: job.req, queue: job.delivery.queue, status, result, traceback }, storeResult);
-  }
-
-  private async store(req: TaskRequest, status: TaskState, result: unknown, job: Job, traceback: string | null = null): Promise<void> {
-    if (job.abandoned || (job.settled && !READY_STATES.has(status) && status !== 'REJECTED')) return;
-    await this.completer.store({ req, queue: job.delivery.queue, status, result, traceback });
+    await this.outcomes.finish(job, outcome, acksLate);
   }
 
   private async revokeExpired(job: Job): Promise<void> {
     const { req, delivery } = job;
     this.log.warn({ id: req.id, task: req.task }, `Task ${req.task}[${req.id}] expired before it ran: revoked`);
     const err = new TaskRevokedError('expired');
-    await this.completeWith(delivery.tag, job, 'REVOKED', serializeError(err)).catch((e) => this.logAckError(e));
+    await this.outcomes.completeWith(delivery.tag, job, 'REVOKED', serializeError(err)).catch((e) => this.logAckError(e));
     this.emit('task-revoked', { id: req.id, name: req.task, expired: true });
   }
 

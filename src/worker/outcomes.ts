@@ -1,0 +1,145 @@
+/**
+ * What an outcome means for the result store and the message: SUCCESS stored then acked, retries republished
+ * with the same id, failures stored with their traceback, bad arguments dead-lettered, rejections requeued or
+ * dropped. Events are emitted only once the facts they report hold.
+ */
+import type { Celerity } from '../app/celerity.js';
+import type { Broker } from '../broker/port.js';
+import { MaxRetriesExceededError, formatTraceback, serializeError } from '../errors/index.js';
+import { READY_STATES, type TaskRequest, type TaskState } from '../protocol/types.js';
+import type { Logger } from '../util/logger.js';
+import type { Completer } from './completer.js';
+import { preview, type WorkerEvents } from './events.js';
+import type { Outcome } from './executor.js';
+import type { Job } from './job.js';
+import { autoRetryCountdown, shouldAutoRetry } from './retry.js';
+
+export interface OutcomeHost {
+  readonly app: Celerity;
+  readonly broker: Broker;
+  readonly completer: Completer;
+  readonly log: Logger;
+  emit<K extends keyof WorkerEvents>(event: K, ...args: WorkerEvents[K]): boolean;
+  /** Moves a delivery to the dead-letter store after pending acks. */
+  deadLetterTag(tag: string, reason: string): Promise<void>;
+}
+
+export class OutcomeWriter {
+  constructor(private readonly host: OutcomeHost) {}
+
+  /** Maps an outcome onto the result store and the message. */
+  async finish(job: Job, outcome: Outcome, acksLate: boolean): Promise<void> {
+    const { req, task, delivery } = job;
+    const tag = acksLate ? delivery.tag : undefined;
+    switch (outcome.kind) {
+      case 'success': {
+        if (this.host.log.isLevelEnabled('info')) {
+          this.host.log.info(
+            { id: req.id, task: req.task, runtime: outcome.runtime },
+            `Task ${req.task}[${req.id}] succeeded in ${outcome.runtime.toFixed(4)}s: ${preview(outcome.value)}`,
+          );
+        }
+        await this.completeWith(tag, job, 'SUCCESS', outcome.value);
+        this.host.emit('task-succeeded', { id: req.id, name: req.task, result: outcome.value, runtime: outcome.runtime });
+        return;
+      }
+      case 'ignore':
+        if (tag) await this.host.completer.ack(tag);
+        return;
+      case 'reject': {
+        const { reason, requeue } = outcome.signal;
+        this.host.emit('task-rejected', { id: req.id, reason, requeue });
+        if (!requeue) await this.store(req, 'REJECTED', serializeError(outcome.signal), job);
+        if (tag) await this.host.broker.reject(tag, { requeue, reason });
+        return;
+      }
+      case 'retry':
+        return this.retry(job, outcome.signal.countdown, outcome.signal.exc, outcome.signal.eta, outcome.signal.maxRetries, tag);
+      case 'timeout':
+      case 'failure': {
+        const error = outcome.error;
+        if (outcome.kind === 'failure' && !outcome.badInput && shouldAutoRetry(task.options, error)) {
+          const countdown = autoRetryCountdown(task.options, req.retries, this.host.app.conf.defaultRetryDelay);
+          return this.retry(job, countdown, error, undefined, undefined, tag);
+        }
+        if (outcome.kind === 'failure' && outcome.badInput) {
+          const reason = `bad arguments: ${error.message}`;
+          this.host.log.error({ id: req.id, task: req.task, reason }, `message moved to the dead-letter store: ${reason}`);
+          await this.store(req, 'FAILURE', serializeError(error), job, formatTraceback(error));
+          if (tag) await this.host.deadLetterTag(tag, reason);
+          this.failed(req, error, outcome.runtime);
+          this.host.emit('task-rejected', { id: req.id, reason, requeue: false });
+          return;
+        }
+        await this.completeWith(tag, job, 'FAILURE', serializeError(error), formatTraceback(error));
+        this.failed(req, error, outcome.runtime);
+        return;
+      }
+    }
+  }
+
+  /** Logs and announces a failure whose FAILURE result is already stored. */
+  failed(req: TaskRequest, error: Error, runtime: number): void {
+    this.host.log.error(
+      { id: req.id, task: req.task, err: error.message },
+      `Task ${req.task}[${req.id}] raised unexpected: ${error.name}(${JSON.stringify(error.message)})`,
+    );
+    this.host.emit('task-failed', { id: req.id, name: req.task, error, runtime });
+  }
+
+  private async retry(
+    job: Job,
+    countdown: number,
+    exc: Error | undefined,
+    eta: Date | undefined,
+    maxOverride: number | null | undefined,
+    tag: string | undefined,
+  ): Promise<void> {
+    const { req, task, delivery } = job;
+    const max = maxOverride !== undefined ? maxOverride : (task.options.maxRetries ?? this.host.app.conf.maxRetries);
+    if (max !== null && req.retries >= max) {
+      const error = exc ?? new MaxRetriesExceededError(`Can't retry ${req.task}[${req.id}] args:${JSON.stringify(req.args)} kwargs:${JSON.stringify(req.kwargs)}`);
+      await this.completeWith(tag, job, 'FAILURE', serializeError(error), formatTraceback(error));
+      this.failed(req, error, 0);
+      return;
+    }
+    const when = eta ?? new Date(Date.now() + countdown * 1000);
+    const built = this.host.app.buildMessage(
+      req.task,
+      req.args,
+      {
+        kwargs: req.kwargs,
+        taskId: req.id,
+        retries: req.retries + 1,
+        eta: when,
+        expires: req.expires ?? undefined,
+        queue: delivery.queue,
+        priority: delivery.priority,
+        rootId: req.rootId ?? undefined,
+        parentId: req.parentId ?? undefined,
+        timeLimit: req.timelimit[0] ?? undefined,
+        softTimeLimit: req.timelimit[1] ?? undefined,
+        ignoreResult: req.ignoreResult,
+      },
+      task,
+      { embed: req.embed, group: req.group, groupIndex: req.groupIndex },
+    );
+    await this.host.app.publish({ queue: built.queue, message: built.message, priority: built.priority, notBefore: built.notBefore });
+    const reason = exc ?? new Error(`Retry in ${countdown}s`);
+    this.host.log.info({ id: req.id, task: req.task, countdown }, `Task ${req.task}[${req.id}] retry: Retry in ${countdown}s: ${reason.message}`);
+    await this.completeWith(tag, job, 'RETRY', serializeError(reason), formatTraceback(reason));
+    this.host.emit('task-retried', { id: req.id, name: req.task, countdown, error: exc });
+  }
+
+  /** Stores a final state (unless the task ignores results) and then acks, batched with other completions. */
+  completeWith(tag: string | undefined, job: Job, status: TaskState, result: unknown, traceback: string | null = null): Promise<void> {
+    const ignore = job.req.ignoreResult || (job.task.options.ignoreResult ?? false);
+    const storeResult = !(ignore && status === 'SUCCESS');
+    return this.host.completer.complete(tag, { req: job.req, queue: job.delivery.queue, status, result, traceback }, storeResult);
+  }
+
+  async store(req: TaskRequest, status: TaskState, result: unknown, job: Job, traceback: string | null = null): Promise<void> {
+    if (job.abandoned || (job.settled && !READY_STATES.has(status) && status !== 'REJECTED')) return;
+    await this.host.completer.store({ req, queue: job.delivery.queue, status, result, traceback });
+  }
+}
