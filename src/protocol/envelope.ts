@@ -3,7 +3,7 @@
  * BRPOP. The message body travels base64-encoded inside it; the transport adds routing and tag properties.
  */
 import { DecodeError } from '../errors/index.js';
-import { parseJson, pyDumps, pyDumpsOptional, pyJsonString } from './json.js';
+import { keyText, parseJson, pyDumps, pyDumpsOptional, pyJsonString } from './json.js';
 import type { BrokerMessage } from './types.js';
 
 export interface EnvelopeTransport {
@@ -36,7 +36,7 @@ export function encodeEnvelope(msg: BrokerMessage, transport: EnvelopeTransport)
   for (const key in msg.properties) {
     if (TRANSPORT_PROPERTIES.has(key)) continue;
     const text = pyDumpsOptional(msg.properties[key]);
-    if (text !== undefined) properties += `${pyJsonString(key)}: ${text}, `;
+    if (text !== undefined) properties += `${keyText(key)}: ${text}, `;
   }
   let headers: string;
   let redelivered = '';

@@ -105,7 +105,7 @@ export function pyJsonString(s: string): string {
  */
 const keyTexts = new Map<string, string>();
 
-function keyText(key: string): string {
+export function keyText(key: string): string {
   let text = keyTexts.get(key);
   if (text === undefined) {
     text = pyJsonString(key);
