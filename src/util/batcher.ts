@@ -15,9 +15,16 @@ export interface BatcherOptions {
   mode?: 'serial' | 'overlap';
 }
 
+interface Pending<T> {
+  items: T[];
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
 export class Batcher<T> {
-  private items: T[] = [];
-  private waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  /** The batch being filled; every submit to it gets the same promise (one per batch, not one per item). */
+  private current: Pending<T> | undefined;
   private scheduled = false;
   private inFlight: Promise<void> = Promise.resolve();
   private readonly pending = new Set<Promise<void>>();
@@ -33,37 +40,43 @@ export class Batcher<T> {
   }
 
   submit(item: T): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.items.push(item);
-      this.waiters.push({ resolve, reject });
-      if (this.items.length >= this.maxBatch) this.run();
-      else if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.run());
-      }
-    });
+    let batch = this.current;
+    if (!batch) {
+      let resolve!: () => void;
+      let reject!: (err: unknown) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      batch = this.current = { items: [], promise, resolve, reject };
+    }
+    batch.items.push(item);
+    if (batch.items.length >= this.maxBatch) this.run();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.run());
+    }
+    return batch.promise;
   }
 
   /** Resolves once everything submitted so far has been flushed (or failed). */
   async drain(): Promise<void> {
-    if (this.items.length) this.run();
+    if (this.current) this.run();
     await this.inFlight;
     while (this.pending.size) await Promise.all(this.pending);
   }
 
   private run(): void {
     this.scheduled = false;
-    if (!this.items.length) return;
-    const items = this.items;
-    const waiters = this.waiters;
-    this.items = [];
-    this.waiters = [];
+    const batch = this.current;
+    if (!batch) return;
+    this.current = undefined;
     const settle = async (): Promise<void> => {
       try {
-        await this.flush(items);
-        for (const w of waiters) w.resolve();
+        await this.flush(batch.items);
+        batch.resolve();
       } catch (err) {
-        for (const w of waiters) w.reject(err);
+        batch.reject(err);
       }
     };
     if (!this.overlap) {
