@@ -11,6 +11,21 @@ export type { GetOptions } from './app/result.js';
 export { Worker } from './worker/worker.js';
 export type { WorkerOptions } from './worker/worker.js';
 export type { WorkerEvents } from './worker/events.js';
+export type { NodeOptions } from './worker/node.js';
+export { ControlClient, EventReceiver } from './control/index.js';
+export type {
+  BroadcastOptions,
+  ControlClientOptions,
+  EventReceiverOptions,
+  EventStreamOptions,
+  InspectOptions,
+  QueueInfo,
+  ReceivedEvent,
+  RevokeOptions,
+  ScheduledTaskInfo,
+  TaskInfo,
+  WorkerStats,
+} from './control/index.js';
 export type { Broker, BrokerCapabilities, DeadLetter, Delivery, OutboundMessage } from './broker/port.js';
 export type { ResultBackend } from './backend/port.js';
 export type { ResultMeta, TaskState, SignatureDict } from './protocol/types.js';

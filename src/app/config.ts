@@ -47,6 +47,8 @@ const schema = z
     maxTasksPerChild: z.number().int().positive().nullable(),
     maxMemoryPerChild: z.number().int().positive().nullable(),
     rejectOnWorkerLost: z.boolean(),
+    sendTaskEvents: z.boolean(),
+    statedb: z.string().min(1).nullable(),
   })
   .strict();
 
@@ -87,6 +89,8 @@ const EXPECTED: Record<keyof CelerityConfig, string> = {
   maxTasksPerChild: 'a positive integer, or null for no limit',
   maxMemoryPerChild: 'a positive number of KiB, or null for no limit',
   rejectOnWorkerLost: 'a boolean',
+  sendTaskEvents: 'a boolean (task events for monitors; Redis brokers)',
+  statedb: 'a file path where the worker keeps revoked task ids across restarts, or null',
 };
 
 export function defaults(): CelerityConfig {
@@ -122,6 +126,8 @@ export function defaults(): CelerityConfig {
     maxTasksPerChild: null,
     maxMemoryPerChild: null,
     rejectOnWorkerLost: false,
+    sendTaskEvents: false,
+    statedb: null,
   };
 }
 
@@ -154,6 +160,8 @@ export const CELERY_NAMES: Readonly<Record<string, keyof CelerityConfig>> = {
   worker_max_tasks_per_child: 'maxTasksPerChild',
   worker_max_memory_per_child: 'maxMemoryPerChild',
   task_reject_on_worker_lost: 'rejectOnWorkerLost',
+  worker_send_task_events: 'sendTaskEvents',
+  worker_state_db: 'statedb',
 };
 
 /** Environment names that differ from the CELERITY_<SCREAMING_SNAKE> rule, kept for the documented contract. */
@@ -184,6 +192,7 @@ function fromEnv(key: keyof CelerityConfig, raw: string, envKey: string): unknow
   const fail = (): never => {
     throw new ConfigurationError(envKey, raw, EXPECTED[key]);
   };
+  if (key === 'statedb') return ['', 'none', 'null'].includes(trimmed.toLowerCase()) ? null : raw;
   if (key === 'maxRetries' || key === 'timeLimit' || key === 'softTimeLimit' || key === 'maxTasksPerChild' || key === 'maxMemoryPerChild') {
     if (trimmed === '' || trimmed.toLowerCase() === 'none' || trimmed.toLowerCase() === 'null') return null;
     const n = Number(trimmed);

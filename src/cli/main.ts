@@ -7,9 +7,17 @@ import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { READY_STATES } from '../protocol/types.js';
 import { appFrom, parseJsonFlag, UsageError, type CommonFlags } from './context.js';
+import { registerEvents } from './events-view.js';
 import { Exit, fail } from './exit.js';
+import { registerRemoteControl } from './inspect.js';
 import { VERSION } from './version.js';
 import { runWorker } from './worker.js';
+
+// `celerity inspect ... | head` closes the pipe early: stop quietly, as other command-line tools do.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(Exit.OK);
+  throw err;
+});
 
 const program = new Command('celerity')
   .description('Distributed task queue for TypeScript, wire-compatible with Celery 5')
@@ -47,7 +55,11 @@ common(program.command('worker').description('start a worker'))
   .option('--prefetch-multiplier <n>', 'messages reserved per concurrency slot', int('--prefetch-multiplier'))
   .option('--shutdown-timeout <seconds>', 'how long running tasks may finish on SIGTERM', num('--shutdown-timeout'))
   .option('--log-format <format>', 'pretty or json')
-  .action(async (o: CommonFlags & { queues?: string[]; concurrency?: number; hostname?: string; pool?: 'async' | 'threads' | 'process'; maxTasksPerChild?: number; maxMemoryPerChild?: number; prefetchMultiplier?: number; shutdownTimeout?: number; logFormat?: 'pretty' | 'json' }) => {
+  .option('-E, --task-events', 'send task events for monitors (celerity events, Flower); Redis brokers')
+  .option('-S, --statedb <file>', 'keep revoked task ids in this file across restarts')
+  .option('--without-heartbeat', 'send no worker-online/heartbeat/offline events')
+  .option('--without-mingle', 'do not ask other nodes for their revoked ids at start')
+  .action(async (o: CommonFlags & WorkerFlags) => {
     if (o.pool && o.pool !== 'async' && !o.app) throw new UsageError(`-P ${o.pool} needs -A: each child loads the app module`);
     const app = await appFrom(o, {
       pool: o.pool,
@@ -59,10 +71,28 @@ common(program.command('worker').description('start a worker'))
       prefetchMultiplier: o.prefetchMultiplier,
       shutdownTimeout: o.shutdownTimeout,
       logFormat: o.logFormat,
+      sendTaskEvents: o.taskEvents,
+      statedb: o.statedb,
     });
     await Promise.all([app.broker(), app.backend()]);
-    await runWorker(app, { queues: o.queues, appModule: o.app });
+    await runWorker(app, { queues: o.queues, appModule: o.app, node: { heartbeat: !o.withoutHeartbeat, mingle: !o.withoutMingle } });
   });
+
+interface WorkerFlags {
+  queues?: string[];
+  concurrency?: number;
+  hostname?: string;
+  pool?: 'async' | 'threads' | 'process';
+  maxTasksPerChild?: number;
+  maxMemoryPerChild?: number;
+  prefetchMultiplier?: number;
+  shutdownTimeout?: number;
+  logFormat?: 'pretty' | 'json';
+  taskEvents?: boolean;
+  statedb?: string;
+  withoutHeartbeat?: boolean;
+  withoutMingle?: boolean;
+}
 
 common(program.command('call <task>').description('send a task by name and print its id'))
   .option('-a, --args <json>', 'positional arguments as a JSON array', '[]')
@@ -154,6 +184,9 @@ common(dead.command('requeue [ids...]').description('put dead letters back on th
     process.stdout.write(`Requeued ${moved} message${moved === 1 ? '' : 's'}.\n`);
     if (moved < chosen.length) process.exitCode = Exit.FAILURE;
   });
+
+registerRemoteControl(program, common);
+registerEvents(program, common);
 
 function isObject(v: unknown): boolean {
   return !!v && typeof v === 'object' && !Array.isArray(v);

@@ -1,9 +1,12 @@
 /**
- * `celerity worker`: start-up banner, then consume until SIGTERM/SIGINT (warm shutdown: running tasks get the
- * shutdown timeout to finish); a second signal returns everything to the broker at once.
+ * `celerity worker`: start-up banner, then consume until SIGTERM/SIGINT or a remote `shutdown` command (warm
+ * shutdown: running tasks get the shutdown timeout to finish); a second signal returns everything to the broker at
+ * once. The process exits 0 once the worker has stopped, however the stop was asked for.
  */
 import os from 'node:os';
 import type { Celerity } from '../app/celerity.js';
+import type { NodeOptions } from '../worker/node.js';
+import { fail } from './exit.js';
 import { VERSION } from './version.js';
 import { maskUrl } from './context.js';
 
@@ -21,6 +24,7 @@ export function banner(app: Celerity, worker: { hostname: string; queues: string
     `.> concurrency: ${worker.concurrency} (${worker.poolKind})`,
     `.> prefetch:    ${worker.prefetch}`,
     `.> acks late:   ${c.acksLate}`,
+    `.> task events: ${c.sendTaskEvents ? 'ON' : 'OFF'}`,
     '',
     '[queues]',
     ...worker.queues.map((q) => `.> ${q}`),
@@ -32,15 +36,17 @@ export function banner(app: Celerity, worker: { hostname: string; queues: string
   return lines.join('\n');
 }
 
-export async function runWorker(app: Celerity, options: { queues?: string[]; appModule?: string }): Promise<void> {
-  const worker = app.worker({ queues: options.queues, appModule: options.appModule });
+export async function runWorker(app: Celerity, options: { queues?: string[]; appModule?: string; node?: NodeOptions }): Promise<void> {
+  const worker = app.worker({ queues: options.queues, appModule: options.appModule, node: options.node });
   process.stderr.write(`${banner(app, worker)}\n`);
+  // A signal or a remote `shutdown` command stops the worker; either way the process ends here.
+  worker.once('stopped', () => void app.close().then(() => process.exit(0), fail));
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;
     if (signals === 1) {
       app.log.info({ signal: sig }, `${sig} received: warm shutdown (finishing running tasks, up to ${app.conf.shutdownTimeout}s)`);
-      void worker.stop().then(() => app.close()).then(() => process.exit(0));
+      worker.stop().catch(fail);
     } else {
       app.log.warn({ signal: sig }, `${sig} received again: cold shutdown (returning running tasks to the broker)`);
       void worker.stop({ timeout: 0 });

@@ -27,6 +27,7 @@ import { execute } from './executor.js';
 import { checkPoolSettings, openPool, type PoolKind } from './pool-select.js';
 import { jobFromRequest, type ExecutionPool } from './pools/pool.js';
 import type { Job } from './job.js';
+import { WorkerNode, type NodeHost, type NodeOptions } from './node.js';
 import { OutcomeWriter, type OutcomeHost } from './outcomes.js';
 import { RateGate } from './rate-limit.js';
 
@@ -46,16 +47,18 @@ export interface WorkerOptions {
   maxMemoryPerChild?: number | null;
   /** Seconds running tasks get to finish on stop() before they are returned to the broker. */
   shutdownTimeout?: number;
+  /** Remote control and events, on a Redis broker (see node.ts); false: neither. */
+  node?: NodeOptions | false;
   logger?: Logger;
 }
 
-
-
 export class Worker extends EventEmitter<WorkerEvents> {
   readonly hostname: string;
+  /** Consumed in this order; `add_consumer` / `cancel_consumer` change it while the worker runs. */
   readonly queues: string[];
-  readonly concurrency: number;
-  readonly prefetch: number;
+  /** Tasks run at once; `pool_grow` / `pool_shrink` change it. */
+  private slots: number;
+  private readonly multiplier: number;
   private readonly log: Logger;
   private readonly shutdownTimeout: number;
   private broker!: Broker;
@@ -87,6 +90,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly maxMemoryPerChild: number | null;
   /** The threads or process pool; null when tasks run on this event loop. */
   private pool: ExecutionPool | null = null;
+  /** Remote control and events; undefined unless the broker is Redis. */
+  private node: WorkerNode | undefined;
+  private readonly nodeOptions: NodeOptions | false;
 
   constructor(
     private readonly app: Celerity,
@@ -104,8 +110,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.maxMemoryPerChild = options.maxMemoryPerChild !== undefined ? options.maxMemoryPerChild : conf.maxMemoryPerChild;
     this.hostname = options.hostname ?? conf.hostname;
     this.queues = options.queues?.length ? [...options.queues] : [...(conf.queues ?? [conf.defaultQueue])];
-    this.concurrency = options.concurrency ?? conf.concurrency;
-    this.prefetch = this.concurrency * (options.prefetchMultiplier ?? conf.prefetchMultiplier);
+    this.slots = options.concurrency ?? conf.concurrency;
+    this.multiplier = options.prefetchMultiplier ?? conf.prefetchMultiplier;
+    this.nodeOptions = options.node ?? {};
     this.shutdownTimeout = options.shutdownTimeout ?? conf.shutdownTimeout;
     this.log = options.logger ?? app.log;
     this.rates = new RateGate(
@@ -136,6 +143,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
       emit: this.emit.bind(this) as OutcomeHost['emit'],
       deadLetterTag: (tag, reason) => this.deadLetterTag(tag, reason),
     });
+    try {
+      this.node = await WorkerNode.open(this.nodeHost(), this.nodeOptions);
+    } catch (err) {
+      await this.pool?.close({ force: true });
+      throw err;
+    }
     // Keep long-running tasks from being restored to the queue as if their worker had died.
     const every = Math.max(250, (this.app.conf.visibilityTimeout * 1000) / 3);
     this.extender = setInterval(() => this.extendVisibility(), every);
@@ -150,6 +163,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   get reservedCount(): number {
     return this.waiting.length + this.held.size;
+  }
+
+  get concurrency(): number {
+    return this.slots;
+  }
+
+  /** Messages reserved at most (concurrency x prefetch multiplier). */
+  get prefetch(): number {
+    return this.slots * this.multiplier;
   }
 
   /**
@@ -197,7 +219,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       // Refilling on every finished task made one round trip per task at c=10 (0.6x BullMQ's rate on Redis).
       const starving = this.waiting.length === 0 && this.running.size < this.concurrency && this.requested === 0;
       const full = fetching.size >= (backlog ? 2 : 1);
-      if (full || room <= 0 || (!starving && room < Math.ceil(this.prefetch / 2))) {
+      if (full || room <= 0 || !this.queues.length || (!starving && room < Math.ceil(this.prefetch / 2))) {
         await new Promise<void>((resolve) => (this.roomWaiter = resolve));
         continue;
       }
@@ -245,15 +267,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.track(this.deadLetter(d, req.id, req.task, err.message, err));
       return;
     }
+    const job: Job = { delivery: d, req, task, controller: new AbortController() };
+    if (this.node?.isRevoked(req.id)) return this.track(this.revoke(job, 'revoked'));
     // Guarded: the message text is built for every task, and most production workers log at warning or above.
     if (this.log.isLevelEnabled('info')) this.log.info({ id: req.id, task: req.task }, `Task ${req.task}[${req.id}] received`);
     this.emit('task-received', req);
-    const job: Job = { delivery: d, req, task, controller: new AbortController() };
     const now = Date.now();
-    if (req.expires && req.expires.getTime() <= now) {
-      this.track(this.revokeExpired(job));
-      return;
-    }
+    if (req.expires && req.expires.getTime() <= now) return this.track(this.revoke(job, 'expired'));
     const wait = req.eta ? req.eta.getTime() - now : 0;
     if (wait > 0) {
       if (this.broker.capabilities.nativeDelay && wait > this.app.conf.etaParkThreshold * 1000) {
@@ -319,9 +339,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const tag = job.delivery.tag;
     if (!this.running.delete(tag)) return;
     this.finishing.set(tag, job);
-    // A rate-limited job may go back to waiting for its slot; the next one may take the free slot meanwhile.
-    while (!this.stopping && this.running.size < this.concurrency && this.waiting.length) this.begin(this.waiting.shift()!);
+    this.fill();
     this.wakeLoop();
+  }
+
+  /** Starts waiting jobs on free slots. A rate-limited job may go back to waiting; the next one takes the slot. */
+  private fill(): void {
+    while (!this.stopping && this.running.size < this.slots && this.waiting.length) this.begin(this.waiting.shift()!);
   }
 
   private async execute(job: Job): Promise<void> {
@@ -329,14 +353,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const conf = this.app.conf;
     const acksLate = task.options.acksLate ?? conf.acksLate;
     if (!acksLate) void this.completer.ack(delivery.tag).catch((e) => this.logAckError(e));
+    this.node?.started(job, this.pool ? null : process.pid);
     this.emit('task-started', req);
     let progress: Promise<void> = Promise.resolve();
     if (task.options.trackStarted ?? conf.trackStarted) {
       progress = this.outcomes.store(req, 'STARTED', { pid: process.pid, hostname: this.hostname }, job);
     }
+    const set = this.node?.timeLimits.get(req.task);
     const limits = {
-      hard: req.timelimit[0] ?? task.options.timeLimit ?? conf.timeLimit,
-      soft: req.timelimit[1] ?? task.options.softTimeLimit ?? conf.softTimeLimit,
+      hard: req.timelimit[0] ?? (set ? set.hard : task.options.timeLimit) ?? conf.timeLimit,
+      soft: req.timelimit[1] ?? (set ? set.soft : task.options.softTimeLimit) ?? conf.softTimeLimit,
     };
     const updateState = (state: TaskState, meta: unknown): Promise<void> => {
       // Writes stay in order; one failed write is reported to its caller without failing the later ones.
@@ -352,7 +378,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
             defaultRetryDelay: conf.defaultRetryDelay,
             rejectOnWorkerLost: acksLate && (task.options.rejectOnWorkerLost ?? conf.rejectOnWorkerLost),
           }),
-          { updateState },
+          { updateState, started: (child) => this.node?.started(job, child.pid) },
         )
       : await execute({
           req,
@@ -372,12 +398,34 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.outcomes.finish(job, outcome, acksLate);
   }
 
-  private async revokeExpired(job: Job): Promise<void> {
-    const { req, delivery } = job;
-    this.log.warn({ id: req.id, task: req.task }, `Task ${req.task}[${req.id}] expired before it ran: revoked`);
-    const err = new TaskRevokedError('expired');
-    await this.outcomes.completeWith(delivery.tag, job, 'REVOKED', serializeError(err)).catch((e) => this.logAckError(e));
-    this.emit('task-revoked', { id: req.id, name: req.task, expired: true });
+  /** Stores REVOKED for a job that expired, was revoked or was terminated; acks it (unless `acked` early); says so. */
+  private async revoke(job: Job, why: 'expired' | 'revoked' | 'terminated', acked = false): Promise<void> {
+    const { req } = job;
+    const text = { expired: 'expired before it ran: revoked', revoked: 'revoked: discarded', terminated: 'terminated' }[why];
+    this.log[why === 'expired' ? 'warn' : 'info']({ id: req.id, task: req.task }, `Task ${req.task}[${req.id}] ${text}`);
+    const err = serializeError(new TaskRevokedError(why));
+    await this.outcomes.completeWith(acked ? undefined : job.delivery.tag, job, 'REVOKED', err).catch((e) => this.logAckError(e));
+    this.emit('task-revoked', { id: req.id, name: req.task, expired: why === 'expired' });
+  }
+
+  /** What remote control reaches of this worker (NodeHost in node.ts): its jobs, and primitives to change them. */
+  private nodeHost(): NodeHost {
+    const { app, log, pool, waiting, held, running, finishing } = this;
+    return {
+      worker: this, app, log, pool, jobs: { waiting, held, running, finishing },
+      revoke: (job, why, acked) => this.track(this.revoke(job, why, acked)),
+      release: (job) => {
+        this.release(job);
+        this.finishing.delete(job.delivery.tag);
+        this.runPromises.delete(job.delivery.tag);
+      },
+      resize: (n) => {
+        this.slots = n;
+        this.fill();
+        this.wakeLoop();
+      },
+      wake: () => this.wakeLoop(),
+    };
   }
 
   /** An ETA far ahead goes back to the broker with a due time, instead of being held unacked in memory. */
@@ -464,6 +512,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await Promise.all(this.sideOps);
     await this.completer.drain();
     await Promise.all(late.map((j) => this.requeue(j)));
+    await this.node?.close();
     this.emit('stopped');
   }
 
