@@ -4,8 +4,8 @@
  * dropped. Events are emitted only once the facts they report hold.
  */
 import type { Celerity } from '../app/celerity.js';
-import type { Broker } from '../broker/port.js';
-import { MaxRetriesExceededError, formatTraceback, serializeError } from '../errors/index.js';
+import type { Broker, Delivery } from '../broker/port.js';
+import { MaxRetriesExceededError, TaskRevokedError, formatTraceback, serializeError, toError } from '../errors/index.js';
 import { READY_STATES, type TaskRequest, type TaskState } from '../protocol/types.js';
 import type { Logger } from '../util/logger.js';
 import type { Completer } from './completer.js';
@@ -20,8 +20,8 @@ export interface OutcomeHost {
   readonly completer: Completer;
   readonly log: Logger;
   emit<K extends keyof WorkerEvents>(event: K, ...args: WorkerEvents[K]): boolean;
-  /** Moves a delivery to the dead-letter store after pending acks. */
-  deadLetterTag(tag: string, reason: string): Promise<void>;
+  /** Wakes the consume loop (a dead-lettered message may have freed room). */
+  wake(): void;
 }
 
 export class OutcomeWriter {
@@ -66,7 +66,7 @@ export class OutcomeWriter {
           const reason = `bad arguments: ${error.message}`;
           this.host.log.error({ id: req.id, task: req.task, reason }, `message moved to the dead-letter store: ${reason}`);
           await this.store(req, 'FAILURE', serializeError(error), job, formatTraceback(error));
-          if (tag) await this.host.deadLetterTag(tag, reason);
+          if (tag) await this.deadLetterTag(tag, reason);
           this.failed(req, error, outcome.runtime);
           this.host.emit('task-rejected', { id: req.id, reason, requeue: false });
           return;
@@ -141,5 +141,49 @@ export class OutcomeWriter {
   async store(req: TaskRequest, status: TaskState, result: unknown, job: Job, traceback: string | null = null): Promise<void> {
     if (job.abandoned || (job.settled && !READY_STATES.has(status) && status !== 'REJECTED')) return;
     await this.host.completer.store({ req, queue: job.delivery.queue, status, result, traceback });
+  }
+
+  /** Stores REVOKED for a job that expired, was revoked or was terminated; acks it (unless `acked` early); says so. */
+  async revoke(job: Job, why: 'expired' | 'revoked' | 'terminated', acked = false): Promise<void> {
+    const { req } = job;
+    const text = { expired: 'expired before it ran: revoked', revoked: 'revoked: discarded', terminated: 'terminated' }[why];
+    this.host.log[why === 'expired' ? 'warn' : 'info']({ id: req.id, task: req.task }, `Task ${req.task}[${req.id}] ${text}`);
+    const err = serializeError(new TaskRevokedError(why));
+    await this.completeWith(acked ? undefined : job.delivery.tag, job, 'REVOKED', err).catch((e) => this.logAckError(e));
+    this.host.emit('task-revoked', { id: req.id, name: req.task, expired: why === 'expired' });
+  }
+
+  /** An ETA far ahead goes back to the broker with a due time, instead of being held unacked in memory. */
+  async park(job: Job): Promise<void> {
+    const { delivery, req } = job;
+    try {
+      await this.host.app.publish({ queue: delivery.queue, message: delivery.message!, priority: delivery.priority, notBefore: req.eta!.getTime() });
+      await this.host.completer.ack(delivery.tag);
+    } catch (err) {
+      this.host.log.error({ id: req.id, err: toError(err).message }, 'could not park an ETA task; it will come back after the visibility timeout');
+    }
+  }
+
+  async deadLetter(d: Delivery, id: string | null, name: string | null, reason: string, err?: unknown): Promise<void> {
+    this.host.log.error({ id, task: name, queue: d.queue, reason }, `message moved to the dead-letter store: ${reason}`);
+    const error = toError(err ?? new Error(reason));
+    if (id) {
+      await this.host.completer.storeFailure(id, serializeError(error), formatTraceback(error)).catch((e) => this.host.log.error({ id, err: toError(e).message }, 'could not store FAILURE'));
+    }
+    await this.deadLetterTag(d.tag, reason);
+    // Events report facts that already hold: the FAILURE is stored and the message is in the dead-letter store.
+    if (id) this.host.emit('task-failed', { id, name, error, runtime: 0 });
+    this.host.emit('task-rejected', { id, reason, requeue: false });
+    this.host.wake();
+  }
+
+  async deadLetterTag(tag: string, reason: string): Promise<void> {
+    // Flush pending acks first so batches never reorder around a reject.
+    await this.host.completer.drain();
+    await this.host.broker.reject(tag, { requeue: false, reason }).catch((e) => this.logAckError(e));
+  }
+
+  logAckError(e: unknown): void {
+    this.host.log.error({ err: toError(e).message }, 'could not acknowledge; the message will be redelivered after the visibility timeout');
   }
 }

@@ -12,9 +12,6 @@ import type { Celerity } from '../app/celerity.js';
 import type { Broker, Delivery } from '../broker/port.js';
 import {
   NotRegistered,
-  TaskRevokedError,
-  formatTraceback,
-  serializeError,
   toError,
 } from '../errors/index.js';
 import { decodeTaskMessage } from '../protocol/message.js';
@@ -141,7 +138,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       completer: this.completer,
       log: this.log,
       emit: this.emit.bind(this) as OutcomeHost['emit'],
-      deadLetterTag: (tag, reason) => this.deadLetterTag(tag, reason),
+      wake: () => this.wakeLoop(),
     });
     try {
       this.node = await WorkerNode.open(this.nodeHost(), this.nodeOptions);
@@ -248,7 +245,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Classifies a fresh delivery: dead-letter it, drop it as expired, hold it until its ETA, or schedule it. */
   private accept(d: Delivery): void {
     if (!d.message) {
-      this.track(this.deadLetter(d, null, null, `undecodable message: ${d.decodeError ?? 'unreadable'}`));
+      this.track(this.outcomes.deadLetter(d, null, null, `undecodable message: ${d.decodeError ?? 'unreadable'}`));
       return;
     }
     let req: TaskRequest;
@@ -257,27 +254,27 @@ export class Worker extends EventEmitter<WorkerEvents> {
     } catch (err) {
       const id = typeof d.message.headers.id === 'string' ? d.message.headers.id : null;
       const name = typeof d.message.headers.task === 'string' ? d.message.headers.task : null;
-      this.track(this.deadLetter(d, id, name, `malformed message: ${toError(err).message}`, err));
+      this.track(this.outcomes.deadLetter(d, id, name, `malformed message: ${toError(err).message}`, err));
       return;
     }
     const task = this.app.tasks.get(req.task);
     if (!task) {
       const err = NotRegistered.forTask(req.task);
       this.log.error({ task: req.task, id: req.id, queue: d.queue }, `Received unregistered task of type '${req.task}'`);
-      this.track(this.deadLetter(d, req.id, req.task, err.message, err));
+      this.track(this.outcomes.deadLetter(d, req.id, req.task, err.message, err));
       return;
     }
     const job: Job = { delivery: d, req, task, controller: new AbortController() };
-    if (this.node?.isRevoked(req.id)) return this.track(this.revoke(job, 'revoked'));
+    if (this.node?.isRevoked(req.id)) return this.track(this.outcomes.revoke(job, 'revoked'));
     // Guarded: the message text is built for every task, and most production workers log at warning or above.
     if (this.log.isLevelEnabled('info')) this.log.info({ id: req.id, task: req.task }, `Task ${req.task}[${req.id}] received`);
     this.emit('task-received', req);
     const now = Date.now();
-    if (req.expires && req.expires.getTime() <= now) return this.track(this.revoke(job, 'expired'));
+    if (req.expires && req.expires.getTime() <= now) return this.track(this.outcomes.revoke(job, 'expired'));
     const wait = req.eta ? req.eta.getTime() - now : 0;
     if (wait > 0) {
       if (this.broker.capabilities.nativeDelay && wait > this.app.conf.etaParkThreshold * 1000) {
-        this.track(this.park(job));
+        this.track(this.outcomes.park(job));
         return;
       }
       this.held.set(d.tag, job);
@@ -352,7 +349,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const { req, task, delivery } = job;
     const conf = this.app.conf;
     const acksLate = task.options.acksLate ?? conf.acksLate;
-    if (!acksLate) void this.completer.ack(delivery.tag).catch((e) => this.logAckError(e));
+    if (!acksLate) void this.completer.ack(delivery.tag).catch((e) => this.outcomes.logAckError(e));
     this.node?.started(job, this.pool ? null : process.pid);
     this.emit('task-started', req);
     let progress: Promise<void> = Promise.resolve();
@@ -398,22 +395,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.outcomes.finish(job, outcome, acksLate);
   }
 
-  /** Stores REVOKED for a job that expired, was revoked or was terminated; acks it (unless `acked` early); says so. */
-  private async revoke(job: Job, why: 'expired' | 'revoked' | 'terminated', acked = false): Promise<void> {
-    const { req } = job;
-    const text = { expired: 'expired before it ran: revoked', revoked: 'revoked: discarded', terminated: 'terminated' }[why];
-    this.log[why === 'expired' ? 'warn' : 'info']({ id: req.id, task: req.task }, `Task ${req.task}[${req.id}] ${text}`);
-    const err = serializeError(new TaskRevokedError(why));
-    await this.outcomes.completeWith(acked ? undefined : job.delivery.tag, job, 'REVOKED', err).catch((e) => this.logAckError(e));
-    this.emit('task-revoked', { id: req.id, name: req.task, expired: why === 'expired' });
-  }
-
   /** What remote control reaches of this worker (NodeHost in node.ts): its jobs, and primitives to change them. */
   private nodeHost(): NodeHost {
     const { app, log, pool, waiting, held, running, finishing } = this;
     return {
       worker: this, app, log, pool, jobs: { waiting, held, running, finishing },
-      revoke: (job, why, acked) => this.track(this.revoke(job, why, acked)),
+      revoke: (job, why, acked) => this.track(this.outcomes.revoke(job, why, acked)),
       release: (job) => {
         this.release(job);
         this.finishing.delete(job.delivery.tag);
@@ -428,43 +415,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     };
   }
 
-  /** An ETA far ahead goes back to the broker with a due time, instead of being held unacked in memory. */
-  private async park(job: Job): Promise<void> {
-    const { delivery, req } = job;
-    try {
-      await this.app.publish({ queue: delivery.queue, message: delivery.message!, priority: delivery.priority, notBefore: req.eta!.getTime() });
-      await this.completer.ack(delivery.tag);
-    } catch (err) {
-      this.log.error({ id: req.id, err: toError(err).message }, 'could not park an ETA task; it will come back after the visibility timeout');
-    }
-  }
-
-  private async deadLetter(d: Delivery, id: string | null, name: string | null, reason: string, err?: unknown): Promise<void> {
-    this.log.error({ id, task: name, queue: d.queue, reason }, `message moved to the dead-letter store: ${reason}`);
-    const error = toError(err ?? new Error(reason));
-    if (id) {
-      await this.completer.storeFailure(id, serializeError(error), formatTraceback(error)).catch((e) => this.log.error({ id, err: toError(e).message }, 'could not store FAILURE'));
-    }
-    await this.deadLetterTag(d.tag, reason);
-    // Events report facts that already hold: the FAILURE is stored and the message is in the dead-letter store.
-    if (id) this.emit('task-failed', { id, name, error, runtime: 0 });
-    this.emit('task-rejected', { id, reason, requeue: false });
-    this.wakeLoop();
-  }
-
-  private async deadLetterTag(tag: string, reason: string): Promise<void> {
-    // Flush pending acks first so batches never reorder around a reject.
-    await this.completer.drain();
-    await this.broker.reject(tag, { requeue: false, reason }).catch((e) => this.logAckError(e));
-  }
-
   private extendVisibility(): void {
     const tags = [...this.held.keys(), ...this.running.keys(), ...this.finishing.keys(), ...this.waiting.map((j) => j.delivery.tag)];
     if (tags.length) this.broker.extend(tags).catch((e) => this.log.warn({ err: toError(e).message }, 'could not extend visibility'));
-  }
-
-  private logAckError(e: unknown): void {
-    this.log.error({ err: toError(e).message }, 'could not acknowledge; the message will be redelivered after the visibility timeout');
   }
 
   /**
