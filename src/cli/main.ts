@@ -11,6 +11,7 @@ import { registerEvents } from './events-view.js';
 import { Exit, fail } from './exit.js';
 import { registerRemoteControl } from './inspect.js';
 import { VERSION } from './version.js';
+import { parseAutoscale } from '../worker/autoscale.js';
 import { runWorker } from './worker.js';
 
 // `celerity inspect ... | head` closes the pipe early: stop quietly, as other command-line tools do.
@@ -59,6 +60,7 @@ common(program.command('worker').description('start a worker'))
   .option('-S, --statedb <file>', 'keep revoked task ids in this file across restarts')
   .option('--without-heartbeat', 'send no worker-online/heartbeat/offline events')
   .option('--without-mingle', 'do not ask other nodes for their revoked ids at start')
+  .option('--autoscale <max,min>', 'grow the pool up to max with the work held, shrink back to min when idle', autoscaleFlag)
   .action(async (o: CommonFlags & WorkerFlags) => {
     if (o.pool && o.pool !== 'async' && !o.app) throw new UsageError(`-P ${o.pool} needs -A: each child loads the app module`);
     const app = await appFrom(o, {
@@ -75,7 +77,7 @@ common(program.command('worker').description('start a worker'))
       statedb: o.statedb,
     });
     await Promise.all([app.broker(), app.backend()]);
-    await runWorker(app, { queues: o.queues, appModule: o.app, node: { heartbeat: !o.withoutHeartbeat, mingle: !o.withoutMingle } });
+    await runWorker(app, { queues: o.queues, appModule: o.app, autoscale: o.autoscale, node: { heartbeat: !o.withoutHeartbeat, mingle: !o.withoutMingle } });
   });
 
 interface WorkerFlags {
@@ -92,6 +94,15 @@ interface WorkerFlags {
   statedb?: string;
   withoutHeartbeat?: boolean;
   withoutMingle?: boolean;
+  autoscale?: { max: number; min: number };
+}
+
+function autoscaleFlag(v: string): { max: number; min: number } {
+  try {
+    return parseAutoscale(v);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 common(program.command('call <task>').description('send a task by name and print its id'))

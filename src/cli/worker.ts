@@ -36,15 +36,23 @@ export function banner(app: Celerity, worker: { hostname: string; queues: string
   return lines.join('\n');
 }
 
-export async function runWorker(app: Celerity, options: { queues?: string[]; appModule?: string; node?: NodeOptions }): Promise<void> {
-  const worker = app.worker({ queues: options.queues, appModule: options.appModule, node: options.node });
+export async function runWorker(
+  app: Celerity,
+  options: { queues?: string[]; appModule?: string; node?: NodeOptions; autoscale?: { max: number; min: number } },
+): Promise<void> {
+  const worker = app.worker({ queues: options.queues, appModule: options.appModule, node: options.node, autoscale: options.autoscale });
   process.stderr.write(`${banner(app, worker)}\n`);
   // A signal or a remote `shutdown` command stops the worker; either way the process ends here.
   worker.once('stopped', () => void app.close().then(() => process.exit(0), fail));
   let signals = 0;
+  // Celery's three shutdowns: warm on SIGTERM/SIGINT (running tasks get the shutdown timeout, then go back to the
+  // broker: the soft deadline), cold on SIGQUIT or a second signal (everything goes back to the broker at once).
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;
-    if (signals === 1) {
+    if (sig === 'SIGQUIT') {
+      app.log.warn({ signal: sig }, `${sig} received: cold shutdown (returning running tasks to the broker)`);
+      void worker.stop({ timeout: 0 });
+    } else if (signals === 1) {
       app.log.info({ signal: sig }, `${sig} received: warm shutdown (finishing running tasks, up to ${app.conf.shutdownTimeout}s)`);
       worker.stop().catch(fail);
     } else {
@@ -54,6 +62,7 @@ export async function runWorker(app: Celerity, options: { queues?: string[]; app
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  process.on('SIGQUIT', onSignal);
   await worker.start();
   app.log.info({ hostname: worker.hostname, queues: worker.queues }, `${worker.hostname} ready.`);
 }

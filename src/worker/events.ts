@@ -13,6 +13,8 @@ export interface WorkerEvents {
   'task-revoked': [{ id: string; name: string; expired: boolean }];
   'task-rejected': [{ id: string | null; reason: string; requeue: boolean }];
   ready: [];
+  /** The number of task slots changed (--autoscale, pool_grow / pool_shrink); the pool has its new size. */
+  resized: [number];
   stopped: [];
   error: [Error];
 }

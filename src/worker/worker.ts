@@ -23,6 +23,7 @@ import type { WorkerEvents } from './events.js';
 import { execute } from './executor.js';
 import { checkPoolSettings, openPool, type PoolKind } from './pool-select.js';
 import { jobFromRequest, type ExecutionPool } from './pools/pool.js';
+import { Autoscaler, type AutoscaleOptions } from './autoscale.js';
 import type { Job } from './job.js';
 import { WorkerNode, type NodeHost, type NodeOptions } from './node.js';
 import { OutcomeWriter, type OutcomeHost } from './outcomes.js';
@@ -44,6 +45,8 @@ export interface WorkerOptions {
   maxMemoryPerChild?: number | null;
   /** Seconds running tasks get to finish on stop() before they are returned to the broker. */
   shutdownTimeout?: number;
+  /** Celery's `--autoscale max,min`: the pool grows with the work held and shrinks back (autoscale.ts). */
+  autoscale?: AutoscaleOptions;
   /** Remote control and events, on a Redis broker (see node.ts); false: neither. */
   node?: NodeOptions | false;
   logger?: Logger;
@@ -90,6 +93,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Remote control and events; undefined unless the broker is Redis. */
   private node: WorkerNode | undefined;
   private readonly nodeOptions: NodeOptions | false;
+  private readonly autoscaleOptions: AutoscaleOptions | undefined;
+  private scaler: Autoscaler | undefined;
 
   constructor(
     private readonly app: Celerity,
@@ -107,7 +112,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.maxMemoryPerChild = options.maxMemoryPerChild !== undefined ? options.maxMemoryPerChild : conf.maxMemoryPerChild;
     this.hostname = options.hostname ?? conf.hostname;
     this.queues = options.queues?.length ? [...options.queues] : [...(conf.queues ?? [conf.defaultQueue])];
-    this.slots = options.concurrency ?? conf.concurrency;
+    this.autoscaleOptions = options.autoscale;
+    // Autoscaled pools start small; the prefetch window is sized for the largest (see the prefetch getter).
+    this.slots = options.autoscale ? options.autoscale.min : (options.concurrency ?? conf.concurrency);
     this.multiplier = options.prefetchMultiplier ?? conf.prefetchMultiplier;
     this.nodeOptions = options.node ?? {};
     this.shutdownTimeout = options.shutdownTimeout ?? conf.shutdownTimeout;
@@ -146,6 +153,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
       await this.pool?.close({ force: true });
       throw err;
     }
+    if (this.autoscaleOptions) {
+      this.scaler = new Autoscaler(this, this.autoscaleOptions, (err) => this.log.error({ err: toError(err).message }, 'autoscale could not resize the pool'));
+      this.scaler.start();
+    }
     // Keep long-running tasks from being restored to the queue as if their worker had died.
     const every = Math.max(250, (this.app.conf.visibilityTimeout * 1000) / 3);
     this.extender = setInterval(() => this.extendVisibility(), every);
@@ -166,9 +177,36 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return this.slots;
   }
 
-  /** Messages reserved at most (concurrency x prefetch multiplier). */
+  /**
+   * Messages reserved at most (concurrency x prefetch multiplier). With autoscale, of the largest pool: the
+   * autoscaler grows the pool to the work reserved, so reserving only for the current size would never grow it.
+   */
   get prefetch(): number {
-    return this.slots * this.multiplier;
+    return (this.autoscaleOptions?.max ?? this.slots) * this.multiplier;
+  }
+
+  /** Changes the number of task slots, and of children in the threads/process pools. */
+  async resize(size: number): Promise<void> {
+    const delta = size - this.slots;
+    if (delta === 0 || size < 1) return;
+    this.slots = size;
+    this.fill();
+    this.wakeLoop();
+    if (this.pool) await (delta > 0 ? this.pool.grow(delta) : this.pool.shrink(-delta));
+    this.emit('resized', size);
+  }
+
+  grow(n = 1): Promise<void> {
+    return this.resize(this.slots + n);
+  }
+
+  shrink(n = 1): Promise<void> {
+    return this.resize(this.slots - n);
+  }
+
+  /** Tasks running or waiting for a slot: what --autoscale sizes the pool to. */
+  demand(): number {
+    return this.running.size + this.waiting.length;
   }
 
   /**
@@ -443,6 +481,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.wakeLoop();
     await this.loop;
     clearInterval(this.extender);
+    this.scaler?.stop();
     const unstarted = [...this.waiting.splice(0), ...this.held.values()];
     this.held.clear();
     for (const j of unstarted) clearTimeout(j.timer);

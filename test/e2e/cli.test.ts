@@ -41,6 +41,14 @@ function run(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
   return { code: r.status, stdout: r.stdout.trim(), stderr: r.stderr.trim() };
 }
 
+/** Resolves once a line the worker logged (before or after the call) satisfies `match`. */
+function waitForLine(lines: string[], match: (line: string) => boolean): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const check = () => (lines.some(match) ? resolve() : setTimeout(check, 20));
+    check();
+  });
+}
+
 /** Starts a worker and resolves once it logs that it is ready. */
 async function startWorker(extraArgs: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<{ proc: ChildProcess; lines: string[] }> {
   const proc = spawn(process.execPath, [cli, 'worker', '-A', fixture, '--log-format', 'json', ...extraArgs], {
@@ -133,6 +141,32 @@ describe('celerity CLI', () => {
     proc.kill('SIGTERM');
     expect(await exited(proc)).toBe(0);
     expect(run(['result', id])).toMatchObject({ code: 0, stdout: '"finished"' });
+  });
+
+  it('SIGTERM past --shutdown-timeout returns the running task to the queue (soft), and it runs on the next worker', async () => {
+    const { proc, lines } = await startWorker(['--shutdown-timeout', '0.3']);
+    const id = run(['call', 'fixtures.sleep', '--args', '[60000, "later"]']).stdout;
+    await waitForLine(lines, (l) => l.includes(id) && l.includes('received'));
+    proc.kill('SIGTERM');
+    expect(await exited(proc)).toBe(0);
+    // Not finished, not lost: back in the queue, and not marked as anything.
+    expect(run(['result', id])).toMatchObject({ code: 3 });
+    const next = await startWorker();
+    await waitForLine(next.lines, (l) => l.includes(id) && l.includes('received'));
+  });
+
+  it('SIGQUIT returns a running task at once (cold shutdown)', async () => {
+    const { proc, lines } = await startWorker();
+    const id = run(['call', 'fixtures.sleep', '--args', '[60000, "later"]']).stdout;
+    await waitForLine(lines, (l) => l.includes(id) && l.includes('received'));
+    const start = Date.now();
+    proc.kill('SIGQUIT');
+    expect(await exited(proc)).toBe(0);
+    // The default shutdown timeout is 30 s; a cold shutdown does not wait for it.
+    expect(Date.now() - start).toBeLessThan(20_000);
+    expect(run(['result', id])).toMatchObject({ code: 3 });
+    const next = await startWorker();
+    await waitForLine(next.lines, (l) => l.includes(id) && l.includes('received'));
   });
 
   it('a SIGKILLed worker\'s task comes back after the visibility timeout and runs on another worker', async () => {
