@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The `celerity` command. Every verb takes -A/--app (a module exporting `app`), --broker and --backend; settings
- * also come from CELERITY_* variables. Exit codes are in ./exit.ts and docs/cli.md.
+ * also come from CELERITY_* variables. Exit codes are in ./exit.ts and the README.
  */
 import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError, Option } from 'commander';
