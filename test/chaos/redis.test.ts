@@ -139,7 +139,27 @@ describe.skipIf(!redisUp.ok)(`recovery on Redis${redisUp.ok ? '' : ` (skipped: $
     while (accepted.length < acceptedBeforeOutage + 50) await new Promise((res) => setTimeout(res, 20));
     sending = false;
     await producer;
-    const results = await Promise.all(accepted.map((id) => s.app.asyncResult<number>(id).get({ timeout: 60_000 })));
+    const results = await Promise.all(
+      accepted.map((id) =>
+        s.app
+          .asyncResult<number>(id)
+          .get({ timeout: 30_000 })
+          .catch(async (err: unknown) => {
+            // Where the task is, for the failure message: list, unacked, ledger.
+            const r = new Redis(`redis://127.0.0.1:${server.port}/0`);
+            const lists = await Promise.all(['', '\x06\x163', '\x06\x166', '\x06\x169'].map((sfx) => r.lrange(`${s.queue}${sfx}`, 0, -1)));
+            const unacked = await r.hgetall('unacked');
+            r.disconnect();
+            const where = {
+              inList: lists.flat().some((e) => e.includes(id)),
+              unacked: Object.values(unacked).some((e) => e.includes(id)),
+              runs: await s.runs(id),
+              lines: workers.flatMap((w) => w.lines.filter((l) => l.includes(id))),
+            };
+            throw new Error(`${(err as Error).message}: ${JSON.stringify(where)}`);
+          }),
+      ),
+    );
     expect(results).toHaveLength(accepted.length);
     const done = await ledger.lrange(`${s.key}:done`, 0, -1);
     const unique = new Set(done);

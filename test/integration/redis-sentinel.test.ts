@@ -154,8 +154,8 @@ describe.skipIf(!service.ok)(`Redis through Sentinel${service.ok ? '' : ` (skipp
     const blockedClients = (port: number) =>
       onMaster(port, async (r) => Number(/blocked_clients:(\d+)/.exec(await r.info('clients'))?.[1]));
 
-    // A broker blocked in BRPOP on a queue nobody feeds when the master dies (started before the worker, so it is
-    // the only blocked client).
+    // A broker blocked waiting on a queue nobody feeds when the master dies (started before the worker, so its
+    // four connections, one per priority list, are the only blocked clients).
     const idle = new RedisBroker({ url, visibilityTimeout: 5 });
     await idle.connect();
     const idleQueue = `idle-${randomUUID()}`;
@@ -163,7 +163,7 @@ describe.skipIf(!service.ok)(`Redis through Sentinel${service.ok ? '' : ` (skipp
       (got) => `resolved with ${got.length} messages`,
       (err: Error) => `${err.name}: ${err.message}`,
     );
-    await until('the idle reserve blocked in BRPOP', async () => (await blockedClients(oldMaster)) === 1);
+    await until('the idle reserve blocked on its four lists', async () => (await blockedClients(oldMaster)) === 4);
 
     interface Sent {
       id: string;
@@ -273,14 +273,14 @@ describe.skipIf(!service.ok)(`Redis through Sentinel${service.ok ? '' : ` (skipp
       expect(missing).toEqual([]);
       expect(duplicated.filter((id) => !inFlight.has(id))).toEqual([]);
 
-      // The reserve that was blocked in BRPOP when the master died failed with one line naming the master (the
+      // The reserve that was blocked waiting when the master died failed with one line naming the master (the
       // worker's loop retries such a failure with backoff); the same broker, with its pooled blocking connection,
       // now blocks on the new master and receives what is published there.
       await worker.stop({ timeout: 0 });
       const blockedOutcome = await blocked;
       expect(blockedOutcome).toMatch(/^ConnectionError: cannot reach Redis at mymaster \(sentinels [^\n]*$/);
       const again = idle.reserve([idleQueue], { max: 1, waitMs: 10_000 });
-      await until('the idle broker blocked in BRPOP on the new master', async () => (await blockedClients(newMaster)) === 1);
+      await until('the idle broker blocked on the new master', async () => (await blockedClients(newMaster)) === 4);
       const id = randomUUID();
       await idle.publish([{ queue: idleQueue, message: message(id), priority: 0 }]);
       const got = await again;

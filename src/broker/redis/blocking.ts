@@ -1,14 +1,18 @@
 /**
- * BRPOP on connections of their own: a blocked connection answers nothing else until it returns, so blocking on
- * the shared one would stall every publish, ack and extend behind it.
+ * Waiting for a message without taking it: `BLMOVE list list RIGHT RIGHT` on each list, every one on a connection
+ * of its own (a blocked connection answers nothing else, so blocking on the shared one would stall every publish,
+ * ack and extend behind it). The command pops the oldest message and pushes it straight back where it was, in one
+ * step, so the list never changes; its reply only says "this list has something", and reserve.lua then takes the
+ * message and registers it as unacked atomically.
  *
- * Waking a blocked pop early (abort, close) uses CLIENT UNBLOCK from the main connection, which makes BRPOP return
- * nil as if it had timed out. Closing the socket instead could drop a message the server had already popped and
- * was sending; unblocking never loses one, and a message that does arrive after the caller stopped waiting is
- * pushed back to the head of the list it came from.
+ * Kombu BRPOPs instead, which loses a message whenever the reply to a served BRPOP is lost: Redis stopping right
+ * after serving it, or the connection dropping with the reply in flight (ioredis then re-sends the BRPOP and the
+ * popped message is gone). A lost BLMOVE reply loses nothing. Redis before 6.2 has no BLMOVE; there BRPOPLPUSH
+ * list list waits the same way, at the cost of moving the oldest message of a list that held several to the back.
  *
- * A pop cut short by a lost connection is sent again by ioredis once it reconnects, so a consumer resumes by
- * itself after a Redis restart; if reconnecting keeps failing, the pop rejects and the caller backs off.
+ * Waking a blocked wait early (abort, close, or another list answering first) uses CLIENT UNBLOCK from the main
+ * connection. A wait cut short by a lost connection is sent again by ioredis once it reconnects, so a consumer
+ * resumes by itself after a Redis restart; if reconnecting keeps failing, the wait rejects and the caller backs off.
  */
 import type { Redis } from 'ioredis';
 
@@ -22,12 +26,72 @@ export class BlockingPopper {
   private readonly idle: BlockingConnection[] = [];
   private readonly busy = new Map<BlockingConnection, Promise<void>>();
   private closed = false;
+  /** Set when the server turns out to lack BLMOVE (Redis < 6.2). */
+  private rotate = false;
 
   constructor(private readonly main: Redis) {}
 
   /**
-   * Resolves with `[list, item]`, or null after `timeoutMs`. Rejects with the signal's reason as soon as it
-   * aborts; rejects when Redis stays unreachable.
+   * Resolves with the first of `lists` that holds a message (leaving it there), or null after `timeoutMs`.
+   * Rejects with the signal's reason as soon as it aborts; rejects when Redis stays unreachable.
+   */
+  async wait(lists: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<string | null> {
+    if (signal?.aborted) throw signal.reason;
+    if (this.closed) return null;
+    const leased: BlockingConnection[] = [];
+    try {
+      for (let i = 0; i < lists.length; i++) {
+        const conn = await this.lease();
+        if (!conn) return null;
+        leased.push(conn);
+      }
+    } catch (err) {
+      for (const conn of leased) this.release(conn);
+      throw err;
+    }
+    if (this.closed || signal?.aborted) {
+      for (const conn of leased) this.release(conn);
+      if (this.closed) return null;
+      throw signal?.reason;
+    }
+    // Redis reads 0 as "forever"; a millisecond is the shortest wait it honours.
+    const seconds = (Math.max(1, Math.ceil(timeoutMs)) / 1000).toFixed(3);
+    return new Promise<string | null>((resolve, reject) => {
+      let settled = false;
+      let pending = leased.length;
+      const finish = (fn: () => void): void => {
+        if (settled) return;
+        settled = true;
+        signal?.removeEventListener('abort', onAbort);
+        // The others are still blocked: wake them (what they return no longer matters, nothing was taken).
+        for (const conn of leased) if (this.busy.has(conn)) void this.unblock(conn);
+        fn();
+      };
+      const onAbort = (): void => finish(() => reject(signal?.reason));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      leased.forEach((conn, i) => {
+        const list = lists[i]!;
+        const done = this.block(conn, list, seconds).then(
+          (item) => {
+            pending--;
+            if (item !== null) finish(() => resolve(list));
+            else if (pending === 0) finish(() => resolve(null));
+          },
+          (err: unknown) => {
+            pending--;
+            finish(() => reject(err));
+          },
+        );
+        this.busy.set(conn, done);
+        void done.finally(() => this.release(conn));
+      });
+    });
+  }
+
+  /**
+   * BRPOP: takes the message. Only for messages whose loss with a dropped connection is tolerable, such as replies
+   * to a control broadcast (a lost one is a node that seems not to answer). Resolves with `[list, item]`, or null
+   * after `timeoutMs`; rejects with the signal's reason as soon as it aborts.
    */
   async pop(lists: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<[string, string] | null> {
     if (signal?.aborted) throw signal.reason;
@@ -65,7 +129,20 @@ export class BlockingPopper {
     });
   }
 
-  /** Wakes every pending pop (they resolve with null), waits for them, and closes the connections. */
+  /** One non-consuming blocking wait on `list`; null on timeout or unblock. */
+  private async block(conn: BlockingConnection, list: string, seconds: string): Promise<string | null> {
+    if (!this.rotate) {
+      try {
+        return await conn.redis.blmove(list, list, 'RIGHT', 'RIGHT', seconds);
+      } catch (err) {
+        if (!/unknown command/i.test((err as Error).message)) throw err;
+        this.rotate = true;
+      }
+    }
+    return conn.redis.brpoplpush(list, list, seconds);
+  }
+
+  /** Wakes every pending wait (they resolve with null), waits for them, and closes the connections. */
   async close(): Promise<void> {
     this.closed = true;
     await Promise.all([...this.busy.keys()].map((conn) => this.unblock(conn)));
@@ -80,7 +157,7 @@ export class BlockingPopper {
     conn ??= this.open();
     if (conn.id === null) {
       try {
-        // Read before blocking: once BRPOP is sent, the connection answers nothing else.
+        // Read before blocking: once the blocking command is sent, the connection answers nothing else.
         conn.id = String(await conn.redis.client('ID'));
       } catch (err) {
         this.release(conn);
@@ -108,9 +185,9 @@ export class BlockingPopper {
   }
 
   private async unblock(conn: BlockingConnection): Promise<void> {
-    // UNBLOCK answers 0 while the BRPOP is still on its way to the server, and when it has just returned: try a
-    // few times rather than drop the socket, which could lose a reply already in flight. If it never works (CLIENT
-    // refused, or a reconnect replaced the socket) the pop ends at its own timeout, which the caller keeps short.
+    // UNBLOCK answers 0 while the command is still on its way to the server, and when it has just returned: try a
+    // few times. If it never works (CLIENT refused, or a reconnect replaced the socket) the wait ends at its own
+    // timeout, which the caller keeps short.
     for (let attempt = 1; attempt <= 5 && this.busy.has(conn); attempt++) {
       if (conn.id !== null) {
         const n = await this.main.client('UNBLOCK', conn.id, 'TIMEOUT').then(Number, () => -1);

@@ -5,9 +5,10 @@
  * timeout under `unacked_mutex`). See docs/redis.md for the layout, the priority direction and what differs.
  *
  * - reserve = one Lua script that promotes due parked messages, pops up to `max` across the priority lists in
- *   kombu's polling order and registers each as unacked. When nothing is ready it blocks in BRPOP on a
- *   connection of its own and registers the popped message with the same script: that hop (popped, not yet
- *   registered) is the only non-atomic step, as in kombu, and loses the message only if the process dies in it.
+ *   kombu's polling order and registers each as unacked. When nothing is ready it waits, without taking
+ *   anything, until a list has a message (blocking.ts), then runs the script again: unlike kombu's BRPOP, no
+ *   message is ever popped and not yet registered, so none is lost with a reply (a Redis restart, a dropped
+ *   connection) or a process dying in between.
  * - restore = read the timed-out entries, rebuild their envelopes (marked redelivered, fresh delivery tag), then
  *   one compare-and-move script per batch, under kombu's mutex; reserve runs it by itself when the oldest
  *   reservation has timed out (at most every tenth of the timeout), so a SIGKILLed worker's tasks come back.
@@ -38,7 +39,7 @@ import { encodeEnvelope } from '../../protocol/envelope.js';
 import { BlockingPopper } from './blocking.js';
 import type { RedisContext } from './context.js';
 import { listDeadLetters, requeueDeadLetters } from './dead-letters.js';
-import { deadLetterRecord, parseUnackedEntry, redeliverable, toDelivery } from './envelopes.js';
+import { deadLetterRecord, parseUnackedEntry, redeliverable } from './envelopes.js';
 import { RedisKeys, stepFor } from './keys.js';
 import type { DelayedDelivery, PriorityOrder } from './keys.js';
 import { epochSeconds, restoreTimedOut } from './restore.js';
@@ -63,14 +64,7 @@ export interface RedisBrokerOptions {
   delayedDelivery?: DelayedDelivery;
 }
 
-/**
- * The end of a kombu envelope, as reserve.lua reads it: the same pattern, so both take the same delivery tag from
- * the same envelopes. Values with quotes or escapes do not match and go through the script's full decode.
- */
-const KOMBU_TAIL =
-  /"delivery_info": \{"exchange": "[^"\\]*", "routing_key": "[^"\\]*"\}, "priority": [^,]+, "body_encoding": "base64", "delivery_tag": "([^"\\]+)"\}\}$/;
-
-/** Longest single BRPOP: bounds how long an unblock that cannot be delivered keeps a connection busy. */
+/** Longest single blocking wait: bounds how long an unblock that cannot be delivered keeps a connection busy. */
 const MAX_BLOCK_MS = 5_000;
 /** Used when the URL sets none: kombu's default (4 s, Celery's broker_connection_timeout). */
 const CONNECT_TIMEOUT_MS = 4_000;
@@ -102,8 +96,6 @@ export class RedisBroker implements Broker {
   private lastErrorAt = 0;
   private lastRestoreAttempt = 0;
   private readonly reserving = new Set<Promise<Delivery[]>>();
-  /** Registrations of messages already handed out (see registerInBackground); close() waits for them. */
-  private readonly registering = new Set<Promise<void>>();
   /** Queues whose `_kombu.binding` this instance has written; the SADD is idempotent, this only saves trips. */
   private readonly declared = new Set<string>();
 
@@ -189,7 +181,7 @@ export class RedisBroker implements Broker {
     if (options.signal?.aborted) throw options.signal.reason;
     const unique = [...new Set(queues)];
     if (unique.length === 0 || options.max <= 0) return [];
-    // close() waits for reserves in progress, so a message popped just before it is registered, not dropped.
+    // close() waits for reserves in progress, so a reserve.lua call already sent gets its answer.
     const pending = this.reserveFrom(this.open(), unique, options);
     this.reserving.add(pending);
     try {
@@ -280,7 +272,6 @@ export class RedisBroker implements Broker {
     this.conn = null;
     await conn.popper.close();
     await Promise.allSettled([...this.reserving]);
-    await Promise.allSettled([...this.registering]);
     await conn.redis.quit().catch(() => conn.redis.disconnect());
   }
 
@@ -309,47 +300,10 @@ export class RedisBroker implements Broker {
       if (now >= deadline) return [];
       const restoreWake = Math.max(restoreAt, restoreAllowed);
       const wake = Math.min(deadline, taken.nextDue ?? Infinity, restoreWake, now + MAX_BLOCK_MS);
-      const popped = await this.guard(conn.popper.pop(lists, wake - now, signal), signal);
-      if (!popped) continue;
-      const index = lists.indexOf(popped[0]);
-      const tag = index < 0 ? undefined : KOMBU_TAIL.exec(popped[1])?.[1];
-      if (tag !== undefined) return [this.registerInBackground(conn, ctx, queues, lists, index, popped, tag)];
-      try {
-        if (index < 0) throw new Error(`BRPOP answered from an unexpected key ${JSON.stringify(popped[0])}`);
-        return (await takeReady(ctx, queues, lists, options.max, { index, envelope: popped[1] })).deliveries;
-      } catch (err) {
-        // Not registered as unacked: put it back at the head, where it was, before reporting the failure.
-        await pushBack(conn.redis, popped[0], popped[1], () => this.conn === conn);
-        throw err;
-      }
+      // Nothing is taken while waiting (see blocking.ts): the next turn's reserve.lua takes and registers it.
+      await this.guard(conn.popper.wait(lists, wake - now, signal), signal);
     }
     return [];
-  }
-
-  /**
-   * A message that woke a blocked reserve is handed out at once while reserve.lua registers it: the script is
-   * already on the connection, so any ack, extend or reject of it runs after the registration, and the round trip
-   * no longer sits between an idle worker and its next task (it was a fifth of the delay->get latency). Only
-   * kombu-shaped envelopes take this path, whose tag is known without the script. Should the registration fail,
-   * the message goes back to its list and is delivered again: at least once, as ever.
-   */
-  private registerInBackground(
-    conn: Connection,
-    ctx: RedisContext,
-    queues: string[],
-    lists: readonly string[],
-    index: number,
-    popped: [string, string],
-    tag: string,
-  ): Delivery {
-    const registering = takeReady(ctx, queues, lists, 1, { index, envelope: popped[1] }).then(
-      () => undefined,
-      () => pushBackUnlessRegistered(conn, this.keys.unacked, popped[0], popped[1], tag, () => this.conn === conn),
-    );
-    this.registering.add(registering);
-    void registering.finally(() => this.registering.delete(registering));
-    const step = this.keys.steps[Math.floor(index / queues.length)] ?? 0;
-    return toDelivery(tag, queues[index % queues.length]!, popped[1], step);
   }
 
   private restoreWith(ctx: RedisContext): Promise<number> {
@@ -424,43 +378,6 @@ export class RedisBroker implements Broker {
       reason = reason === 'Connection is closed.' ? connectionFailure(last) : `${connectionFailure(last)} (${reason})`;
     }
     return new ConnectionError(`cannot reach Redis at ${this.target}: ${reason}`, { cause: err });
-  }
-}
-
-/**
- * RPUSH of a popped message that could not be registered, retried while `open()`: this process holds its only
- * copy, and the registration usually failed because Redis just became unreachable (a restart, a failover), so a
- * single attempt would usually fail too and drop it.
- */
-async function pushBack(redis: Redis, list: string, envelope: string, open: () => boolean): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await redis.rpush(list, envelope);
-      return;
-    } catch {
-      if (!open() || redis.status === 'end') return;
-      await new Promise((r) => setTimeout(r, Math.min(1000, 100 * attempt)));
-    }
-  }
-}
-
-/** pushBack for a message whose registration may have run: push-back.lua checks the unacked hash first. */
-async function pushBackUnlessRegistered(
-  conn: Connection,
-  unacked: string,
-  list: string,
-  envelope: string,
-  tag: string,
-  open: () => boolean,
-): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await conn.scripts.pushBack([unacked, list], [tag, envelope]);
-      return;
-    } catch {
-      if (!open() || conn.redis.status === 'end') return;
-      await new Promise((r) => setTimeout(r, Math.min(1000, 100 * attempt)));
-    }
   }
 }
 
