@@ -18,7 +18,6 @@ const FILES = {
   unlock: 'unlock.lua',
   requeueDeadLetters: 'requeue-dead-letters.lua',
   purge: 'purge.lua',
-  pushBack: 'push-back.lua',
   rateSlot: 'rate-slot.lua',
 } as const;
 
