@@ -10,11 +10,13 @@
  * popped message is gone). A lost BLMOVE reply loses nothing. Redis before 6.2 has no BLMOVE; there BRPOPLPUSH
  * list list waits the same way, at the cost of moving the oldest message of a list that held several to the back.
  *
- * Waking a blocked wait early (abort, close, or another list answering first) uses CLIENT UNBLOCK from the main
- * connection. A wait cut short by a lost connection is sent again by ioredis once it reconnects, so a consumer
+ * Closing wakes blocked waits with CLIENT UNBLOCK from the main connection. A wait cut short by a lost connection is sent again by ioredis once it reconnects, so a consumer
  * resumes by itself after a Redis restart; if reconnecting keeps failing, the wait rejects and the caller backs off.
  */
 import type { Redis } from 'ioredis';
+
+/** Seconds a list wait blocks before it is sent again: bounds how long an undelivered unblock keeps a socket. */
+const MAX_WATCH_S = 5;
 
 interface BlockingConnection {
   redis: Redis;
@@ -25,6 +27,8 @@ interface BlockingConnection {
 export class BlockingPopper {
   private readonly idle: BlockingConnection[] = [];
   private readonly busy = new Map<BlockingConnection, Promise<void>>();
+  /** The non-consuming wait in flight on each list (see wait()). */
+  private readonly watches = new Map<string, Promise<boolean>>();
   private closed = false;
   /** Set when the server turns out to lack BLMOVE (Redis < 6.2). */
   private rotate = false;
@@ -34,58 +38,68 @@ export class BlockingPopper {
   /**
    * Resolves with the first of `lists` that holds a message (leaving it there), or null after `timeoutMs`.
    * Rejects with the signal's reason as soon as it aborts; rejects when Redis stays unreachable.
+   *
+   * Each list keeps one wait in flight across calls: a call attaches to the waits already blocked and starts the
+   * missing ones. Nothing is unblocked when a call ends (a wait that takes nothing is harmless to leave), so no
+   * CLIENT UNBLOCK ever races a newer wait on the same connection, and an idle worker's next wait costs nothing.
    */
   async wait(lists: readonly string[], timeoutMs: number, signal?: AbortSignal): Promise<string | null> {
     if (signal?.aborted) throw signal.reason;
     if (this.closed) return null;
-    const leased: BlockingConnection[] = [];
-    try {
-      for (let i = 0; i < lists.length; i++) {
-        const conn = await this.lease();
-        if (!conn) return null;
-        leased.push(conn);
-      }
-    } catch (err) {
-      for (const conn of leased) this.release(conn);
-      throw err;
-    }
-    if (this.closed || signal?.aborted) {
-      for (const conn of leased) this.release(conn);
-      if (this.closed) return null;
-      throw signal?.reason;
-    }
-    // Redis reads 0 as "forever"; a millisecond is the shortest wait it honours.
-    const seconds = (Math.max(1, Math.ceil(timeoutMs)) / 1000).toFixed(3);
+    const pending = lists.map((list) => this.watch(list));
     return new Promise<string | null>((resolve, reject) => {
       let settled = false;
-      let pending = leased.length;
       const finish = (fn: () => void): void => {
         if (settled) return;
         settled = true;
+        clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
-        // The others are still blocked: wake them (what they return no longer matters, nothing was taken).
-        for (const conn of leased) if (this.busy.has(conn)) void this.unblock(conn);
         fn();
       };
       const onAbort = (): void => finish(() => reject(signal?.reason));
       signal?.addEventListener('abort', onAbort, { once: true });
-      leased.forEach((conn, i) => {
-        const list = lists[i]!;
-        const done = this.block(conn, list, seconds).then(
-          (item) => {
-            pending--;
-            if (item !== null) finish(() => resolve(list));
-            else if (pending === 0) finish(() => resolve(null));
+      const timer = setTimeout(() => finish(() => resolve(null)), Math.max(1, timeoutMs));
+      pending.forEach((watch, i) => {
+        watch.then(
+          (found) => {
+            if (found) finish(() => resolve(lists[i]!));
+            // A watch that timed out on its own (MAX_WATCH_S) is started again while this call still waits.
+            else if (!settled && !this.closed) this.rewatch(lists[i]!, (list) => finish(() => resolve(list)), (err) => finish(() => reject(err)));
           },
-          (err: unknown) => {
-            pending--;
-            finish(() => reject(err));
-          },
+          (err: unknown) => finish(() => reject(err)),
         );
-        this.busy.set(conn, done);
-        void done.finally(() => this.release(conn));
       });
     });
+  }
+
+  /** The wait in flight on `list`, started if there is none; resolves true when the list has a message. */
+  private watch(list: string): Promise<boolean> {
+    const current = this.watches.get(list);
+    if (current) return current;
+    const started = (async () => {
+      const conn = await this.lease();
+      if (!conn) return false;
+      const done = this.block(conn, list, MAX_WATCH_S.toFixed(3)).then((item) => item !== null);
+      this.busy.set(conn, done.then(() => undefined, () => undefined));
+      try {
+        return await done;
+      } finally {
+        this.release(conn);
+      }
+    })();
+    this.watches.set(list, started);
+    void started.then(
+      () => this.watches.delete(list),
+      () => this.watches.delete(list),
+    );
+    return started;
+  }
+
+  private rewatch(list: string, found: (list: string) => void, failed: (err: unknown) => void): void {
+    this.watch(list).then(
+      (has) => (has ? found(list) : this.closed ? undefined : this.rewatch(list, found, failed)),
+      failed,
+    );
   }
 
   /**
