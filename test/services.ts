@@ -18,3 +18,26 @@ export async function requireService(name: string, probe: () => Promise<void> | 
     return { ok: false, reason };
   }
 }
+
+/** Probe: Redis at `url` answers PING (one attempt, no reconnecting). */
+export async function pingRedis(url: string): Promise<void> {
+  const { Redis } = await import('ioredis');
+  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  try {
+    await r.connect();
+    await r.ping();
+  } finally {
+    r.disconnect();
+  }
+}
+
+/** The Python that has Debian's Celery 5 (the first python3 on PATH may be another install). */
+export const PYTHON = '/usr/bin/python3';
+
+/** Probe: PYTHON imports Celery 5 and redis-py, and Redis at `url` answers. */
+export async function pythonCeleryOnRedis(url: string): Promise<void> {
+  const { spawnSync } = await import('node:child_process');
+  const probe = spawnSync(PYTHON, ['-c', 'import celery, redis; assert celery.VERSION[0] == 5'], { encoding: 'utf8' });
+  if (probe.status !== 0) throw new Error(`${PYTHON} cannot import celery and redis (apt-get install python3-celery python3-redis)`);
+  await pingRedis(url);
+}

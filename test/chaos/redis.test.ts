@@ -10,22 +10,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Celerity } from '../../src/index.js';
 import { encodeEnvelope } from '../../src/protocol/envelope.js';
 import { tempDir } from '../helpers.js';
-import { requireService } from '../services.js';
+import { pingRedis, requireService } from '../services.js';
 import { exited, freePort, OwnRedis, startWorker, type WorkerProc } from './helpers.js';
 
 const LEDGER_URL = 'redis://127.0.0.1:6379/7';
 const BROKER = 'redis://127.0.0.1:6379/8';
 const BACKEND = 'redis://127.0.0.1:6379/9';
 
-const redisUp = await requireService('Redis on 127.0.0.1:6379', async () => {
-  const r = new Redis(LEDGER_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  try {
-    await r.connect();
-    await r.ping();
-  } finally {
-    r.disconnect();
-  }
-});
+const redisUp = await requireService('Redis on 127.0.0.1:6379', () => pingRedis(LEDGER_URL));
 
 const workers: WorkerProc[] = [];
 let ledger: Redis;

@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Celerity, ControlClient, EventReceiver } from '../../src/index.js';
 import type { ReceivedEvent } from '../../src/index.js';
-import { requireService } from '../services.js';
+import { pingRedis, requireService } from '../services.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cli = path.join(root, 'dist/cli/main.js');
@@ -24,15 +24,7 @@ const PREFIX = `e2e-${run}:`;
 const BROKER = `redis://127.0.0.1:6379/15?global_keyprefix=${PREFIX}`;
 const BACKEND = 'redis://127.0.0.1:6379/15';
 
-const ready = await requireService('Redis', async () => {
-  const r = new Redis(BACKEND, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  try {
-    await r.connect();
-    await r.ping();
-  } finally {
-    r.disconnect();
-  }
-});
+const ready = await requireService('Redis', () => pingRedis(BACKEND));
 
 const procs: ChildProcess[] = [];
 const cleanups: (() => Promise<void> | void)[] = [];

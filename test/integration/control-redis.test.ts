@@ -16,20 +16,12 @@ import {
 import type { ControlHandler, ReceivedEvent, RevokeCommand } from '../../src/control/index.js';
 import { decodeControlRequest } from '../../src/protocol/control.js';
 import { decodeEventMessage } from '../../src/protocol/events.js';
-import { requireService } from '../services.js';
+import { pingRedis, requireService } from '../services.js';
 
 const DB = 3;
 const URL = `redis://127.0.0.1:6379/${DB}`;
 
-const ready = await requireService('Redis', async () => {
-  const r = new Redis(URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  try {
-    await r.connect();
-    await r.ping();
-  } finally {
-    r.disconnect();
-  }
-});
+const ready = await requireService('Redis', () => pingRedis(URL));
 
 interface Stub extends ControlHandler {
   revokes: RevokeCommand[];

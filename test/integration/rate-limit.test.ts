@@ -8,20 +8,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Celerity, ConfigurationError, type Worker } from '../../src/index.js';
 import { parseRate, StartSchedule } from '../../src/worker/rate-limit.js';
 import { sqliteApp, tempDir } from '../helpers.js';
-import { requireService } from '../services.js';
+import { pingRedis, requireService } from '../services.js';
 
 const REDIS_BROKER = 'redis://127.0.0.1:6379/10';
 const REDIS_BACKEND = 'redis://127.0.0.1:6379/10';
 
-const redis = await requireService('Redis on 127.0.0.1:6379', async () => {
-  const r = new Redis(REDIS_BROKER, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  try {
-    await r.connect();
-    await r.ping();
-  } finally {
-    r.disconnect();
-  }
-});
+const redis = await requireService('Redis on 127.0.0.1:6379', () => pingRedis(REDIS_BROKER));
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

@@ -14,21 +14,13 @@ import type { TaskInfo } from '../../src/control/index.js';
 import { Celerity, ControlClient, EventReceiver, TaskRevokedError } from '../../src/index.js';
 import type { CelerityOptions, ReceivedEvent, Worker, WorkerOptions } from '../../src/index.js';
 import { deferred, nextEvent, tempDir } from '../helpers.js';
-import { requireService } from '../services.js';
+import { pingRedis, requireService } from '../services.js';
 
 const DB = 15;
 const BROKER_URL = `redis://127.0.0.1:6379/${DB}`;
 const POOL_APP = path.join(fileURLToPath(new URL('../fixtures', import.meta.url)), 'pool-app.ts');
 
-const ready = await requireService('Redis', async () => {
-  const r = new Redis(BROKER_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  try {
-    await r.connect();
-    await r.ping();
-  } finally {
-    r.disconnect();
-  }
-});
+const ready = await requireService('Redis', () => pingRedis(BROKER_URL));
 
 const run = randomUUID().slice(0, 8);
 let seq = 0;

@@ -4,7 +4,7 @@
  * EventReceiver query and watch a real Celery worker; Celery's event receiver and state keeper watch a Celerity
  * EventDispatcher; a starting Celery worker syncs revoked ids with a Celerity node (mingle).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -19,7 +19,7 @@ import {
   queueInfo,
 } from '../../src/control/index.js';
 import type { ControlHandler, ReceivedEvent, TaskInfo } from '../../src/control/index.js';
-import { requireService } from '../services.js';
+import { pythonCeleryOnRedis, requireService } from '../services.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const pyDir = path.join(root, 'test/interop/py');
@@ -27,17 +27,7 @@ const PY = '/usr/bin/python3';
 const DB = 4;
 const BROKER = `redis://127.0.0.1:6379/${DB}`;
 
-const ready = await requireService('Python Celery 5 on Redis', async () => {
-  const probe = spawnSync(PY, ['-c', 'import celery, redis; assert celery.VERSION[0] == 5'], { encoding: 'utf8' });
-  if (probe.status !== 0) throw new Error(`${PY} cannot import celery and redis (apt-get install python3-celery python3-redis)`);
-  const r = new Redis(BROKER, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  try {
-    await r.connect();
-    await r.ping();
-  } finally {
-    r.disconnect();
-  }
-});
+const ready = await requireService('Python Celery 5 on Redis', () => pythonCeleryOnRedis(BROKER));
 
 const run = randomUUID().slice(0, 8);
 const queue = `control-${run}`;

@@ -3,7 +3,7 @@
  * the other side's results, and a mixed fleet shares one queue. Direction tests use separate queues because a
  * worker that does not know a task name would take the message off the queue.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Celerity, TaskRevokedError } from '../../src/index.js';
-import { requireService } from '../services.js';
+import { pythonCeleryOnRedis, requireService } from '../services.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const pyDir = path.join(root, 'test/interop/py');
@@ -19,17 +19,7 @@ const PY = '/usr/bin/python3';
 const BROKER = 'redis://127.0.0.1:6379/5';
 const BACKEND = 'redis://127.0.0.1:6379/6';
 
-const ready = await requireService('Python Celery 5 on Redis', async () => {
-  const probe = spawnSync(PY, ['-c', 'import celery, redis; assert celery.VERSION[0] == 5'], { encoding: 'utf8' });
-  if (probe.status !== 0) throw new Error(`${PY} cannot import celery and redis (apt-get install python3-celery python3-redis)`);
-  const r = new Redis(BROKER, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  try {
-    await r.connect();
-    await r.ping();
-  } finally {
-    r.disconnect();
-  }
-});
+const ready = await requireService('Python Celery 5 on Redis', () => pythonCeleryOnRedis(BROKER));
 
 const run = randomUUID().slice(0, 8);
 const queues = { py: `interop-py-${run}`, ts: `interop-ts-${run}`, mixed: `interop-mixed-${run}` };

@@ -4,7 +4,7 @@
  * keeper follows it, `celerity inspect` sees a Python worker, and at start it takes over the revoked ids the Python
  * worker remembers (mingle).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Celerity, ControlClient, TaskRevokedError } from '../../src/index.js';
-import { requireService } from '../services.js';
+import { pythonCeleryOnRedis, requireService } from '../services.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const pyDir = path.join(root, 'test/interop/py');
@@ -21,17 +21,7 @@ const PY = '/usr/bin/python3';
 const DB = 1;
 const BROKER = `redis://127.0.0.1:6379/${DB}`;
 
-const ready = await requireService('Python Celery 5 on Redis', async () => {
-  const probe = spawnSync(PY, ['-c', 'import celery, redis; assert celery.VERSION[0] == 5'], { encoding: 'utf8' });
-  if (probe.status !== 0) throw new Error(`${PY} cannot import celery and redis (apt-get install python3-celery python3-redis)`);
-  const r = new Redis(BROKER, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-  try {
-    await r.connect();
-    await r.ping();
-  } finally {
-    r.disconnect();
-  }
-});
+const ready = await requireService('Python Celery 5 on Redis', () => pythonCeleryOnRedis(BROKER));
 
 const run = randomUUID().slice(0, 8);
 const tsQueue = `node-ts-${run}`;
