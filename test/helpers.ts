@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Celerity, type CelerityOptions, type Worker, type WorkerEvents } from '../src/index.js';
+import type { PoolJob } from '../src/worker/pools/index.js';
 
 export function tempDir(prefix = 'celerity-test-'): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -45,4 +46,26 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve(v: T): void
   let resolve!: (v: T) => void;
   const promise = new Promise<T>((r) => (resolve = r));
   return { promise, resolve };
+}
+
+let poolJobSeq = 0;
+
+/** A pool job for `task` with everything else at its plain default (no limits, first delivery). */
+export function poolJob(task: string, args: unknown[] = [], extra: Partial<PoolJob> = {}): PoolJob {
+  return {
+    id: `job-${++poolJobSeq}`,
+    task,
+    args,
+    kwargs: {},
+    retries: 0,
+    rootId: null,
+    parentId: null,
+    group: null,
+    eta: null,
+    expires: null,
+    hostname: 'pool@test',
+    delivery: { queue: 'celery', priority: 0, redelivered: false },
+    limits: { hard: null, soft: null },
+    ...extra,
+  };
 }

@@ -6,35 +6,18 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AppLoadError } from '../../src/app/load-app.js';
-import { ProcessPool, ThreadPool, WorkerLostError, type ExecutionPool, type PoolHooks, type PoolJob } from '../../src/worker/pools/index.js';
-import { deferred } from '../helpers.js';
+import { ProcessPool, ThreadPool, WorkerLostError, type ExecutionPool, type PoolHooks } from '../../src/worker/pools/index.js';
+import { deferred, poolJob } from '../helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures', import.meta.url));
 const APP = path.join(FIXTURES, 'pool-app.ts');
-let seq = 0;
 const pools: ExecutionPool[] = [];
 
 afterEach(async () => {
   await Promise.all(pools.splice(0).map((p) => p.close({ force: true })));
 });
 
-function job(task: string, args: unknown[] = []): PoolJob {
-  return {
-    id: `life-${++seq}`,
-    task,
-    args,
-    kwargs: {},
-    retries: 0,
-    rootId: null,
-    parentId: null,
-    group: null,
-    eta: null,
-    expires: null,
-    hostname: 'pool@test',
-    delivery: { queue: 'celery', priority: 0, redelivered: false },
-    limits: { hard: null, soft: null },
-  };
-}
+const job = poolJob;
 
 const quiet: PoolHooks = { updateState: async () => undefined };
 

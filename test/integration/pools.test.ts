@@ -7,30 +7,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NotRegistered, Reject, RemoteTaskError, Retry, TaskRevokedError, TimeLimitExceeded } from '../../src/index.js';
-import { ProcessPool, ThreadPool, WorkerLostError, type ExecutionPool, type PoolHooks, type PoolJob } from '../../src/worker/pools/index.js';
-import { deferred } from '../helpers.js';
+import { ProcessPool, ThreadPool, WorkerLostError, type ExecutionPool, type PoolHooks } from '../../src/worker/pools/index.js';
+import { deferred, poolJob } from '../helpers.js';
 
 const APP = path.join(fileURLToPath(new URL('../fixtures', import.meta.url)), 'pool-app.ts');
-let seq = 0;
 
-function job(task: string, args: unknown[] = [], extra: Partial<PoolJob> = {}): PoolJob {
-  return {
-    id: `job-${++seq}`,
-    task,
-    args,
-    kwargs: {},
-    retries: 0,
-    rootId: null,
-    parentId: null,
-    group: null,
-    eta: null,
-    expires: null,
-    hostname: 'pool@test',
-    delivery: { queue: 'celery', priority: 0, redelivered: false },
-    limits: { hard: null, soft: null },
-    ...extra,
-  };
-}
+const job = poolJob;
 
 const quiet: PoolHooks = { updateState: async () => undefined };
 
