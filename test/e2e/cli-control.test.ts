@@ -14,6 +14,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Celerity, ControlClient, EventReceiver } from '../../src/index.js';
 import type { ReceivedEvent } from '../../src/index.js';
 import { pingRedis, requireService } from '../services.js';
+import { spawnWorker } from './worker-process.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cli = path.join(root, 'dist/cli/main.js');
@@ -60,22 +61,8 @@ function cel(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
 /** A `celerity worker` process, resolved once it logs that it is ready. */
 async function startWorker(name: string, args: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<{ proc: ChildProcess; node: string; lines: string[] }> {
   const node = `${name}-${run}@e2e`;
-  const proc = spawn(process.execPath, [cli, 'worker', '-A', fixture, '-n', node, '--log-format', 'json', ...args], {
-    env: env(extraEnv),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  procs.push(proc);
-  const lines: string[] = [];
-  const err: string[] = [];
-  proc.stderr!.on('data', (d) => err.push(String(d)));
-  await new Promise<void>((resolve, reject) => {
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      lines.push(line);
-      if (line.includes('ready.')) resolve();
-    });
-    proc.once('exit', (code) => reject(new Error(`worker exited with ${code}: ${err.join('')}`)));
-  });
-  return { proc, node, lines };
+  const started = await spawnWorker(['-A', fixture, '-n', node, '--log-format', 'json', ...args], env(extraEnv), (proc) => procs.push(proc));
+  return { ...started, node };
 }
 
 /** A long-running CLI process whose stdout lines are collected. */

@@ -1,11 +1,11 @@
 /**
  * The `celerity` command end to end, as a user runs it: separate processes on one SQLite file.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { spawnWorker } from './worker-process.js';
 import { tempDir } from '../helpers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -50,23 +50,8 @@ function waitForLine(lines: string[], match: (line: string) => boolean): Promise
 }
 
 /** Starts a worker and resolves once it logs that it is ready. */
-async function startWorker(extraArgs: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<{ proc: ChildProcess; lines: string[] }> {
-  const proc = spawn(process.execPath, [cli, 'worker', '-A', fixture, '--log-format', 'json', ...extraArgs], {
-    env: { ...env, ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  workers.push(proc);
-  const lines: string[] = [];
-  const err: string[] = [];
-  proc.stderr!.on('data', (d) => err.push(String(d)));
-  await new Promise<void>((resolve, reject) => {
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      lines.push(line);
-      if (line.includes('ready.')) resolve();
-    });
-    proc.once('exit', (code) => reject(new Error(`worker exited with ${code}: ${err.join('')}`)));
-  });
-  return { proc, lines };
+function startWorker(extraArgs: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<{ proc: ChildProcess; lines: string[] }> {
+  return spawnWorker(['-A', fixture, '--log-format', 'json', ...extraArgs], { ...env, ...extraEnv }, (proc) => workers.push(proc));
 }
 
 function exited(proc: ChildProcess): Promise<number | null> {

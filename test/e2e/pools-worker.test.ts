@@ -4,16 +4,15 @@
  * longer than the visibility timeout are not redelivered (the worker's own loop stays free to extend them); a
  * child that dies mid-task fails that task with WorkerLostError and is replaced.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Celerity } from '../../src/index.js';
 import { tempDir } from '../helpers.js';
+import { spawnWorker } from './worker-process.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const cli = path.join(root, 'dist/cli/main.js');
 const fixture = path.join(root, 'test/fixtures/pool-app.ts');
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -23,27 +22,17 @@ afterEach(async () => {
 
 async function startWorker(kind: string, url: string): Promise<{ proc: ChildProcess; lines: string[] }> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CELERITY_')));
-  const proc = spawn(process.execPath, [cli, 'worker', '-A', fixture, '-P', kind, '-c', '2', '--log-format', 'json'], {
-    env: { ...env, CELERITY_BROKER_URL: url, CELERITY_RESULT_BACKEND: url, CELERITY_VISIBILITY_TIMEOUT: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  cleanups.push(async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill('SIGKILL');
-      await new Promise((r) => proc.once('exit', r));
-    }
-  });
-  const lines: string[] = [];
-  const err: string[] = [];
-  proc.stderr!.on('data', (d) => err.push(String(d)));
-  await new Promise<void>((resolve, reject) => {
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      lines.push(line);
-      if (line.includes('ready.')) resolve();
-    });
-    proc.once('exit', (code) => reject(new Error(`worker exited with ${code}: ${err.join('')}`)));
-  });
-  return { proc, lines };
+  return spawnWorker(
+    ['-A', fixture, '-P', kind, '-c', '2', '--log-format', 'json'],
+    { ...env, CELERITY_BROKER_URL: url, CELERITY_RESULT_BACKEND: url, CELERITY_VISIBILITY_TIMEOUT: '1' },
+    (proc) =>
+      cleanups.push(async () => {
+        if (proc.exitCode === null && proc.signalCode === null) {
+          proc.kill('SIGKILL');
+          await new Promise((r) => proc.once('exit', r));
+        }
+      }),
+  );
 }
 
 describe.each(['threads', 'process'])('celerity worker -P %s', (kind) => {
