@@ -20,16 +20,12 @@ export interface Taken {
   nextDue: number | null;
 }
 
-/**
- * Takes up to `max` messages from `lists` (the polling lists of `queues`), registering them as unacked; `held` is
- * a message already popped by BRPOP (index into `lists`), registered first.
- */
+/** Takes up to `max` messages from `lists` (the polling lists of `queues`), registering them as unacked. */
 export async function takeReady(
   ctx: RedisContext,
   queues: readonly string[],
   lists: readonly string[],
   max: number,
-  held?: { index: number; envelope: string },
 ): Promise<Taken> {
   const { keys } = ctx;
   const now = Date.now();
@@ -47,8 +43,6 @@ export async function takeReady(
     lists.length,
     queues.length,
     keys.steps.join(''),
-    held ? held.index + 1 : 0,
-    held?.envelope ?? '',
     CONSUMER_MARKER_MS,
     ...queues,
   ];

@@ -15,10 +15,8 @@ ARGV[3]  now_ms       epoch ms; parked members scored at or below this are due
 ARGV[4]  L            number of lists (= 4 * Q)
 ARGV[5]  Q            number of queues
 ARGV[6]  steps        the step digits in polling order, "0369" or "9630"
-ARGV[7]  held_index   1-based list index of a message the caller already popped with BRPOP, or "0"
-ARGV[8]  held         that message (registered first, counted in max), or ""
-ARGV[9]  marker_ttl   ms the consumer markers live (publishers park delayed messages only while one exists)
-ARGV[10 .. 9+Q]       queue names (the routing key to record when an envelope has no delivery_info)
+ARGV[7]  marker_ttl   ms the consumer markers live (publishers park delayed messages only while one exists)
+ARGV[8 .. 7+Q]        queue names (the routing key to record when an envelope has no delivery_info)
 
 A parked member is one step digit followed by the envelope; it is LPUSHed (the tail, as a fresh publish) to
 that step's list of its queue. The consumer markers tell publishers that someone will promote parked messages
@@ -102,7 +100,7 @@ local function track(index, envelope, tag, entry)
 end
 
 local function register(index, envelope)
-  local qname = ARGV[9 + ((index - 1) % Q) + 1]
+  local qname = ARGV[7 + ((index - 1) % Q) + 1]
   local fast_exchange, fast_routing_key, fast_tag = string.match(envelope, TAIL)
   if fast_tag then
     return track(index, envelope, fast_tag, '[' .. envelope .. ', "' .. fast_exchange .. '", "' .. fast_routing_key .. '"]')
@@ -128,7 +126,7 @@ end
 --    join the tail of their lists (at most 1000 per queue per call; the next call takes the rest, and
 --    `next_due` tells the caller not to wait meanwhile).
 for q = 1, Q do
-  redis.call('SET', KEYS[2 + L + Q + q], '1', 'PX', ARGV[9])
+  redis.call('SET', KEYS[2 + L + Q + q], '1', 'PX', ARGV[7])
   local key = KEYS[2 + L + q]
   local due = redis.call('ZRANGEBYSCORE', key, '-inf', now_ms, 'LIMIT', 0, 1000)
   if #due > 0 then
@@ -140,9 +138,7 @@ for q = 1, Q do
   end
 end
 
--- 2. The message the caller popped while blocked, then the lists in polling order.
-local held_index = tonumber(ARGV[7])
-if held_index > 0 then register(held_index, ARGV[8]) end
+-- 2. The lists in polling order.
 for i = 1, L do
   while taken < max do
     local envelope = redis.call('RPOP', KEYS[2 + i])
