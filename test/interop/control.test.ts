@@ -303,7 +303,8 @@ describe.skipIf(!ready.ok)(`remote control and events with Python Celery 5.2${re
       };
     });
     try {
-      const capture = python([path.join(pyDir, 'events_capture.py'), '4']);
+      // Until the last task event arrives (30 s at most): a fixed window can close before it on a loaded machine.
+      const capture = python([path.join(pyDir, 'events_capture.py'), '30', uuid]);
       // Celery's receiver broadcasts `heartbeat` once it listens, which is when task events can be sent.
       await subscribed;
       await dispatcher.send('task-received', {

@@ -181,9 +181,11 @@ describe.skipIf(!ready.ok)(`a Celerity worker among Python Celery 5.2 nodes${rea
     });
     await sub.psubscribe(`/${DB}.celery.pidbox`);
     try {
-      const capture = runTo(PY, [path.join(pyDir, 'events_capture.py'), '5'], pyEnv(), pyDir);
+      // Until the task's last event arrives (30 s at most): a fixed window can close before it on a loaded machine.
+      const taskId = randomUUID();
+      const capture = runTo(PY, [path.join(pyDir, 'events_capture.py'), '30', taskId], pyEnv(), pyDir);
       await listening;
-      const r = await app.sendTask('node.add', [20, 22], { queue: tsQueue });
+      const r = await app.sendTask('node.add', [20, 22], { queue: tsQueue, taskId });
       expect(await r.get({ timeout: 15_000 })).toBe(42);
       const out = await capture;
       expect(out.code).toBe(0);

@@ -1,7 +1,8 @@
-"""Celery's own event receiver and state keeper, run for SECONDS against the broker; prints what it saw as JSON:
+"""Celery's own event receiver and state keeper, run against the broker for at most SECONDS, or until the
+task-succeeded event of UNTIL_UUID arrives; prints what it saw as JSON:
 {"events": [{"type", "hostname", "uuid"}...], "alive": [worker names], "tasks": {uuid: state}}.
 It wakes the workers up when it starts listening (a `heartbeat` broadcast), as `celery events` and Flower do.
-Usage: events_capture.py SECONDS"""
+Usage: events_capture.py SECONDS [UNTIL_UUID]"""
 import json
 import sys
 import threading
@@ -13,17 +14,24 @@ from control_proj import app
 
 def main():
     seconds = float(sys.argv[1])
+    until = sys.argv[2] if len(sys.argv) > 2 else None
     state = State()
     seen = []
+    receiver = None
 
     def on_event(event):
         state.event(event)
         seen.append({'type': event['type'], 'hostname': event.get('hostname'), 'uuid': event.get('uuid')})
+        if until and event['type'] == 'task-succeeded' and event.get('uuid') == until:
+            receiver.should_stop = True
 
     with app.connection() as conn:
         receiver = app.events.Receiver(conn, handlers={'*': on_event})
-        threading.Timer(seconds, lambda: setattr(receiver, 'should_stop', True)).start()
+        timer = threading.Timer(seconds, lambda: setattr(receiver, 'should_stop', True))
+        timer.daemon = True
+        timer.start()
         receiver.capture(limit=None, timeout=None, wakeup=True)
+        timer.cancel()
     print(json.dumps({
         'events': seen,
         'alive': sorted(w.hostname for w in state.alive_workers()),
