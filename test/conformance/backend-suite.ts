@@ -115,6 +115,15 @@ export function backendConformance(name: string, factory: () => Promise<BackendH
       expect((await backend.mget(ts)).map((m) => m?.result)).toEqual([0, 1, 2]);
     });
 
+    it('setMany of hundreds keeps the stored SUCCESS among them and writes the rest', async () => {
+      // Large enough to span several of a backend's internal chunks (the Redis script reads 200 keys at a time).
+      const ts = Array.from({ length: 450 }, () => id());
+      await backend.set(ts[321]!, meta(ts[321]!, 'SUCCESS', 'first'));
+      await backend.setMany(ts.map((t, i) => ({ taskId: t, meta: meta(t, i === 321 ? 'FAILURE' : 'SUCCESS', i) })));
+      const got = await backend.mget(ts);
+      expect(got.map((m) => m?.result)).toEqual(ts.map((_, i) => (i === 321 ? 'first' : i)));
+    });
+
     it('incr is atomic and returns each new value once', async () => {
       const key = `chord-${id()}`;
       expect(await backend.incr(key)).toBe(1);

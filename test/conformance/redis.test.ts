@@ -166,6 +166,25 @@ describe.skipIf(!service.ok)('redis broker: kombu layout and behaviour', () => {
     expect(pyJsonString(queue)).toBe('"caf\\u00e9/\\u00fc-\\ud83d\\ude00\\"q\\""');
   });
 
+  it('registers and acks a reserve larger than one script chunk, and reads tails past the usual window', async () => {
+    const broker = await setup();
+    // reserve.lua, ack.lua and set.lua work in chunks of 200; 450 spans three. The 600-character queue name puts
+    // the start of the envelope's tail outside the last 512 bytes, where reserve.lua looks first.
+    const long = `q${'x'.repeat(600)}`;
+    await broker.publish(Array.from({ length: 450 }, (_, i) => out('jobs', `m${i}`)));
+    await broker.publish([out(long, 'long')]);
+    const got = await broker.reserve(['jobs'], { max: 1000, waitMs: 0 });
+    expect(got.map((d) => d.message?.headers.id)).toEqual(Array.from({ length: 450 }, (_, i) => `m${i}`));
+    expect(await r.hlen(`${s.prefix}unacked`)).toBe(450);
+    expect(await r.zcard(`${s.prefix}unacked_index`)).toBe(450);
+    for (const d of got.slice(0, 3)) expect(await r.hget(`${s.prefix}unacked`, d.tag)).toBe(`[${d.raw}, "", "jobs"]`);
+    const [l] = await broker.reserve([long], { max: 1, waitMs: 0 });
+    expect(l!.tag).toBe(JSON.parse(l!.raw).properties.delivery_tag);
+    expect(await r.hget(`${s.prefix}unacked`, l!.tag)).toBe(`[${l!.raw}, "", "${long}"]`);
+    await broker.ack([...got.map((d) => d.tag), l!.tag]);
+    expect(await r.exists(`${s.prefix}unacked`, `${s.prefix}unacked_index`)).toBe(0);
+  });
+
   it('delivers what is not a kombu envelope as undecodable, tracked so it can be dead-lettered', async () => {
     const broker = await setup();
     await r.lpush(`${s.prefix}jobs`, 'not json at all', '{"body": "x"}');

@@ -9,12 +9,20 @@
 -- ARGV[1]: time to live in ms; 0 = no expiry. Whole seconds use SETEX, as Celery writes it.
 -- ARGV[i + 1]: the meta of result i as JSON text.
 -- Returns how many were written and published (a kept SUCCESS is neither).
+-- The current values are read with one MGET per chunk of keys rather than a GET each (every redis.call costs
+-- about 1 us on its own).
+local CHUNK = 200
 local ttl = tonumber(ARGV[1])
 local written = 0
+local currents = {}
+for first = 1, #KEYS, CHUNK do
+  local values = redis.call('MGET', unpack(KEYS, first, math.min(first + CHUNK - 1, #KEYS)))
+  for j, value in ipairs(values) do currents[first + j - 1] = value end
+end
 for i, key in ipairs(KEYS) do
   local meta = ARGV[i + 1]
   local kept = false
-  local current = redis.call('GET', key)
+  local current = currents[i]
   if current then
     -- Celery and we both write `status` first; anything else is decoded in full.
     local status = string.match(current, '^{"status": "([^"\\]*)"')

@@ -84,15 +84,50 @@ local taken = 0
 
 -- kombu's envelope ends with its properties in a fixed order, so exchange, routing key and delivery tag can be
 -- read off the end without decoding the whole message (cjson.decode was most of this script's cost: about 13 us
--- of Redis time per message). Anchored at the end, the pattern can only match the real properties; values with
--- quotes, backslashes or escapes fail it and take the full decode below.
-local TAIL = '"delivery_info": {"exchange": "([^"\\]*)", "routing_key": "([^"\\]*)"}, "priority": [^,]+, '
+-- of Redis time per message). Anchored both where the tail starts and at the end, the pattern can only match the
+-- real properties; values with quotes, backslashes or escapes fail it and take the full decode below. The start
+-- is found with a plain find: an unanchored pattern retries at every byte of the ~870-byte envelope (measured
+-- 33 us per message, against 3 us this way).
+local TAIL_START = '"delivery_info": {"exchange": "'
+local TAIL = '^"delivery_info": {"exchange": "([^"\\]*)", "routing_key": "([^"\\]*)"}, "priority": [^,]+, '
   .. '"body_encoding": "base64", "delivery_tag": "([^"\\]+)"}}$'
+
+local function read_tail(envelope)
+  -- The tail is about 170 bytes plus exchange and routing key: look there first, then from the start.
+  local window = #envelope - 512
+  for _, start in ipairs(window > 1 and { window, 1 } or { 1 }) do
+    local from = start
+    while true do
+      local at = string.find(envelope, TAIL_START, from, true)
+      if not at then break end
+      local exchange, routing_key, tag = string.match(envelope, TAIL, at)
+      if tag then return exchange, routing_key, tag end
+      from = at + 1
+    end
+  end
+  return nil
+end
+
+-- unacked_index and unacked entries are written in chunks: one ZADD and one HSET per chunk instead of one each
+-- per message (every redis.call costs about 1 us on its own).
+local CHUNK = 200
+local index_args, hash_args = {}, {}
+
+local function flush_tracked()
+  if #index_args > 0 then
+    redis.call('ZADD', KEYS[2], unpack(index_args))
+    redis.call('HSET', KEYS[1], unpack(hash_args))
+    index_args, hash_args = {}, {}
+  end
+end
 
 -- Records a delivery as unacked, kombu's way, and adds it to the reply.
 local function track(index, envelope, tag, entry)
-  redis.call('ZADD', KEYS[2], now, tag)
-  redis.call('HSET', KEYS[1], tag, entry)
+  index_args[#index_args + 1] = now
+  index_args[#index_args + 1] = tag
+  hash_args[#hash_args + 1] = tag
+  hash_args[#hash_args + 1] = entry
+  if #index_args >= 2 * CHUNK then flush_tracked() end
   taken = taken + 1
   result[#result + 1] = index
   result[#result + 1] = envelope
@@ -101,7 +136,7 @@ end
 
 local function register(index, envelope)
   local qname = ARGV[7 + ((index - 1) % Q) + 1]
-  local fast_exchange, fast_routing_key, fast_tag = string.match(envelope, TAIL)
+  local fast_exchange, fast_routing_key, fast_tag = read_tail(envelope)
   if fast_tag then
     return track(index, envelope, fast_tag, '[' .. envelope .. ', "' .. fast_exchange .. '", "' .. fast_routing_key .. '"]')
   end
@@ -138,15 +173,28 @@ for q = 1, Q do
   end
 end
 
--- 2. The lists in polling order.
+-- 2. The lists in polling order. RPOP with a count (Redis 6.2+) takes a list's share in one call; older servers
+--    reject the count, and there the messages are popped one by one.
+local counted = true
 for i = 1, L do
-  while taken < max do
-    local envelope = redis.call('RPOP', KEYS[2 + i])
-    if not envelope then break end
-    register(i, envelope)
-  end
   if taken >= max then break end
+  if counted then
+    local popped = redis.pcall('RPOP', KEYS[2 + i], max - taken)
+    if type(popped) == 'table' and popped.err then
+      counted = false
+    elseif popped then
+      for _, envelope in ipairs(popped) do register(i, envelope) end
+    end
+  end
+  if not counted then
+    while taken < max do
+      local envelope = redis.call('RPOP', KEYS[2 + i])
+      if not envelope then break end
+      register(i, envelope)
+    end
+  end
 end
+flush_tracked()
 
 -- 3. What the caller needs to decide how long it may block.
 local oldest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
