@@ -17,12 +17,14 @@ export const DB = { bullmq: 11, celerityBroker: 12, celerityResults: 13 } as con
 
 export const QUEUE = 'bench';
 export const TASK = 'bench.noop';
+/** Where a worker child runs its untimed warm-up tasks, apart from the queue it is timed on. */
+export const WARMUP_QUEUE = 'bench-warmup';
 
 export type System = 'celerity' | 'bullmq';
 
 export type RoleSpec =
   | { role: 'enqueue'; system: System; mode: 'seq' | 'bulk'; warmup: number; count: number }
-  | { role: 'worker'; system: System; concurrency: number; expected: number; timeline?: boolean }
+  | { role: 'worker'; system: System; concurrency: number; expected: number; warmup: number; timeline?: boolean }
   | { role: 'roundtrip'; system: System; warmup: number; count: number };
 
 /** Socket traffic to Redis during the timed part: writes approximate round trips (a pipeline is one write). */

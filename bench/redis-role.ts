@@ -14,6 +14,7 @@ import type * as CelerityModule from '../src/index.js';
 import {
   QUEUE,
   TASK,
+  WARMUP_QUEUE,
   bullConnection,
   celerityUrls,
   countRedisWrites,
@@ -66,29 +67,48 @@ function celerityApp(concurrency = 1): Celerity {
 function celerityRole(): Role {
   if (spec.role === 'worker') {
     const app = celerityApp(spec.concurrency);
-    app.task(TASK, () => null, { queue: QUEUE });
-    const worker = app.worker({ queues: [QUEUE] });
+    const noop = app.task(TASK, () => null, { queue: QUEUE });
+    let worker: ReturnType<Celerity['worker']> | undefined;
     let done = 0;
     let finished: () => void = () => undefined;
     const all = new Promise<void>((resolve) => (finished = resolve));
-    // Emitted once the result is stored and the message acknowledged, so the count is of durable completions.
-    worker.on('task-succeeded', () => ++done === spec.expected && finished());
-    worker.on('task-failed', ({ error }) => console.error('celerity task failed:', error.message));
-    if (spec.timeline) {
-      // 'task-received' once reserved and decoded; 'task-succeeded' once the result is stored and the ack done.
-      worker.on('task-received', (req) => (timeline[req.id] = [hrUs()]));
-      worker.on('task-succeeded', ({ id }) => timeline[id]?.push(hrUs()));
-    }
     return {
       async prepare() {
         await Promise.all([app.broker(), app.backend()]);
+        // The same work on a queue of its own, so the timed worker starts with compiled code, as a worker that
+        // has been up for a while would; its results are deleted so the drain check counts only timed ones.
+        const ids: string[] = [];
+        for (let i = 0; i < spec.warmup; i += 1000) {
+          const sent = await Promise.all(
+            Array.from({ length: Math.min(1000, spec.warmup - i) }, () => noop.applyAsync([], { queue: WARMUP_QUEUE })),
+          );
+          ids.push(...sent.map((r) => r.id));
+        }
+        if (ids.length) {
+          const warm = app.worker({ queues: [WARMUP_QUEUE] });
+          let warmDone = 0;
+          const warmed = new Promise<void>((resolve) => warm.on('task-succeeded', () => ++warmDone === ids.length && resolve()));
+          await warm.start();
+          await warmed;
+          await warm.stop();
+          await Promise.all(ids.map((id) => app.asyncResult(id).forget()));
+        }
       },
       async run() {
+        worker = app.worker({ queues: [QUEUE] });
+        // Emitted once the result is stored and the message acknowledged, so the count is of durable completions.
+        worker.on('task-succeeded', () => ++done === spec.expected && finished());
+        worker.on('task-failed', ({ error }) => console.error('celerity task failed:', error.message));
+        if (spec.timeline) {
+          // 'task-received' once reserved and decoded; 'task-succeeded' once the result is stored and the ack done.
+          worker.on('task-received', (req) => (timeline[req.id] = [hrUs()]));
+          worker.on('task-succeeded', ({ id }) => timeline[id]?.push(hrUs()));
+        }
         await worker.start();
         await all;
       },
       async close() {
-        await worker.stop();
+        await worker?.stop();
         await app.close();
       },
     };
@@ -145,7 +165,8 @@ async function bullRole(): Promise<Role> {
   if (spec.role === 'worker') {
     // Defaults otherwise: completed jobs stay in Redis with their returnvalue (removeOnComplete off), as
     // Celerity keeps every result (for a day by default).
-    const worker = new Worker(QUEUE, async () => null, { connection: bullConnection, concurrency: spec.concurrency, autorun: false });
+    const options = { connection: bullConnection, concurrency: spec.concurrency, autorun: false };
+    const worker = new Worker(QUEUE, async () => null, options);
     let done = 0;
     let finished: () => void = () => undefined;
     const all = new Promise<void>((resolve) => (finished = resolve));
@@ -162,6 +183,21 @@ async function bullRole(): Promise<Role> {
     return {
       async prepare() {
         await worker.waitUntilReady();
+        if (spec.warmup > 0) {
+          // The same warm-up as Celerity's: the same jobs through a worker of the same options on a queue of its own.
+          const warmQueue = new Queue(WARMUP_QUEUE, { connection: bullConnection });
+          for (let i = 0; i < spec.warmup; i += 1000) {
+            await warmQueue.addBulk(Array.from({ length: Math.min(1000, spec.warmup - i) }, () => ({ name: TASK, data: {} })));
+          }
+          const warm = new Worker(WARMUP_QUEUE, async () => null, options);
+          let warmDone = 0;
+          const warmed = new Promise<void>((resolve) => warm.on('completed', () => ++warmDone === spec.warmup && resolve()));
+          const warmRun = warm.run();
+          await warmed;
+          await warm.close();
+          await warmRun;
+          await warmQueue.close();
+        }
       },
       async run() {
         running = worker.run();

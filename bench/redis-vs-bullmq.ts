@@ -14,7 +14,9 @@
  * - enqueue, one at a time (`await delay()` / `await queue.add()`) and in bulk (1,000 `delay()` calls in one tick,
  *   coalesced into one MULTI by the producer / `addBulk` of 1,000);
  * - processing of pre-filled no-op tasks with results stored, at concurrency 100 (the bulk-enqueued tasks), 10
- *   and 1: from the worker's start until the last result is stored and acknowledged;
+ *   and 1: from the worker's start until the last result is stored and acknowledged. Each worker child first runs
+ *   BENCH_WORKER_WARMUP tasks (5000) through a worker of the same settings on a queue of its own, untimed, so the
+ *   timed part measures compiled code, as in a worker that has been running for a while;
  * - `delay()` -> `get()` against a worker in another process / `add()` -> `job.waitUntilFinished(queueEvents)`;
  * - Redis memory per 100k queued tasks (INFO used_memory delta, and the sum of MEMORY USAGE over their keys);
  * - worker RSS after draining the concurrency-100 batch.
@@ -24,7 +26,8 @@
  *
  * Environment: BENCH_RUNS (3), BENCH_TASKS (20000), BENCH_TASKS_C1 (5000), BENCH_SEQ (5000), BENCH_ROUNDTRIPS
  * (500), BENCH_MEMORY_TASKS (100000), BENCH_PHASES (seq,bulk,c10,c1,latency,memory), BENCH_SYSTEMS
- * (celerity,bullmq), BENCH_PROFILE=1 (run the roles under `node --cpu-prof` and print profile summaries; files
+ * (celerity,bullmq), BENCH_BULK_WARMUP (1000 tasks the bulk producer sends before its timed part),
+ * BENCH_WORKER_WARMUP (5000), BENCH_PROFILE=1 (run the roles under `node --cpu-prof` and print profile summaries; files
  * under bench/.bench-profiles/), BENCH_JSON=<file> (raw figures), BENCH_REDIS_HOST / BENCH_REDIS_PORT.
  */
 import { fork, execFileSync, spawnSync } from 'node:child_process';
@@ -45,7 +48,9 @@ const RT = Number(env.BENCH_ROUNDTRIPS ?? 500);
 const MEM = Number(env.BENCH_MEMORY_TASKS ?? 100_000);
 const PHASES = (env.BENCH_PHASES ?? 'seq,bulk,c10,c1,latency,memory').split(',');
 const SYSTEMS = (env.BENCH_SYSTEMS ?? 'celerity,bullmq').split(',') as System[];
-const BULK_WARMUP = 1000;
+const BULK_WARMUP = Number(env.BENCH_BULK_WARMUP ?? 1000);
+/** Tasks each worker child runs on a queue of its own before its timed part, so neither is timed while compiling. */
+const WORKER_WARMUP = Number(env.BENCH_WORKER_WARMUP ?? 5000);
 const SEQ_WARMUP = 200;
 const RT_WARMUP = 50;
 
@@ -334,7 +339,7 @@ async function phaseSeq(system: System): Promise<void> {
 
 /** Drains `expected` pre-filled tasks with a worker child at `concurrency`. */
 async function drain(system: System, concurrency: number, expected: number) {
-  const child = new Child({ role: 'worker', system, concurrency, expected }, `${system}-worker-c${concurrency}`);
+  const child = new Child({ role: 'worker', system, concurrency, expected, warmup: WORKER_WARMUP }, `${system}-worker-c${concurrency}`);
   await child.ready;
   const before = await redisStats();
   const report = await child.go();
@@ -394,7 +399,10 @@ async function phaseProcess(system: System, concurrency: number, count: number, 
 async function phaseLatency(system: System): Promise<void> {
   await flush(system);
   const total = RT_WARMUP + RT;
-  const worker = new Child({ role: 'worker', system, concurrency: 1, expected: total, timeline: true }, `${system}-worker-latency`);
+  const worker = new Child(
+    { role: 'worker', system, concurrency: 1, expected: total, warmup: WORKER_WARMUP, timeline: true },
+    `${system}-worker-latency`,
+  );
   await worker.ready;
   const workerDone = worker.go();
   const client = new Child({ role: 'roundtrip', system, warmup: RT_WARMUP, count: RT }, `${system}-roundtrip`);
