@@ -92,6 +92,29 @@ const NEEDS_ESCAPE = /[^\x20-\x7e]|["\\]/g;
 /** The same set as one class and without the global flag: `test` allocates nothing and needs no callback. */
 const HAS_ESCAPE = /[^\x20\x21\x23-\x5b\x5d-\x7e]/;
 
+/**
+ * pyJsonString without the quotes: the string itself when it needs no escaping (no copy), for writers that put
+ * the quotes in their constant text.
+ */
+export function pyJsonInner(s: string): string {
+  return HAS_ESCAPE.test(s) ? s.replace(NEEDS_ESCAPE, escapeChar) : s;
+}
+
+/**
+ * Values that repeat from message to message (task names, origins, queue names, content types): their encoded
+ * form is kept, bounded like keyText, so the escaping check runs once per distinct value.
+ */
+const repeatedTexts = new Map<string, string>();
+
+export function pyJsonInnerRepeated(s: string): string {
+  let text = repeatedTexts.get(s);
+  if (text === undefined) {
+    text = pyJsonInner(s);
+    if (repeatedTexts.size < 4096) repeatedTexts.set(s, text);
+  }
+  return text;
+}
+
 export function pyJsonString(s: string): string {
   // Almost every string in a message (names, ids, base64 bodies, dates) needs no escaping; testing first is about
   // 3x cheaper than a replace that finds nothing (string encoding was half of a producer's CPU in the benchmark).

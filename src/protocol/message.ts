@@ -4,7 +4,7 @@
  */
 import { unzipSync } from 'node:zlib';
 import { DecodeError } from '../errors/index.js';
-import { formatPyNumber, pyDumps, pyJsonString } from './json.js';
+import { formatPyNumber, pyDumps, pyJsonInner, pyJsonInnerRepeated, pyJsonString } from './json.js';
 import { argsRepr, kwargsRepr } from './repr.js';
 import { jsonSerializer, type SerializerRegistry } from './serializers.js';
 import type { BrokerMessage, EmbedOptions, SignatureDict, TaskRequest, TaskSendSpec } from './types.js';
@@ -135,15 +135,44 @@ interface TaskHeaders {
  * pyDumps.
  */
 function taskHeadersText(h: TaskHeaders): string {
-  return (
-    `{"lang": ${pyJsonString(h.lang)}, "task": ${pyJsonString(h.task)}, "id": ${pyJsonString(h.id)}, ` +
-    `"shadow": ${orNull(h.shadow)}, "eta": ${orNull(h.eta)}, "expires": ${orNull(h.expires)}, ` +
-    `"group": ${orNull(h.group)}, "group_index": ${numOrNull(h.group_index)}, "retries": ${formatPyNumber(h.retries)}, ` +
-    `"timelimit": [${numOrNull(h.timelimit[0])}, ${numOrNull(h.timelimit[1])}], "root_id": ${pyJsonString(h.root_id)}, ` +
-    `"parent_id": ${orNull(h.parent_id)}, "argsrepr": ${pyJsonString(h.argsrepr)}, ` +
-    `"kwargsrepr": ${pyJsonString(h.kwargsrepr)}, "origin": ${pyJsonString(h.origin)}, ` +
-    `"ignore_result": ${h.ignore_result ? 'true' : 'false'}}`
-  );
+  // One join, which gives a flat string (see encodeEnvelope), with the quotes in the constant parts.
+  return [
+    '{"lang": "',
+    pyJsonInnerRepeated(h.lang),
+    '", "task": "',
+    pyJsonInnerRepeated(h.task),
+    '", "id": "',
+    pyJsonInner(h.id),
+    '", "shadow": ',
+    orNull(h.shadow),
+    ', "eta": ',
+    orNull(h.eta),
+    ', "expires": ',
+    orNull(h.expires),
+    ', "group": ',
+    orNull(h.group),
+    ', "group_index": ',
+    numOrNull(h.group_index),
+    ', "retries": ',
+    formatPyNumber(h.retries),
+    ', "timelimit": [',
+    numOrNull(h.timelimit[0]),
+    ', ',
+    numOrNull(h.timelimit[1]),
+    '], "root_id": "',
+    h.root_id === h.id ? pyJsonInner(h.id) : pyJsonInner(h.root_id),
+    '", "parent_id": ',
+    orNull(h.parent_id),
+    ', "argsrepr": "',
+    pyJsonInner(h.argsrepr),
+    '", "kwargsrepr": "',
+    pyJsonInner(h.kwargsrepr),
+    '", "origin": "',
+    pyJsonInnerRepeated(h.origin),
+    '", "ignore_result": ',
+    h.ignore_result ? 'true' : 'false',
+    '}',
+  ].join('');
 }
 
 /** The values have the types taskHeadersText writes; anything else (a plain-JS caller's surprise) takes pyDumps. */

@@ -7,12 +7,14 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { Redis } from 'ioredis';
+import type { Pipeline } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createBroker } from '../../src/broker/index.js';
 import { RedisBroker } from '../../src/broker/redis/index.js';
 import type { DelayedDelivery, PriorityOrder } from '../../src/broker/redis/index.js';
 import { parseUnackedEntry, redeliverable } from '../../src/broker/redis/envelopes.js';
 import { SEP } from '../../src/broker/redis/keys.js';
+import { framedLpush } from '../../src/broker/redis/framed.js';
 import { defineScripts } from '../../src/broker/redis/scripts.js';
 import { redisOptionsFromUrl } from '../../src/redis/url.js';
 import type { OutboundMessage } from '../../src/broker/port.js';
@@ -183,6 +185,22 @@ describe.skipIf(!service.ok)('redis broker: kombu layout and behaviour', () => {
     expect(await r.hget(`${s.prefix}unacked`, l!.tag)).toBe(`[${l!.raw}, "", "${long}"]`);
     await broker.ack([...got.map((d) => d.tag), l!.tag]);
     expect(await r.exists(`${s.prefix}unacked`, `${s.prefix}unacked_index`)).toBe(0);
+  });
+
+  it('framedLpush writes exactly what LPUSH of the same values would, and hands non-ASCII values to ioredis', async () => {
+    await setup();
+    const key = `${s.prefix}fr\u00e4med`;
+    const ascii = ['{"a": 1}', '', 'x'.repeat(5000)];
+    const mixed = ['plain', 'caf\u00e9', '\u{1F600}', 'Ł'];
+    for (const values of [ascii, mixed]) {
+      await r.del(key);
+      const multi = r.multi();
+      (multi as unknown as Pipeline).sendCommand(framedLpush(key, values));
+      const [[err, count]] = (await multi.exec()) as [[Error | null, number]];
+      expect(err).toBeNull();
+      expect(count).toBe(values.length);
+      expect(await r.lrange(key, 0, -1)).toEqual([...values].reverse());
+    }
   });
 
   it('delivers what is not a kombu envelope as undecodable, tracked so it can be dead-lettered', async () => {

@@ -23,7 +23,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { RedisOptions } from 'ioredis';
+import type { Pipeline, RedisOptions } from 'ioredis';
 import type {
   Broker,
   BrokerCapabilities,
@@ -37,6 +37,7 @@ import { clampPriority } from '../raw.js';
 import { ConfigurationError, ConnectionError } from '../../errors/index.js';
 import { encodeEnvelope } from '../../protocol/envelope.js';
 import { BlockingPopper } from './blocking.js';
+import { framedLpush } from './framed.js';
 import type { RedisContext } from './context.js';
 import { listDeadLetters, requeueDeadLetters } from './dead-letters.js';
 import { deadLetterRecord, parseUnackedEntry, redeliverable } from './envelopes.js';
@@ -168,7 +169,7 @@ export class RedisBroker implements Broker {
       if (last?.key === key) last.values.push(envelope);
       else runs.push({ key, values: [envelope] });
     }
-    for (const run of runs) multi.lpush(run.key, ...run.values);
+    for (const run of runs) (multi as unknown as Pipeline).sendCommand(framedLpush(run.key, run.values));
     await this.exec(multi);
     for (const queue of fresh) this.declared.add(queue);
   }
