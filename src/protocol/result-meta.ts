@@ -3,7 +3,7 @@
  * same key order and date format, so Python's AsyncResult, Flower and our own clients read either side's writes.
  */
 import { DecodeError } from '../errors/index.js';
-import { parseJson, pyDumps, pyJsonString } from './json.js';
+import { parseJson, pyDumps, pyJsonInner, pyJsonInnerRepeated, pyJsonString } from './json.js';
 import { formatPyIsoDate } from './message.js';
 import { decodeText } from './serializers.js';
 import { READY_STATES, type ResultMeta, type TaskState } from './types.js';
@@ -17,18 +17,27 @@ const EXTENDED_KEYS = ['name', 'args', 'kwargs', 'worker', 'retries', 'queue'] a
  * straight into the text, without an intermediate object: one is encoded for every task a worker runs.
  */
 export function encodeResultMeta(meta: ResultMeta, taskId: string = meta.task_id): string {
-  let out =
-    `{"status": ${pyJsonString(meta.status)}, "result": ${pyDumps(meta.result ?? null)}, ` +
-    `"traceback": ${meta.traceback == null ? 'null' : pyJsonString(meta.traceback)}, ` +
-    `"children": ${meta.children?.length ? pyDumps(meta.children) : '[]'}, ` +
-    `"date_done": ${meta.date_done == null ? 'null' : pyJsonString(meta.date_done)}`;
+  // Joined, not concatenated: one flat string, which the framed write to Redis copies without flattening it first.
+  const parts = [
+    '{"status": "',
+    pyJsonInnerRepeated(meta.status),
+    '", "result": ',
+    pyDumps(meta.result ?? null),
+    ', "traceback": ',
+    meta.traceback == null ? 'null' : pyJsonString(meta.traceback),
+    ', "children": ',
+    meta.children?.length ? pyDumps(meta.children) : '[]',
+    ', "date_done": ',
+    meta.date_done == null ? 'null' : pyJsonString(meta.date_done),
+  ];
   // Celery tests these for truthiness, so an empty or null id is left out rather than written as null.
-  if (meta.group_id) out += `, "group_id": ${pyJsonString(meta.group_id)}`;
-  if (meta.parent_id) out += `, "parent_id": ${pyJsonString(meta.parent_id)}`;
+  if (meta.group_id) parts.push(', "group_id": ', pyJsonString(meta.group_id));
+  if (meta.parent_id) parts.push(', "parent_id": ', pyJsonString(meta.parent_id));
   if (EXTENDED_KEYS.some((k) => meta[k] !== undefined)) {
-    for (const k of EXTENDED_KEYS) out += `, "${k}": ${pyDumps(meta[k] ?? null)}`;
+    for (const k of EXTENDED_KEYS) parts.push(', "', k, '": ', pyDumps(meta[k] ?? null));
   }
-  return `${out}, "task_id": ${pyJsonString(taskId)}}`;
+  parts.push(', "task_id": "', pyJsonInner(taskId), '"}');
+  return parts.join('');
 }
 
 /** Parses stored meta, checking the types a client relies on. Throws DecodeError naming the field. */

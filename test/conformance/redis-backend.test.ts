@@ -116,6 +116,18 @@ describe.skipIf(!redis.ok)(`redis result backend${skipped}`, () => {
       expect(await raw.ttl(key(t))).toBeGreaterThan(86_390);
     });
 
+    it('stores again after the server forgot its scripts (SCRIPT FLUSH), and under a non-ASCII task id', async () => {
+      const { backend } = await open();
+      const [a, b] = [randomUUID(), `caf\u00e9-${randomUUID()}`];
+      await backend.set(a, meta(a, 'STARTED'));
+      await raw.script('FLUSH');
+      await backend.setMany([
+        { taskId: a, meta: meta(a, 'SUCCESS', 'ok') },
+        { taskId: b, meta: meta(b, 'SUCCESS', '\u00fc') },
+      ]);
+      expect((await backend.mget([a, b])).map((m) => m?.result)).toEqual(['ok', '\u00fc']);
+    });
+
     it('publishes every state (as Celery does) but keeps a SUCCESS without publishing again', async () => {
       const { backend, key } = await open();
       const t = randomUUID();

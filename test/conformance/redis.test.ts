@@ -14,8 +14,8 @@ import { RedisBroker } from '../../src/broker/redis/index.js';
 import type { DelayedDelivery, PriorityOrder } from '../../src/broker/redis/index.js';
 import { parseUnackedEntry, redeliverable } from '../../src/broker/redis/envelopes.js';
 import { SEP } from '../../src/broker/redis/keys.js';
-import { framedLpush } from '../../src/broker/redis/framed.js';
 import { defineScripts } from '../../src/broker/redis/scripts.js';
+import { framedCommand } from '../../src/redis/framed.js';
 import { redisOptionsFromUrl } from '../../src/redis/url.js';
 import type { OutboundMessage } from '../../src/broker/port.js';
 import { ConfigurationError, ConnectionError } from '../../src/errors/index.js';
@@ -187,7 +187,7 @@ describe.skipIf(!service.ok)('redis broker: kombu layout and behaviour', () => {
     expect(await r.exists(`${s.prefix}unacked`, `${s.prefix}unacked_index`)).toBe(0);
   });
 
-  it('framedLpush writes exactly what LPUSH of the same values would, and hands non-ASCII values to ioredis', async () => {
+  it('framedCommand writes exactly what LPUSH of the same values would, and hands non-ASCII values to ioredis', async () => {
     await setup();
     const key = `${s.prefix}fr\u00e4med`;
     const ascii = ['{"a": 1}', '', 'x'.repeat(5000)];
@@ -195,12 +195,21 @@ describe.skipIf(!service.ok)('redis broker: kombu layout and behaviour', () => {
     for (const values of [ascii, mixed]) {
       await r.del(key);
       const multi = r.multi();
-      (multi as unknown as Pipeline).sendCommand(framedLpush(key, values));
+      (multi as unknown as Pipeline).sendCommand(framedCommand('lpush', [key, ...values]));
       const [[err, count]] = (await multi.exec()) as [[Error | null, number]];
       expect(err).toBeNull();
       expect(count).toBe(values.length);
       expect(await r.lrange(key, 0, -1)).toEqual([...values].reverse());
     }
+  });
+
+  it('acks after the server forgot its scripts (SCRIPT FLUSH)', async () => {
+    const broker = await setup();
+    await broker.publish([out('jobs', 'a')]);
+    const [d] = await broker.reserve(['jobs'], { max: 1, waitMs: 0 });
+    await r.script('FLUSH');
+    await broker.ack([d!.tag]);
+    expect(await r.exists(`${s.prefix}unacked`, `${s.prefix}unacked_index`)).toBe(0);
   });
 
   it('delivers what is not a kombu envelope as undecodable, tracked so it can be dead-lettered', async () => {

@@ -13,9 +13,10 @@ import { decodeResultMeta, encodeResultMeta } from '../../protocol/result-meta.j
 import { ConnectionError } from '../../errors/index.js';
 import { awaitResult } from '../wait.js';
 import { keyNames, type KeyNames } from './keys.js';
-import { defineResultScripts } from './scripts.js';
+import { defineResultScripts, SET_SCRIPT } from './scripts.js';
 import { quit, ResultSubscriber } from './subscriber.js';
 import { backendUrlOptions } from './url.js';
+import { evalFramed } from '../../redis/framed.js';
 import { connectionFailure } from '../../redis/url.js';
 
 export interface RedisBackendOptions {
@@ -107,8 +108,9 @@ export class RedisBackend implements ResultBackend {
   async setMany(entries: readonly { taskId: string; meta: ResultMeta }[], options?: SetOptions): Promise<void> {
     if (entries.length === 0) return;
     const keys = entries.map((e) => this.keys.task(e.taskId));
-    const metas = entries.map((e) => encode(e.taskId, e.meta));
-    await this.command(this.open().celerityResultSet(keys.length, ...keys, this.ttlMs(options), ...metas));
+    const args = [String(this.ttlMs(options))];
+    for (const e of entries) args.push(encode(e.taskId, e.meta));
+    await this.command(evalFramed(this.open(), SET_SCRIPT, keys, args));
   }
 
   async delete(taskId: string): Promise<void> {

@@ -5,12 +5,11 @@
  * compiled JavaScript, as it does the SQLite adapters' `.sql` files.
  */
 import { readAsset } from '../../util/assets.js';
+import { luaScript } from '../../redis/framed.js';
 import type { Redis, Result } from 'ioredis';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    /** lua/set.lua: `numKeys` meta keys, then the ttl in ms, then one meta per key; resolves to how many were written. */
-    celerityResultSet(numKeys: number, ...keysTtlAndMetas: (string | number)[]): Result<number, Context>;
     /** lua/incr.lua: the counter's new value. */
     celerityResultIncr(key: string, by: number, ttlMs: number): Result<number, Context>;
   }
@@ -21,7 +20,12 @@ export function readLua(base: string, name: string): string {
   return readAsset(base, `lua/${name}`);
 }
 
+/**
+ * lua/set.lua: meta keys, then the ttl in ms and one meta per key; resolves to how many were written. Run with
+ * evalFramed: a batch of results is one buffer rather than hundreds of arguments for ioredis to encode.
+ */
+export const SET_SCRIPT = luaScript(readLua(import.meta.url, 'set.lua'));
+
 export function defineResultScripts(client: Redis): void {
-  client.defineCommand('celerityResultSet', { lua: readLua(import.meta.url, 'set.lua') });
   client.defineCommand('celerityResultIncr', { numberOfKeys: 1, lua: readLua(import.meta.url, 'incr.lua') });
 }

@@ -37,14 +37,14 @@ import { clampPriority } from '../raw.js';
 import { ConfigurationError, ConnectionError } from '../../errors/index.js';
 import { encodeEnvelope } from '../../protocol/envelope.js';
 import { BlockingPopper } from './blocking.js';
-import { framedLpush } from './framed.js';
+import { evalFramed, framedCommand } from '../../redis/framed.js';
 import type { RedisContext } from './context.js';
 import { listDeadLetters, requeueDeadLetters } from './dead-letters.js';
 import { deadLetterRecord, parseUnackedEntry, redeliverable } from './envelopes.js';
 import { RedisKeys, stepFor } from './keys.js';
 import type { DelayedDelivery, PriorityOrder } from './keys.js';
 import { epochSeconds, restoreTimedOut } from './restore.js';
-import { defineScripts } from './scripts.js';
+import { ACK_SCRIPT, defineScripts } from './scripts.js';
 import type { Scripts } from './scripts.js';
 import { takeReady } from './take.js';
 import { connectionFailure, parseRedisUrl } from '../../redis/url.js';
@@ -169,7 +169,7 @@ export class RedisBroker implements Broker {
       if (last?.key === key) last.values.push(envelope);
       else runs.push({ key, values: [envelope] });
     }
-    for (const run of runs) (multi as unknown as Pipeline).sendCommand(framedLpush(run.key, run.values));
+    for (const run of runs) (multi as unknown as Pipeline).sendCommand(framedCommand('lpush', [run.key, ...run.values]));
     await this.exec(multi);
     for (const queue of fresh) this.declared.add(queue);
   }
@@ -193,9 +193,9 @@ export class RedisBroker implements Broker {
   }
 
   async ack(tags: readonly string[]): Promise<void> {
-    const { scripts } = this.open();
+    const { redis } = this.open();
     for (let i = 0; i < tags.length; i += 5_000) {
-      await this.guard(scripts.ack([this.keys.unacked, this.keys.unackedIndex], tags.slice(i, i + 5_000)));
+      await this.guard(evalFramed(redis, ACK_SCRIPT, [this.keys.unacked, this.keys.unackedIndex], tags.slice(i, i + 5_000)));
     }
   }
 

@@ -5,6 +5,7 @@
  * call each operation sends only its hash, keys and arguments.
  */
 import { readAsset } from '../../util/assets.js';
+import { luaScript } from '../../redis/framed.js';
 import type { Redis } from 'ioredis';
 
 type Arg = string | number | Buffer;
@@ -28,6 +29,12 @@ export type ScriptName = keyof typeof FILES;
 export function readLua(name: string): string {
   return readAsset(import.meta.url, `lua/${name}`);
 }
+
+/**
+ * ack.lua for evalFramed, which writes a batch of delivery tags as one buffer (ioredis encoding hundreds of
+ * arguments one by one cost more than the script itself).
+ */
+export const ACK_SCRIPT = luaScript(readLua('ack.lua'));
 
 /** Each script as a function taking its keys then its arguments. */
 export type Scripts = Record<ScriptName, (keys: readonly string[], args: readonly Arg[]) => Promise<unknown>>;
