@@ -26,7 +26,7 @@
  *
  * Environment: BENCH_RUNS (3), BENCH_TASKS (20000), BENCH_TASKS_C1 (5000), BENCH_SEQ (5000), BENCH_ROUNDTRIPS
  * (500), BENCH_MEMORY_TASKS (100000), BENCH_PHASES (seq,bulk,c10,c1,latency,memory), BENCH_SYSTEMS
- * (celerity,bullmq), BENCH_BULK_WARMUP (1000 tasks the bulk producer sends before its timed part),
+ * (celerity,bullmq), BENCH_BULK_WARMUP (5000 tasks, five calls of 1,000, the bulk producer sends untimed first),
  * BENCH_WORKER_WARMUP (5000), BENCH_PROFILE=1 (run the roles under `node --cpu-prof` and print profile summaries; files
  * under bench/.bench-profiles/), BENCH_JSON=<file> (raw figures), BENCH_REDIS_HOST / BENCH_REDIS_PORT.
  */
@@ -48,7 +48,7 @@ const RT = Number(env.BENCH_ROUNDTRIPS ?? 500);
 const MEM = Number(env.BENCH_MEMORY_TASKS ?? 100_000);
 const PHASES = (env.BENCH_PHASES ?? 'seq,bulk,c10,c1,latency,memory').split(',');
 const SYSTEMS = (env.BENCH_SYSTEMS ?? 'celerity,bullmq').split(',') as System[];
-const BULK_WARMUP = Number(env.BENCH_BULK_WARMUP ?? 1000);
+const BULK_WARMUP = Number(env.BENCH_BULK_WARMUP ?? 5000);
 /** Tasks each worker child runs on a queue of its own before its timed part, so neither is timed while compiling. */
 const WORKER_WARMUP = Number(env.BENCH_WORKER_WARMUP ?? 5000);
 const SEQ_WARMUP = 200;

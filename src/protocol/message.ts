@@ -135,6 +135,7 @@ interface TaskHeaders {
  * pyDumps.
  */
 function taskHeadersText(h: TaskHeaders): string {
+  const id = pyJsonInner(h.id);
   // One join, which gives a flat string (see encodeEnvelope), with the quotes in the constant parts.
   return [
     '{"lang": "',
@@ -142,7 +143,7 @@ function taskHeadersText(h: TaskHeaders): string {
     '", "task": "',
     pyJsonInnerRepeated(h.task),
     '", "id": "',
-    pyJsonInner(h.id),
+    id,
     '", "shadow": ',
     orNull(h.shadow),
     ', "eta": ',
@@ -160,7 +161,7 @@ function taskHeadersText(h: TaskHeaders): string {
     ', ',
     numOrNull(h.timelimit[1]),
     '], "root_id": "',
-    h.root_id === h.id ? pyJsonInner(h.id) : pyJsonInner(h.root_id),
+    h.root_id === h.id ? id : pyJsonInner(h.root_id),
     '", "parent_id": ',
     orNull(h.parent_id),
     ', "argsrepr": "',

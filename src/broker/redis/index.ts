@@ -22,7 +22,7 @@
  * a time; publish ~100k/s in batches of 1,000; a blocked reserve sees a publish in 0.3 ms (median).
  */
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Command, Redis } from 'ioredis';
 import type { Pipeline, RedisOptions } from 'ioredis';
 import type {
   Broker,
@@ -143,11 +143,11 @@ export class RedisBroker implements Broker {
     if (batch.length === 0) return;
     const now = Date.now();
     const parkable = await this.parkable(batch.filter((out) => (out.notBefore ?? 0) > now).map((out) => out.queue));
-    const multi = redis.multi();
+    const commands: Command[] = [];
     const fresh = this.undeclared(batch.map((out) => out.queue));
     for (const queue of fresh) {
       const { key, member } = this.keys.binding(queue);
-      multi.sadd(key, member);
+      commands.push(new Command('sadd', [key, member]));
     }
     // Consecutive messages for one list go in one LPUSH, which keeps their order (RPOP takes the first pushed).
     const runs: { key: string; values: string[] }[] = [];
@@ -161,7 +161,7 @@ export class RedisBroker implements Broker {
         deliveryTag: randomUUID(),
       });
       if (out.notBefore !== undefined && out.notBefore > now && parkable.has(out.queue)) {
-        multi.zadd(this.keys.delayed(out.queue), out.notBefore, `${step}${envelope}`);
+        commands.push(new Command('zadd', [this.keys.delayed(out.queue), String(out.notBefore), `${step}${envelope}`]));
         continue;
       }
       const key = this.keys.list(out.queue, step);
@@ -169,8 +169,18 @@ export class RedisBroker implements Broker {
       if (last?.key === key) last.values.push(envelope);
       else runs.push({ key, values: [envelope] });
     }
-    for (const run of runs) (multi as unknown as Pipeline).sendCommand(framedCommand('lpush', [run.key, ...run.values]));
-    await this.exec(multi);
+    for (const run of runs) commands.push(framedCommand('lpush', [run.key, ...run.values]));
+    if (commands.length === 1) {
+      // One LPUSH (the usual batch: one queue, already declared) is atomic by itself; without MULTI its buffer
+      // is written as it is instead of being copied into the transaction's.
+      const [only] = commands as [Command];
+      void redis.sendCommand(only);
+      await this.guard(only.promise);
+    } else {
+      const multi = redis.multi();
+      for (const command of commands) (multi as unknown as Pipeline).sendCommand(command);
+      await this.exec(multi);
+    }
     for (const queue of fresh) this.declared.add(queue);
   }
 
