@@ -20,14 +20,14 @@ import { DecodeError } from '../errors/index.js';
  * pyDumps({ a: [1, 2.5e-7], b: 'café' }) // '{"a": [1, 2.5e-07], "b": "caf\\u00e9"}'
  */
 export function pyDumps(value: unknown): string {
-  const text = encode(value, []);
+  const text = encode(value, undefined);
   if (text === undefined) throw new TypeError(`cannot serialize ${typeof value} to JSON`);
   return text;
 }
 
 /** pyDumps for an object member: `undefined` for values JSON leaves out (undefined, functions, symbols). */
 export function pyDumpsOptional(value: unknown): string | undefined {
-  return encode(value, []);
+  return encode(value, undefined);
 }
 
 /** `JSON.parse` for stored text that may be foreign or damaged: `undefined` instead of an exception. */
@@ -141,7 +141,8 @@ function escapeChar(ch: string): string {
   return SHORT_ESCAPES[ch] ?? `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
 }
 
-function encode(value: unknown, stack: object[]): string | undefined {
+/** `stack` holds the containers being encoded (cycle check); made on the first one, so scalars allocate nothing. */
+function encode(value: unknown, stack: object[] | undefined): string | undefined {
   switch (typeof value) {
     case 'string':
       return pyJsonString(value);
@@ -169,7 +170,8 @@ function encode(value: unknown, stack: object[]): string | undefined {
   }
   const toJSON = (obj as { toJSON?: unknown }).toJSON;
   if (typeof toJSON === 'function') return encode(toJSON.call(obj) as unknown, stack);
-  if (stack.includes(obj)) throw new TypeError('cannot serialize a circular structure as JSON');
+  if (!stack) stack = [];
+  else if (stack.includes(obj)) throw new TypeError('cannot serialize a circular structure as JSON');
   stack.push(obj);
   try {
     if (Array.isArray(obj)) {

@@ -30,12 +30,8 @@ import type { Job } from './job.js';
 import type { NodeHost, WorkerNode } from './node.js';
 import { parseRate } from './rate-limit.js';
 
-/** A job as the node annotates it: when and where it started. */
-export interface NodeJob extends Job {
-  /** Epoch seconds. */
-  timeStart?: number;
-  workerPid?: number;
-}
+/** A job as the node reads it (its start time and pid are Job fields). */
+export type NodeJob = Job;
 
 export class WorkerControl implements ControlHandler {
   constructor(private readonly node: WorkerNode) {}

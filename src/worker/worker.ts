@@ -24,7 +24,7 @@ import { execute } from './executor.js';
 import { checkPoolSettings, openPool, type PoolKind } from './pool-select.js';
 import { jobFromRequest, type ExecutionPool } from './pools/pool.js';
 import { Autoscaler, type AutoscaleOptions } from './autoscale.js';
-import type { Job } from './job.js';
+import { newJob, type Job } from './job.js';
 import { WorkerNode, type NodeHost, type NodeOptions } from './node.js';
 import { OutcomeWriter, type OutcomeHost } from './outcomes.js';
 import { RateGate } from './rate-limit.js';
@@ -309,7 +309,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.track(this.outcomes.deadLetter(d, req.id, req.task, err.message, err));
       return;
     }
-    const job: Job = { delivery: d, req, task, controller: new AbortController() };
+    const job = newJob(d, req, task);
     if (this.node?.isRevoked(req.id)) return this.track(this.outcomes.revoke(job, 'revoked'));
     // Guarded: the message text is built for every task, and most production workers log at warning or above.
     if (this.log.isLevelEnabled('info')) this.log.info({ id: req.id, task: req.task }, `Task ${req.task}[${req.id}] received`);
@@ -390,14 +390,17 @@ export class Worker extends EventEmitter<WorkerEvents> {
     while (!this.stopping && this.running.size < this.slots && this.waiting.length) this.begin(this.waiting.shift()!);
   }
 
+  private readonly onAckError = (e: unknown): void => this.outcomes.logAckError(e);
+
   private async execute(job: Job): Promise<void> {
     const { req, task, delivery } = job;
     const conf = this.app.conf;
     const acksLate = task.options.acksLate ?? conf.acksLate;
-    if (!acksLate) void this.completer.ack(delivery.tag).catch((e) => this.outcomes.logAckError(e));
+    if (!acksLate) void this.completer.ack(delivery.tag).catch(this.onAckError);
     this.node?.started(job, this.pool ? null : process.pid);
     this.emit('task-started', req);
-    let progress: Promise<void> = Promise.resolve();
+    // State writes made while the task runs (STARTED, PROGRESS); none for most tasks, which then skip the wait.
+    let progress: Promise<void> | undefined;
     if (task.options.trackStarted ?? conf.trackStarted) {
       progress = this.outcomes.store(req, 'STARTED', { pid: process.pid, hostname: this.hostname }, job);
     }
@@ -408,7 +411,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     };
     const updateState = (state: TaskState, meta: unknown): Promise<void> => {
       // Writes stay in order; one failed write is reported to its caller without failing the later ones.
-      const write = progress.catch(() => undefined).then(() => this.outcomes.store(req, state, meta, job));
+      const write = (progress ?? Promise.resolve()).catch(() => undefined).then(() => this.outcomes.store(req, state, meta, job));
       progress = write;
       return write;
     };
@@ -433,7 +436,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
           updateState,
         });
     job.settled = true;
-    await progress.catch(() => undefined);
+    if (progress) await progress.catch(() => undefined);
     if (job.abandoned) return;
     this.processed.set(req.task, (this.processed.get(req.task) ?? 0) + 1);
     this.release(job);
