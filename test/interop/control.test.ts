@@ -20,6 +20,7 @@ import {
 } from '../../src/control/index.js';
 import type { ControlHandler, ReceivedEvent, TaskInfo } from '../../src/control/index.js';
 import { pythonCeleryOnRedis, requireService } from '../services.js';
+import { captureEvents } from './py-events.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const pyDir = path.join(root, 'test/interop/py');
@@ -304,15 +305,20 @@ describe.skipIf(!ready.ok)(`remote control and events with Python Celery 5.2${re
     });
     try {
       // Until the last task event arrives (30 s at most): a fixed window can close before it on a loaded machine.
-      const capture = python([path.join(pyDir, 'events_capture.py'), '30', uuid]);
-      // Celery's receiver broadcasts `heartbeat` once it listens, which is when task events can be sent.
+      const capture = captureEvents(PY, [path.join(pyDir, 'events_capture.py'), '30', uuid], env(), pyDir);
+      procs.push(capture.proc);
+      // Celery's receiver broadcasts `heartbeat` when it starts (answered with a heartbeat event), but subscribes
+      // to events only afterwards: task events go once it has received one.
       await subscribed;
+      await capture.listening;
       await dispatcher.send('task-received', {
         uuid, name: 'ts.resize', args: "('cat.png',)", kwargs: '{}', root_id: uuid, parent_id: null, retries: 0, eta: null, expires: null,
       });
       await dispatcher.send('task-started', { uuid });
       await dispatcher.send('task-succeeded', { uuid, result: "'ok'", runtime: 0.25 });
-      const seen = JSON.parse((await capture).trim().split('\n').pop()!) as {
+      const out = await capture.done;
+      expect(out.code).toBe(0);
+      const seen = JSON.parse(out.stdout.trim().split('\n').pop()!) as {
         events: { type: string; hostname: string; uuid: string | null }[];
         alive: string[];
         tasks: Record<string, string>;

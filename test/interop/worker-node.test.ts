@@ -13,6 +13,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Celerity, ControlClient, TaskRevokedError } from '../../src/index.js';
 import { pythonCeleryOnRedis, requireService } from '../services.js';
+import { captureEvents } from './py-events.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const pyDir = path.join(root, 'test/interop/py');
@@ -183,11 +184,14 @@ describe.skipIf(!ready.ok)(`a Celerity worker among Python Celery 5.2 nodes${rea
     try {
       // Until the task's last event arrives (30 s at most): a fixed window can close before it on a loaded machine.
       const taskId = randomUUID();
-      const capture = runTo(PY, [path.join(pyDir, 'events_capture.py'), '30', taskId], pyEnv(), pyDir);
+      const capture = captureEvents(PY, [path.join(pyDir, 'events_capture.py'), '30', taskId], pyEnv(), pyDir);
+      procs.push(capture.proc);
       await listening;
+      // The wake-up broadcast above comes before Celery's receiver subscribes to events; its first event is after.
+      await capture.listening;
       const r = await app.sendTask('node.add', [20, 22], { queue: tsQueue, taskId });
       expect(await r.get({ timeout: 15_000 })).toBe(42);
-      const out = await capture;
+      const out = await capture.done;
       expect(out.code).toBe(0);
       const seen = JSON.parse(out.stdout.trim().split('\n').pop()!) as {
         events: { type: string; hostname: string; uuid: string | null }[];

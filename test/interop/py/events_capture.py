@@ -2,6 +2,9 @@
 task-succeeded event of UNTIL_UUID arrives; prints what it saw as JSON:
 {"events": [{"type", "hostname", "uuid"}...], "alive": [worker names], "tasks": {uuid: state}}.
 It wakes the workers up when it starts listening (a `heartbeat` broadcast), as `celery events` and Flower do.
+That broadcast goes out before kombu's Redis transport has subscribed to the event channel (it subscribes on its
+first poll), so events sent in reply to it can be missed; the first event received proves the subscription, and
+it prints {"listening": true} on a line of its own then, for callers that must not send earlier.
 Usage: events_capture.py SECONDS [UNTIL_UUID]"""
 import json
 import sys
@@ -20,6 +23,8 @@ def main():
     receiver = None
 
     def on_event(event):
+        if not seen:
+            print(json.dumps({'listening': True}), flush=True)
         state.event(event)
         seen.append({'type': event['type'], 'hostname': event.get('hostname'), 'uuid': event.get('uuid')})
         if until and event['type'] == 'task-succeeded' and event.get('uuid') == until:

@@ -1,0 +1,37 @@
+/**
+ * Runs test/interop/py/events_capture.py (Celery's own event receiver and state keeper) and reports when it is
+ * demonstrably subscribed: its first received event, which it announces on stdout. Celery's wake-up broadcast
+ * comes earlier than its subscription, so a test that sends on the broadcast can lose events on a loaded machine.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+export interface EventCapture {
+  /** Resolves when the receiver has received its first event (it then gets everything sent after). */
+  listening: Promise<void>;
+  /** The process's exit code and whole output; the last stdout line is the JSON summary. */
+  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
+  proc: ChildProcess;
+}
+
+export function captureEvents(python: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): EventCapture {
+  const proc = spawn(python, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  proc.stderr!.on('data', (d) => (stderr += d));
+  let heard: () => void = () => undefined;
+  const listening = new Promise<void>((resolve, reject) => {
+    heard = resolve;
+    proc.once('exit', (code) => reject(new Error(`events_capture.py exited (${code}) before receiving an event:\n${stderr}`)));
+  });
+  // Rejections of `listening` after it resolved are ignored; one before it is the caller's to see.
+  listening.catch(() => undefined);
+  createInterface({ input: proc.stdout! }).on('line', (line) => {
+    stdout += `${line}\n`;
+    if (line === '{"listening": true}') heard();
+  });
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    proc.once('close', (code) => resolve({ code, stdout, stderr })),
+  );
+  return { listening, done, proc };
+}
