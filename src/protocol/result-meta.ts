@@ -22,7 +22,7 @@ export function encodeResultMeta(meta: ResultMeta, taskId: string = meta.task_id
     '{"status": "',
     pyJsonInnerRepeated(meta.status),
     '", "result": ',
-    pyDumps(meta.result ?? null),
+    meta.result == null ? 'null' : pyDumps(meta.result),
     ', "traceback": ',
     meta.traceback == null ? 'null' : pyJsonString(meta.traceback),
     ', "children": ',
@@ -33,11 +33,17 @@ export function encodeResultMeta(meta: ResultMeta, taskId: string = meta.task_id
   // Celery tests these for truthiness, so an empty or null id is left out rather than written as null.
   if (meta.group_id) parts.push(', "group_id": ', pyJsonString(meta.group_id));
   if (meta.parent_id) parts.push(', "parent_id": ', pyJsonString(meta.parent_id));
-  if (EXTENDED_KEYS.some((k) => meta[k] !== undefined)) {
+  if (hasExtended(meta)) {
     for (const k of EXTENDED_KEYS) parts.push(', "', k, '": ', pyDumps(meta[k] ?? null));
   }
   parts.push(', "task_id": "', pyJsonInner(taskId), '"}');
   return parts.join('');
+}
+
+/** A loop rather than `some` with a closure: this runs for every result a worker stores. */
+function hasExtended(meta: ResultMeta): boolean {
+  for (const k of EXTENDED_KEYS) if (meta[k] !== undefined) return true;
+  return false;
 }
 
 /** Parses stored meta, checking the types a client relies on. Throws DecodeError naming the field. */
