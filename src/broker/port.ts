@@ -71,6 +71,11 @@ export interface Broker {
   readonly capabilities: BrokerCapabilities;
   /** Opens connections; throws ConnectionError with one clear line when the broker cannot be reached. */
   connect(): Promise<void>;
+  /**
+   * Stores a batch, all of it or none (one transaction or one atomic command). Calls made back to back, without
+   * waiting for each other's promise, must take effect in call order: the app publishes its next batch while
+   * the previous one is still being stored.
+   */
   publish(batch: readonly OutboundMessage[]): Promise<void>;
   /** Takes up to `max` ready messages from `queues` (earlier queues first at equal priority). */
   reserve(queues: readonly string[], options: ReserveOptions): Promise<Delivery[]>;

@@ -203,6 +203,20 @@ describe.skipIf(!service.ok)('redis broker: kombu layout and behaviour', () => {
     }
   });
 
+  it('keeps call order between batches published back to back, also behind one that asks about a delayed message', async () => {
+    const broker = await setup();
+    // No worker polls `jobs`, so the first batch asks Redis whether its delayed message may be parked (it may
+    // not: it goes to the list, as kombu would send it) while the next two are already waiting to be written.
+    const sent = [
+      broker.publish([out('jobs', 'a'), out('jobs', 'later', { notBefore: Date.now() + 60_000 })]),
+      broker.publish([out('jobs', 'b')]),
+      broker.publish([out('jobs', 'c'), out('jobs', 'd')]),
+    ];
+    await Promise.all(sent);
+    const got = await broker.reserve(['jobs'], { max: 10, waitMs: 0 });
+    expect(got.map((d) => d.message?.headers.id)).toEqual(['a', 'later', 'b', 'c', 'd']);
+  });
+
   it('acks after the server forgot its scripts (SCRIPT FLUSH)', async () => {
     const broker = await setup();
     await broker.publish([out('jobs', 'a')]);

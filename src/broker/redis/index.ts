@@ -70,6 +70,9 @@ const MAX_BLOCK_MS = 5_000;
 /** Used when the URL sets none: kombu's default (4 s, Celery's broker_connection_timeout). */
 const CONNECT_TIMEOUT_MS = 4_000;
 
+/** The parkable set of a batch with no delayed messages. */
+const NOTHING_PARKABLE: ReadonlySet<string> = new Set();
+
 interface Connection {
   redis: Redis;
   scripts: Scripts;
@@ -99,6 +102,8 @@ export class RedisBroker implements Broker {
   private readonly reserving = new Set<Promise<Delivery[]>>();
   /** Queues whose `_kombu.binding` this instance has written; the SADD is idempotent, this only saves trips. */
   private readonly declared = new Set<string>();
+  /** Settles once every batch published so far has been written (see publish); unset when none is waiting. */
+  private sendQueue: Promise<void> | undefined;
 
   constructor(options: RedisBrokerOptions) {
     const url = parseRedisUrl(options.url, {
@@ -138,11 +143,37 @@ export class RedisBroker implements Broker {
     this.conn = { redis, scripts: defineScripts(redis), popper: new BlockingPopper(redis) };
   }
 
-  async publish(batch: readonly OutboundMessage[]): Promise<void> {
-    const { redis } = this.open();
-    if (batch.length === 0) return;
+  /**
+   * Writes the batch to the connection before returning when it can (nothing delayed to ask about, no earlier
+   * batch still asking), so batches published back to back are on the wire in call order and Redis stores one
+   * while this process encodes the next. A batch with delayed messages first asks which of their queues a Celerity
+   * worker polls; later batches wait for it to be written, never for an earlier batch's reply.
+   */
+  publish(batch: readonly OutboundMessage[]): Promise<void> {
+    try {
+      this.open();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (batch.length === 0) return Promise.resolve();
     const now = Date.now();
-    const parkable = await this.parkable(batch.filter((out) => (out.notBefore ?? 0) > now).map((out) => out.queue));
+    const delayed = batch.filter((out) => (out.notBefore ?? 0) > now).map((out) => out.queue);
+    if (delayed.length === 0 && !this.sendQueue) return this.send(batch, now, NOTHING_PARKABLE);
+    let replied: Promise<void> = Promise.resolve();
+    const written = (this.sendQueue ?? Promise.resolve()).then(async () => {
+      replied = this.send(batch, now, await this.parkable(delayed));
+    });
+    const turn = written.catch(() => undefined);
+    this.sendQueue = turn;
+    void turn.then(() => {
+      if (this.sendQueue === turn) this.sendQueue = undefined;
+    });
+    return written.then(() => replied);
+  }
+
+  /** Builds and writes the batch's commands at once; resolves when Redis has answered. */
+  private send(batch: readonly OutboundMessage[], now: number, parkable: ReadonlySet<string>): Promise<void> {
+    const { redis } = this.open();
     const commands: Command[] = [];
     const fresh = this.undeclared(batch.map((out) => out.queue));
     for (const queue of fresh) {
@@ -170,18 +201,21 @@ export class RedisBroker implements Broker {
       else runs.push({ key, values: [envelope] });
     }
     for (const run of runs) commands.push(framedCommand('lpush', [run.key, ...run.values]));
+    let replied: Promise<unknown>;
     if (commands.length === 1) {
       // One LPUSH (the usual batch: one queue, already declared) is atomic by itself; without MULTI its buffer
       // is written as it is instead of being copied into the transaction's.
       const [only] = commands as [Command];
       void redis.sendCommand(only);
-      await this.guard(only.promise);
+      replied = this.guard(only.promise);
     } else {
       const multi = redis.multi();
       for (const command of commands) (multi as unknown as Pipeline).sendCommand(command);
-      await this.exec(multi);
+      replied = this.exec(multi);
     }
-    for (const queue of fresh) this.declared.add(queue);
+    return replied.then(() => {
+      for (const queue of fresh) this.declared.add(queue);
+    });
   }
 
   /**
