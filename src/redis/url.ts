@@ -3,8 +3,10 @@
  *
  *   redis://[[user]:password@]host[:port][/db][?option=value...]
  *   rediss://...                        TLS; ssl_cert_reqs, ssl_ca_certs, ssl_certfile, ssl_keyfile as in Celery
- *   unix:///path/to/redis.sock[?db=N]   redis-py's socket form
- *   redis+socket:///path[?virtual_host=N]  kombu's socket form (same thing; `db` is accepted too)
+ *   unix://[[user]:password@]/path/to/redis.sock[?db=N][&password=...]
+ *                                       redis-py's socket form (credentials before the path, or its `password`
+ *                                       and `username` query options)
+ *   redis+socket://[[user]:password@]/path[?virtual_host=N]  kombu's socket form (the same; `db` is accepted too)
  *   sentinel://[[user]:password@]host[:port][/db];sentinel://host[:port];...?master_name=NAME
  *                                       kombu's Sentinel form: the addresses of the sentinels, the master's name in
  *                                       the query (kombu takes it from transport options, which a URL cannot carry)
@@ -36,6 +38,10 @@ const TLS_OPTIONS = ['ssl_cert_reqs', 'ssl_ca_certs', 'ssl_certfile', 'ssl_keyfi
 const CONNECTION_OPTIONS = ['db', 'virtual_host', 'socket_connect_timeout', ...TLS_OPTIONS];
 const SENTINEL_OPTIONS = ['master_name', 'sentinel_password', 'sentinel_username'];
 const SOCKET_SCHEMES = new Set(['unix', 'redis+socket']);
+/** redis-py's way to pass credentials to a socket URL. */
+const SOCKET_CREDENTIALS = ['username', 'password'];
+/** scheme, `user:pass@` (optional), then the path and query: a socket URL, which has no host. */
+const SOCKET_URL = /^(unix|redis\+socket):\/\/([^@/?#]*@)?(\/[^#]*)$/i;
 /** kombu's and redis-py's default Sentinel port. */
 const SENTINEL_PORT = 26379;
 
@@ -55,15 +61,21 @@ export function parseRedisUrl(url: string, options: ParseRedisUrlOptions = {}): 
   const setting = options.setting ?? 'broker';
   const own = options.params ?? [];
   if (schemeOf(url) === 'sentinel') return parseSentinelUrl(url, setting, own);
-  const u = parseUrl(url, url, setting);
+  const socket = SOCKET_URL.exec(url.trim());
+  // `scheme://user:pass@/path` has credentials but no host, which URL parsing rejects: a placeholder host is put in
+  // and ignored, so socket URLs carry credentials as kombu's and redis-py's do.
+  const u = parseUrl(socket ? `${socket[1]}://${socket[2] ?? ''}socket${socket[3]}` : url, url, setting);
   const scheme = u.protocol.slice(0, -1).toLowerCase();
-  const query = readQuery(u, [...CONNECTION_OPTIONS, ...own], setting);
+  const allowed = SOCKET_SCHEMES.has(scheme) ? [...CONNECTION_OPTIONS, ...SOCKET_CREDENTIALS, ...own] : [...CONNECTION_OPTIONS, ...own];
+  const query = readQuery(u, allowed, setting);
 
   const redis: RedisOptions = { ...credentials(u), ...connectTimeout(query, setting) };
   let target: string;
   if (SOCKET_SCHEMES.has(scheme)) {
     const path = decodeURIComponent(u.pathname);
-    if (u.hostname || !path || path === '/') {
+    if (query.has('username')) redis.username = query.get('username');
+    if (query.has('password')) redis.password = query.get('password');
+    if (!socket || !path || path === '/') {
       throw new ConfigurationError(setting, maskPassword(url), `a socket path, as in ${scheme}:///run/redis.sock`);
     }
     redis.path = path;
@@ -160,7 +172,7 @@ export function maskPassword(url: string): string {
   // Each address of a `;`-separated sentinel list may carry one.
   return url
     .replace(/(^|;)([a-z][a-z0-9+.-]*:\/\/[^:@/;]*:)[^@/]*@/gi, '$1$2***@')
-    .replace(/([?&]sentinel_password=)[^&;]*/gi, '$1***');
+    .replace(/([?&](?:sentinel_)?password=)[^&;]*/gi, '$1***');
 }
 
 /**
