@@ -413,7 +413,7 @@ describe('redis broker: URLs and connection errors', () => {
     );
   });
 
-  it('maps the Redis schemes in createBroker; sentinel:// is refused for now', async () => {
+  it('maps the Redis schemes in createBroker; a sentinel:// URL without master_name is refused', async () => {
     for (const url of ['redis://h/0', 'rediss://h/0', 'unix:///tmp/r.sock', 'redis+socket:///tmp/r.sock']) {
       expect(await createBroker(url, { visibilityTimeout: 5 })).toBeInstanceOf(RedisBroker);
     }
