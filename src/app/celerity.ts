@@ -42,7 +42,9 @@ export class Celerity implements TaskSender {
    */
   private readonly publisher = new Batcher<OutboundMessage>(
     (batch) => (this.connectedBroker ? this.connectedBroker.publish(batch) : this.broker().then((b) => b.publish(batch))),
-    { maxBatch: 250, mode: 'overlap' },
+    // At most eight batches in flight: a loop of a million delay() calls waits for the broker instead of encoding
+    // and buffering all of them at once.
+    { maxBatch: 250, mode: 'overlap', maxInFlight: 8 },
   );
   /** Celery's `reply_to`: one id per producing process. */
   readonly oid = randomUUID();

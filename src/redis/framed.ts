@@ -11,6 +11,9 @@ import { createHash } from 'node:crypto';
 import { Command } from 'ioredis';
 import type { Redis } from 'ioredis';
 
+/** String replies as strings, as ioredis's own command methods give them (a bare Command would give Buffers). */
+const REPLY_AS_TEXT = { replyEncoding: 'utf8' } as const;
+
 /**
  * A command whose wire form is given. ioredis queues it, matches its reply and resolves its promise like any
  * other; only the encoding (`toWritable`, which ioredis calls to get the bytes it writes) is ours.
@@ -20,7 +23,7 @@ class FramedCommand extends Command {
     name: string,
     private readonly frame: Buffer,
   ) {
-    super(name, []);
+    super(name, [], REPLY_AS_TEXT);
   }
 
   override toWritable(): Buffer {
@@ -47,7 +50,7 @@ export function framedCommand(name: string, args: readonly string[]): Command {
     // Up to 4 bytes beyond the length: an argument that is not ASCII then writes more than its length even when
     // the limit cuts it short (a character that does not fit is not written at all, and none is over 4 bytes).
     const written = buf.write(a, off, a.length + 4, 'utf8');
-    if (written !== a.length) return new Command(name, [...args]);
+    if (written !== a.length) return new Command(name, [...args], REPLY_AS_TEXT);
     off += written;
     buf[off++] = 13;
     buf[off++] = 10;

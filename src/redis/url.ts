@@ -73,9 +73,10 @@ export function parseRedisUrl(url: string, options: ParseRedisUrlOptions = {}): 
   let target: string;
   if (SOCKET_SCHEMES.has(scheme)) {
     const path = decodeURIComponent(u.pathname);
-    if (query.has('username')) redis.username = query.get('username');
-    if (query.has('password')) redis.password = query.get('password');
-    if (!socket || !path || path === '/') {
+    // As redis-py reads them: credentials before the path win over the query's.
+    if (query.has('username') && redis.username === undefined) redis.username = query.get('username');
+    if (query.has('password') && redis.password === undefined) redis.password = query.get('password');
+    if ((!socket && u.hostname) || !path || path === '/') {
       throw new ConfigurationError(setting, maskPassword(url), `a socket path, as in ${scheme}:///run/redis.sock`);
     }
     redis.path = path;
@@ -171,7 +172,8 @@ function parseSentinelUrl(url: string, setting: string, own: readonly string[]):
 export function maskPassword(url: string): string {
   // Each address of a `;`-separated sentinel list may carry one.
   return url
-    .replace(/(^|;)([a-z][a-z0-9+.-]*:\/\/[^:@/;]*:)[^@/]*@/gi, '$1$2***@')
+    // Up to the last `@` of the address: a password may itself hold an unencoded `@` or `/`.
+    .replace(/(^|;)([a-z][a-z0-9+.-]*:\/\/[^:@/;]*:)[^;]*@/gi, '$1$2***@')
     .replace(/([?&](?:sentinel_)?password=)[^&;]*/gi, '$1***');
 }
 

@@ -13,6 +13,12 @@ export interface BatcherOptions {
    * encodes the next instead of each side waiting for the other.
    */
   mode?: 'serial' | 'overlap';
+  /**
+   * `overlap` only: at most this many batches flushing at once; later full batches wait, in order, for one to
+   * finish. Backpressure for a caller that submits far faster than the flush completes (a loop of a million
+   * `delay()` calls would otherwise encode and buffer all of them at once). Default: no limit.
+   */
+  maxInFlight?: number;
 }
 
 interface Pending<T> {
@@ -30,6 +36,9 @@ export class Batcher<T> {
   private readonly pending = new Set<Promise<void>>();
   private readonly maxBatch: number;
   private readonly overlap: boolean;
+  private readonly maxInFlight: number;
+  /** Full batches waiting for a flush slot (overlap mode with maxInFlight), in submission order. */
+  private readonly queued: Pending<T>[] = [];
 
   constructor(
     private readonly flush: (items: T[]) => Promise<void>,
@@ -37,6 +46,7 @@ export class Batcher<T> {
   ) {
     this.maxBatch = options.maxBatch ?? 1000;
     this.overlap = options.mode === 'overlap';
+    this.maxInFlight = options.maxInFlight ?? Infinity;
   }
 
   submit(item: T): Promise<void> {
@@ -63,6 +73,7 @@ export class Batcher<T> {
   async drain(): Promise<void> {
     if (this.current) this.run();
     await this.inFlight;
+    // Queued batches start as flushing ones finish, so pending is never empty while some are queued.
     while (this.pending.size) await Promise.all(this.pending);
   }
 
@@ -71,20 +82,35 @@ export class Batcher<T> {
     const batch = this.current;
     if (!batch) return;
     this.current = undefined;
-    const settle = async (): Promise<void> => {
-      try {
-        await this.flush(batch.items);
-        batch.resolve();
-      } catch (err) {
-        batch.reject(err);
-      }
-    };
     if (!this.overlap) {
-      this.inFlight = this.inFlight.then(settle);
+      this.inFlight = this.inFlight.then(() => this.settle(batch));
       return;
     }
-    const flushing = settle();
+    this.start(batch);
+  }
+
+  private start(batch: Pending<T>): void {
+    if (this.pending.size >= this.maxInFlight || this.queued.length) this.queued.push(batch);
+    else this.launch(batch);
+  }
+
+  /** Flushes now; when done, hands its slot to the oldest queued batch. */
+  private launch(batch: Pending<T>): void {
+    const flushing = this.settle(batch);
     this.pending.add(flushing);
-    void flushing.finally(() => this.pending.delete(flushing));
+    void flushing.finally(() => {
+      this.pending.delete(flushing);
+      const next = this.queued.shift();
+      if (next) this.launch(next);
+    });
+  }
+
+  private async settle(batch: Pending<T>): Promise<void> {
+    try {
+      await this.flush(batch.items);
+      batch.resolve();
+    } catch (err) {
+      batch.reject(err);
+    }
   }
 }

@@ -97,6 +97,13 @@ export function backendConformance(name: string, factory: () => Promise<BackendH
       await backend.set(t, meta(t, 'STARTED'));
       await backend.setMany([{ taskId: t, meta: meta(t, 'RETRY') }]);
       expect(await backend.get(t)).toMatchObject({ status: 'SUCCESS', result: 42 });
+      // Two copies of one task finishing in the same batch: the later write does not replace the earlier SUCCESS.
+      const u = id();
+      await backend.setMany([
+        { taskId: u, meta: meta(u, 'SUCCESS', 'first') },
+        { taskId: u, meta: meta(u, 'FAILURE', { exc_type: 'Late' }) },
+      ]);
+      expect(await backend.get(u)).toMatchObject({ status: 'SUCCESS', result: 'first' });
     });
 
     it('replaces a custom state (PROGRESS) and then ends on SUCCESS', async () => {

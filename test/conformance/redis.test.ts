@@ -217,6 +217,23 @@ describe.skipIf(!service.ok)('redis broker: kombu layout and behaviour', () => {
     expect(got.map((d) => d.message?.headers.id)).toEqual(['a', 'later', 'b', 'c', 'd']);
   });
 
+  it('registers what it popped before failing on a list of the wrong type, and pops nothing when unacked is one', async () => {
+    const broker = await setup();
+    await broker.publish([out('jobs', 'a'), out('jobs', 'b'), out('jobs', 'c')]);
+    // The priority-3 sub-list is polled after the step-0 list that holds the three messages.
+    await r.set(`${s.prefix}jobs${SEP}3`, 'not a list');
+    await expect(broker.reserve(['jobs'], { max: 10, waitMs: 0 })).rejects.toThrow(/WRONGTYPE/);
+    expect(await r.llen(`${s.prefix}jobs`)).toBe(0);
+    expect(await r.hlen(`${s.prefix}unacked`)).toBe(3);
+    expect(await r.zcard(`${s.prefix}unacked_index`)).toBe(3);
+    await r.del(`${s.prefix}jobs${SEP}3`, `${s.prefix}unacked`, `${s.prefix}unacked_index`);
+
+    await broker.publish([out('jobs', 'd')]);
+    await r.set(`${s.prefix}unacked`, 'not a hash');
+    await expect(broker.reserve(['jobs'], { max: 10, waitMs: 0 })).rejects.toThrow(/WRONGTYPE .*unacked is a string/);
+    expect(await r.llen(`${s.prefix}jobs`)).toBe(1);
+  });
+
   it('acks after the server forgot its scripts (SCRIPT FLUSH)', async () => {
     const broker = await setup();
     await broker.publish([out('jobs', 'a')]);

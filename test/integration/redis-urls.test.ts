@@ -31,8 +31,14 @@ describe('socket URLs and credentials (URL parsing)', () => {
       path: '/run/redis.sock',
       db: 0,
     });
+    // Credentials before the path win over the query's, as in redis-py; the short `unix:/path` form still reads.
+    expect(redisOptionsFromUrl('unix://alice:pw@/run/redis.sock?password=other')).toMatchObject({ password: 'pw' });
+    expect(redisOptionsFromUrl('unix:/run/redis.sock')).toEqual({ path: '/run/redis.sock', db: 0 });
     expect(maskPassword('unix://alice:pw@/run/redis.sock')).toBe('unix://alice:***@/run/redis.sock');
     expect(maskPassword('unix:///run/redis.sock?password=pw&db=1')).toBe('unix:///run/redis.sock?password=***&db=1');
+    // An unencoded `/` or `@` in the password is masked too.
+    expect(maskPassword('unix://:pa/ss@/run/redis.sock')).toBe('unix://:***@/run/redis.sock');
+    expect(maskPassword('redis://u:p@ss@cache/0')).toBe('redis://u:***@cache/0');
   });
 });
 

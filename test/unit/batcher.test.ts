@@ -56,4 +56,24 @@ describe('Batcher', () => {
     expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'rejected', 'fulfilled']);
     await b.drain();
   });
+
+  it('overlap with maxInFlight: later full batches wait for a slot and start in submission order', async () => {
+    const { calls, flush } = recorder();
+    const b = new Batcher<number>(flush, { maxBatch: 1, mode: 'overlap', maxInFlight: 2 });
+    const done = [1, 2, 3, 4, 5].map((n) => b.submit(n));
+    expect(calls.map((c) => c.items)).toEqual([[1], [2]]);
+    calls[1]!.resolve();
+    await done[1];
+    await Promise.resolve();
+    expect(calls.map((c) => c.items)).toEqual([[1], [2], [3]]);
+    calls[0]!.resolve();
+    calls[2]!.resolve();
+    await Promise.all([done[0], done[2]]);
+    await new Promise((r) => setImmediate(r));
+    expect(calls.map((c) => c.items)).toEqual([[1], [2], [3], [4], [5]]);
+    calls[3]!.resolve();
+    calls[4]!.resolve();
+    await b.drain();
+    await Promise.all(done);
+  });
 });

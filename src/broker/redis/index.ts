@@ -178,7 +178,7 @@ export class RedisBroker implements Broker {
     const fresh = this.undeclared(batch.map((out) => out.queue));
     for (const queue of fresh) {
       const { key, member } = this.keys.binding(queue);
-      commands.push(new Command('sadd', [key, member]));
+      commands.push(new Command('sadd', [key, member], { replyEncoding: 'utf8' }));
     }
     // Consecutive messages for one list go in one LPUSH, which keeps their order (RPOP takes the first pushed).
     const runs: { key: string; values: string[] }[] = [];
@@ -192,7 +192,9 @@ export class RedisBroker implements Broker {
         deliveryTag: randomUUID(),
       });
       if (out.notBefore !== undefined && out.notBefore > now && parkable.has(out.queue)) {
-        commands.push(new Command('zadd', [this.keys.delayed(out.queue), String(out.notBefore), `${step}${envelope}`]));
+        commands.push(
+          new Command('zadd', [this.keys.delayed(out.queue), String(out.notBefore), `${step}${envelope}`], { replyEncoding: 'utf8' }),
+        );
         continue;
       }
       const key = this.keys.list(out.queue, step);

@@ -14,15 +14,20 @@
 local CHUNK = 200
 local ttl = tonumber(ARGV[1])
 local written = 0
+-- Kept by key and updated after each write, so a key given twice in one batch (two copies of a task finishing
+-- together) is checked against what the earlier entry wrote.
 local currents = {}
 for first = 1, #KEYS, CHUNK do
-  local values = redis.call('MGET', unpack(KEYS, first, math.min(first + CHUNK - 1, #KEYS)))
-  for j, value in ipairs(values) do currents[first + j - 1] = value end
+  local last = math.min(first + CHUNK - 1, #KEYS)
+  local values = redis.call('MGET', unpack(KEYS, first, last))
+  for j = 1, last - first + 1 do
+    if currents[KEYS[first + j - 1]] == nil then currents[KEYS[first + j - 1]] = values[j] end
+  end
 end
 for i, key in ipairs(KEYS) do
   local meta = ARGV[i + 1]
   local kept = false
-  local current = currents[i]
+  local current = currents[key]
   if current then
     -- Celery and we both write `status` first; anything else is decoded in full.
     local status = string.match(current, '^{"status": "([^"\\]*)"')
@@ -41,6 +46,7 @@ for i, key in ipairs(KEYS) do
       redis.call('PSETEX', key, ttl, meta)
     end
     redis.call('PUBLISH', key, meta)
+    currents[key] = meta
     written = written + 1
   end
 end

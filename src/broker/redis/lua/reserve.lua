@@ -157,6 +157,15 @@ local function register(index, envelope)
   track(index, envelope, tag, '[' .. first .. ', ' .. jsonfield(exchange, '') .. ', ' .. jsonfield(routing_key, qname) .. ']')
 end
 
+-- 0. The registry must be usable before anything is popped: with `unacked` or `unacked_index` of another type the
+--    registration of popped messages would fail after the pop, and they would be lost.
+for k = 1, 2 do
+  local t = redis.call('TYPE', KEYS[k])['ok']
+  if t ~= 'none' and t ~= (k == 1 and 'hash' or 'zset') then
+    return redis.error_reply('WRONGTYPE ' .. KEYS[k] .. ' is a ' .. t .. ', not the ' .. (k == 1 and 'hash' or 'sorted set') .. ' kombu keeps unacknowledged messages in')
+  end
+end
+
 -- 1. Mark these queues as consumed by a worker that promotes parked messages, then promote the due ones: they
 --    join the tail of their lists (at most 1000 per queue per call; the next call takes the rest, and
 --    `next_due` tells the caller not to wait meanwhile).
@@ -174,13 +183,21 @@ for q = 1, Q do
 end
 
 -- 2. The lists in polling order. RPOP with a count (Redis 6.2+) takes a list's share in one call; older servers
---    reject the count, and there the messages are popped one by one.
+--    reject the count, and there the messages are popped one by one. Popped messages are registered in chunks,
+--    so before any error can end the script (a key of the wrong type) what was popped is registered first:
+--    Redis does not roll a script back, and a message popped but not registered would be lost.
+local function fail(err)
+  flush_tracked()
+  return redis.error_reply(err)
+end
+
 local counted = true
 for i = 1, L do
   if taken >= max then break end
   if counted then
     local popped = redis.pcall('RPOP', KEYS[2 + i], max - taken)
     if type(popped) == 'table' and popped.err then
+      if not string.find(popped.err, 'wrong number of arguments', 1, true) then return fail(popped.err) end
       counted = false
     elseif popped then
       for _, envelope in ipairs(popped) do register(i, envelope) end
@@ -188,7 +205,8 @@ for i = 1, L do
   end
   if not counted then
     while taken < max do
-      local envelope = redis.call('RPOP', KEYS[2 + i])
+      local envelope = redis.pcall('RPOP', KEYS[2 + i])
+      if type(envelope) == 'table' and envelope.err then return fail(envelope.err) end
       if not envelope then break end
       register(i, envelope)
     end
