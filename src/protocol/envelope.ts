@@ -13,6 +13,8 @@ export interface EnvelopeTransport {
   priority: number;
   /** kombu uses a uuid4 per publish. */
   deliveryTag: string;
+  /** The tag needs no JSON escaping (a uuid the caller made): the check is skipped. */
+  plainTag?: boolean;
   /** Set when putting a message back (restore, requeue), as kombu marks it in headers and delivery_info. */
   redelivered?: boolean;
 }
@@ -32,13 +34,13 @@ const TRANSPORT_PROPERTIES = new Set(['delivery_info', 'priority', 'body_encodin
  * delivery_tag` (kombu appends them in that order).
  */
 export function encodeEnvelope(msg: BrokerMessage, transport: EnvelopeTransport): string {
-  let headers: string;
+  let headers: string | readonly string[];
   let redelivered = '';
   if (transport.redelivered) {
     redelivered = ', "redelivered": true';
     headers = pyDumps({ ...msg.headers, redelivered: true });
   } else {
-    headers = msg.headersText ?? pyDumps(msg.headers);
+    headers = msg.headersParts ?? pyDumps(msg.headers);
   }
   // Written as text rather than built as an object and encoded: this runs for every message published. Joined
   // rather than concatenated, which gives one flat string instead of a rope: the socket write, and anything else
@@ -51,9 +53,10 @@ export function encodeEnvelope(msg: BrokerMessage, transport: EnvelopeTransport)
     '", "content-type": "',
     pyJsonInnerRepeated(msg.contentType),
     '", "headers": ',
-    headers,
-    ', "properties": {',
   ];
+  if (typeof headers === 'string') parts.push(headers);
+  else for (const piece of headers) parts.push(piece);
+  parts.push(', "properties": {');
   for (const key in msg.properties) {
     if (TRANSPORT_PROPERTIES.has(key)) continue;
     const value = msg.properties[key];
@@ -74,7 +77,7 @@ export function encodeEnvelope(msg: BrokerMessage, transport: EnvelopeTransport)
     '}, "priority": ',
     pyDumps(transport.priority),
     ', "body_encoding": "base64", "delivery_tag": "',
-    pyJsonInner(transport.deliveryTag),
+    transport.plainTag ? transport.deliveryTag : pyJsonInner(transport.deliveryTag),
     '"}}',
   );
   return parts.join('');

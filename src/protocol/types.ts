@@ -17,11 +17,11 @@ export interface BrokerMessage {
   contentType: string;
   contentEncoding: string;
   /**
-   * The headers as Python-exact JSON text, when the producer wrote it while building them (a task message does):
-   * exactly `pyDumps(headers)`, so JSON transports can embed it instead of encoding the headers again. Whoever
-   * changes `headers` must drop it.
+   * The headers as Python-exact JSON text in pieces, when the producer wrote it while building them (a task message
+   * does): joined, exactly `pyDumps(headers)`. JSON transports copy the pieces into their own text in one join
+   * instead of encoding the headers again (or joining them twice). Whoever changes `headers` must drop it.
    */
-  headersText?: string;
+  headersParts?: readonly string[];
 }
 
 /** Signature in Celery's dict form (keys in Celery's order). Canvas builds these; the worker only passes them on. */

@@ -249,7 +249,7 @@ describe('encodeTaskMessage', () => {
     expect(Object.keys(msg.headers).slice(-2)).toEqual(['ignore_result', 'trace']);
   });
 
-  it('writes headersText exactly as pyDumps(headers), and leaves it out when headers are extended', () => {
+  it('writes headersParts that join to exactly pyDumps(headers), and leaves them out when headers are extended', () => {
     const specs: TaskSendSpec[] = [
       base,
       { ...base, task: 'tâches.ajouter "vite"\n', args: ['é', { a: [1.5, null] }], kwargs: { k: '🙂' } },
@@ -270,12 +270,12 @@ describe('encodeTaskMessage', () => {
     ];
     for (const spec of specs) {
       const msg = encodeTaskMessage(spec, registry);
-      expect(msg.headersText).toBe(pyDumps(msg.headers));
+      expect(msg.headersParts?.join('')).toBe(pyDumps(msg.headers));
       const envelope = encodeEnvelope(msg, { exchange: '', routingKey: 'q', priority: 0, deliveryTag: 't' });
-      expect(envelope).toBe(encodeEnvelope({ ...msg, headersText: undefined }, { exchange: '', routingKey: 'q', priority: 0, deliveryTag: 't' }));
+      expect(envelope).toBe(encodeEnvelope({ ...msg, headersParts: undefined }, { exchange: '', routingKey: 'q', priority: 0, deliveryTag: 't' }));
     }
-    expect(encodeTaskMessage({ ...base, extraHeaders: { trace: 'x' } }, registry).headersText).toBeUndefined();
-    expect(encodeTaskMessage({ ...base, retries: '1' as never }, registry).headersText).toBeUndefined();
+    expect(encodeTaskMessage({ ...base, extraHeaders: { trace: 'x' } }, registry).headersParts).toBeUndefined();
+    expect(encodeTaskMessage({ ...base, retries: '1' as never }, registry).headersParts).toBeUndefined();
   });
 
   it('rejects args and kwargs of the wrong shape', () => {

@@ -190,6 +190,7 @@ export class RedisBroker implements Broker {
         routingKey: out.queue,
         priority,
         deliveryTag: randomUUID(),
+        plainTag: true,
       });
       if (out.notBefore !== undefined && out.notBefore > now && parkable.has(out.queue)) {
         commands.push(
