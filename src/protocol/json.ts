@@ -101,19 +101,23 @@ export function pyJsonInner(s: string): string {
 }
 
 /**
- * Values that repeat from message to message (task names, origins, queue names, content types): their encoded
- * form is kept, bounded like keyText, so the escaping check runs once per distinct value.
+ * `encode` with its results kept: for strings that repeat from message to message, so each distinct one is encoded
+ * once. Bounded, so that data with ever-new strings cannot grow the cache without limit.
  */
-const repeatedTexts = new Map<string, string>();
-
-export function pyJsonInnerRepeated(s: string): string {
-  let text = repeatedTexts.get(s);
-  if (text === undefined) {
-    text = pyJsonInner(s);
-    if (repeatedTexts.size < 4096) repeatedTexts.set(s, text);
-  }
-  return text;
+function remembered(encode: (s: string) => string): (s: string) => string {
+  const texts = new Map<string, string>();
+  return (s) => {
+    let text = texts.get(s);
+    if (text === undefined) {
+      text = encode(s);
+      if (texts.size < 4096) texts.set(s, text);
+    }
+    return text;
+  };
 }
+
+/** pyJsonInner for values that repeat (task names, origins, queue names, content types). */
+export const pyJsonInnerRepeated = remembered(pyJsonInner);
 
 export function pyJsonString(s: string): string {
   // Almost every string in a message (names, ids, base64 bodies, dates) needs no escaping; testing first is about
@@ -122,20 +126,8 @@ export function pyJsonString(s: string): string {
   return `"${s.replace(NEEDS_ESCAPE, escapeChar)}"`;
 }
 
-/**
- * Object keys repeat from message to message (header and meta names), so their encoded form is kept; the cache is
- * bounded so that data with ever-new keys cannot grow it without limit.
- */
-const keyTexts = new Map<string, string>();
-
-export function keyText(key: string): string {
-  let text = keyTexts.get(key);
-  if (text === undefined) {
-    text = pyJsonString(key);
-    if (keyTexts.size < 4096) keyTexts.set(key, text);
-  }
-  return text;
-}
+/** pyJsonString of object keys, which repeat from message to message (header and meta names). */
+export const keyText = remembered(pyJsonString);
 
 function escapeChar(ch: string): string {
   return SHORT_ESCAPES[ch] ?? `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
