@@ -20,7 +20,7 @@ import {
 } from '../../src/control/index.js';
 import type { ControlHandler, ReceivedEvent, TaskInfo } from '../../src/control/index.js';
 import { pythonCeleryOnRedis, requireService } from '../services.js';
-import { captureEvents } from './py-events.js';
+import { captureEvents } from './processes.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const pyDir = path.join(root, 'test/interop/py');

@@ -7,13 +7,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Celerity, ControlClient, TaskRevokedError } from '../../src/index.js';
 import { pythonCeleryOnRedis, requireService } from '../services.js';
-import { captureEvents } from './py-events.js';
+import { captureEvents, startUntilReady } from './processes.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const pyDir = path.join(root, 'test/interop/py');
@@ -47,18 +46,7 @@ function tsEnv(): NodeJS.ProcessEnv {
 
 /** Starts a process and resolves once a line of its output matches `readyLine`. */
 function start(cmd: string, args: string[], env: NodeJS.ProcessEnv, readyLine: RegExp, cwd: string): Promise<ChildProcess> {
-  const proc = spawn(cmd, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  procs.push(proc);
-  const seen: string[] = [];
-  return new Promise((resolve, reject) => {
-    for (const stream of [proc.stdout!, proc.stderr!]) {
-      createInterface({ input: stream }).on('line', (line) => {
-        seen.push(line);
-        if (readyLine.test(line)) resolve(proc);
-      });
-    }
-    proc.once('exit', (code) => reject(new Error(`${cmd} exited with ${code} before it was ready:\n${seen.slice(-20).join('\n')}`)));
-  });
+  return startUntilReady(procs, cmd, args, { env, cwd, readyLine });
 }
 
 /** Runs a command to completion; resolves to its exit code and output. */

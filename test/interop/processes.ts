@@ -1,11 +1,36 @@
+/** Child processes of the interop tests: workers started until they say they are ready, and event capture. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+/**
+ * Starts `cmd` and resolves once a line of its output matches `readyLine`; rejects with its last lines if it exits
+ * first. The process is added to `owned` at once, so the caller's cleanup stops it whatever happens.
+ */
+export function startUntilReady(
+  owned: ChildProcess[],
+  cmd: string,
+  args: string[],
+  options: { env: NodeJS.ProcessEnv; cwd: string; readyLine: RegExp },
+): Promise<ChildProcess> {
+  const proc = spawn(cmd, args, { env: options.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  owned.push(proc);
+  const seen: string[] = [];
+  return new Promise((resolve, reject) => {
+    for (const stream of [proc.stdout!, proc.stderr!]) {
+      createInterface({ input: stream }).on('line', (line) => {
+        seen.push(line);
+        if (options.readyLine.test(line)) resolve(proc);
+      });
+    }
+    proc.once('exit', (code) => reject(new Error(`${cmd} exited with ${code} before it was ready:\n${seen.slice(-20).join('\n')}`)));
+  });
+}
+
 /**
  * Runs test/interop/py/events_capture.py (Celery's own event receiver and state keeper) and reports when it is
  * demonstrably subscribed: its first received event, which it announces on stdout. Celery's wake-up broadcast
  * comes earlier than its subscription, so a test that sends on the broadcast can lose events on a loaded machine.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
-
 export interface EventCapture {
   /** Resolves when the receiver has received its first event (it then gets everything sent after). */
   listening: Promise<void>;
