@@ -7,7 +7,11 @@ export { compileConfig, describeSettings, CELERY_NAMES } from './app/config.js';
 export { Task } from './app/task.js';
 export type { ApplyOptions, RetryOptions, TaskContext, TaskFn, TaskOptions } from './app/task.js';
 export { AsyncResult } from './app/result.js';
-export type { GetOptions } from './app/result.js';
+export type { GetOptions, RevokeTaskOptions } from './app/result.js';
+export { GroupResult } from './app/group-result.js';
+export type { AnyResult, ResultTuple } from './app/group-result.js';
+export { Signature, Chain, Group, Chord, chain, pipe, group, chord, fromDict } from './canvas/signature.js';
+export type { SignatureLike, SignatureOptions, ResultOf } from './canvas/signature.js';
 export { Worker } from './worker/worker.js';
 export type { WorkerOptions } from './worker/worker.js';
 export type { WorkerEvents } from './worker/events.js';
@@ -27,11 +31,12 @@ export type {
   WorkerStats,
 } from './control/index.js';
 export type { Broker, BrokerCapabilities, DeadLetter, Delivery, OutboundMessage } from './broker/port.js';
-export type { ResultBackend } from './backend/port.js';
+export type { ChordPart, GroupMeta, ResultBackend } from './backend/port.js';
 export type { ResultMeta, TaskState, SignatureDict } from './protocol/types.js';
 export { States } from './protocol/types.js';
 export {
   CelerityError,
+  ChordError,
   ConfigurationError,
   ConnectionError,
   ContentDisallowed,

@@ -21,10 +21,23 @@ import { Task, type AnyTask, type ApplyOptions, type TaskFn, type TaskOptions, t
 import type { WorkerOptions } from '../worker/worker.js';
 import { parseRate } from '../worker/rate-limit.js';
 import { Worker } from '../worker/worker.js';
+import { Canvas } from '../canvas/engine.js';
+import type { CanvasApp } from '../canvas/host.js';
+import { applyOptionsFromCelery } from '../canvas/options.js';
+import type { RevokeTaskOptions } from './result.js';
+import type { ControlClient } from '../control/client.js';
+import { createBuiltins } from './builtins.js';
+
+/** Message fields that canvas (and retries) carry over: the embed, the group and the index in it. */
+export interface CarriedFields {
+  embed?: EmbedOptions;
+  group?: string | null;
+  groupIndex?: number | null;
+}
 
 const EMPTY_EMBED: EmbedOptions = Object.freeze({ callbacks: null, errbacks: null, chain: null, chord: null });
 
-export class Celerity implements TaskSender {
+export class Celerity implements TaskSender, CanvasApp {
   /** Compiled, frozen settings. */
   private _conf: CelerityConfig;
   private _router: Router;
@@ -49,6 +62,10 @@ export class Celerity implements TaskSender {
   /** Celery's `reply_to`: one id per producing process. */
   readonly oid = randomUUID();
   private readonly origin = `gen${process.pid}@${os.hostname()}`;
+  /** The canvas engine: what signatures built from this app's tasks send themselves with. */
+  readonly canvas: Canvas = new Canvas(this);
+  private controlClient: ControlClient | undefined;
+  private builtins: Map<string, AnyTask> | undefined;
 
   /**
    * @param main the app's name (Celery's `main`), shown in the worker banner
@@ -118,6 +135,14 @@ export class Celerity implements TaskSender {
     return this.registry;
   }
 
+  /** The task a worker runs for `name`: a registered one, or one of Celery's built-ins that canvas sends. */
+  lookupTask(name: string): AnyTask | undefined {
+    const task = this.registry.get(name);
+    if (task || !name.startsWith('celery.')) return task;
+    this.builtins ??= createBuiltins(this);
+    return this.builtins.get(name);
+  }
+
   /**
    * Sends a task by name, without its code (Celery's `send_task`): how a TypeScript service calls a Python task.
    * Keyword arguments go in `options.kwargs`.
@@ -141,12 +166,13 @@ export class Celerity implements TaskSender {
     args: readonly unknown[],
     options: ApplyOptions,
     task?: AnyTask,
-    carried: { embed?: EmbedOptions; group?: string | null; groupIndex?: number | null } = {},
+    carried: CarriedFields = {},
+    routeName = name,
   ) {
     if (!Array.isArray(args)) throw new TypeError(`${name}: args must be an array, got ${typeof args}`);
     const kwargs = options.kwargs ?? {};
     if (typeof kwargs !== 'object' || Array.isArray(kwargs)) throw new TypeError(`${name}: kwargs must be an object`);
-    const route = this._router.route(name);
+    const route = this._router.route(routeName);
     const queue = options.queue ?? task?.options.queue ?? route.queue;
     const priority = options.priority ?? task?.options.priority ?? route.priority ?? this._conf.defaultPriority;
     if (!Number.isInteger(priority) || priority < 0 || priority > 9) {
@@ -180,6 +206,36 @@ export class Celerity implements TaskSender {
     };
     const message = encodeTaskMessage(spec, this._serializers, options.serializer ?? this._conf.taskSerializer);
     return { id, message, queue, priority, notBefore: eta ? eta.getTime() : undefined };
+  }
+
+  /**
+   * One task message from Celery-named options, as canvas and the worker (callbacks, chain steps, chord bodies)
+   * send them: the options of a signature a Python producer built read the same way.
+   */
+  async sendFromOptions(name: string, args: unknown[], kwargs: Record<string, unknown>, options: Record<string, unknown>): Promise<void> {
+    const { apply, carried } = applyOptionsFromCelery(name, options);
+    // A map or chunks message is routed as the task it calls (Celery's `route_name`).
+    const inner = (kwargs.task as { task?: unknown } | undefined)?.task;
+    const routeName = name.startsWith('celery.') && typeof inner === 'string' ? inner : name;
+    const built = this.buildMessage(name, args, { ...apply, kwargs }, this.registry.get(routeName), carried, routeName);
+    await this.publisher.submit({ queue: built.queue, message: built.message, priority: built.priority, notBefore: built.notBefore });
+  }
+
+  /**
+   * Celery's `app.control.revoke`: every worker discards these tasks when they arrive (and, with `terminate`,
+   * stops them if running). Travels over the broker's remote control, so it needs a Redis broker.
+   */
+  async revokeTasks(ids: readonly string[], options: RevokeTaskOptions = {}): Promise<void> {
+    if (!ids.length) return;
+    if (!this.controlClient) {
+      const url = this._conf.broker;
+      if (!/^(redis|rediss|unix|redis\+socket|sentinel):/i.test(url)) {
+        throw new CelerityError(`revoke travels over remote control, which needs a Redis broker; the broker is ${url.replace(/\/\/[^@/]*@/, '//***@')}`);
+      }
+      const { ControlClient } = await import('../control/client.js');
+      this.controlClient = new ControlClient({ url, accept: this._conf.acceptContent, serializer: this._conf.taskSerializer });
+    }
+    await this.controlClient.revoke(ids, { terminate: options.terminate, signalName: options.signal, reply: options.wait, timeout: options.timeout });
   }
 
   /** Publishes already built messages (used by the worker for retries and parking). */
@@ -224,6 +280,9 @@ export class Celerity implements TaskSender {
   /** Flushes pending sends and closes connections; the process can then exit on its own. */
   async close(): Promise<void> {
     await this.publisher.drain();
+    const control = this.controlClient;
+    this.controlClient = undefined;
+    await control?.close();
     const [b, r] = [this.brokerP, this.backendP];
     this.brokerP = this.backendP = undefined;
     this.connectedBroker = undefined;

@@ -1,8 +1,13 @@
 /**
  * A handle on a task's result in the result backend. Reads go to the backend every time (like Celery's
  * AsyncResult.state), so `state`, `info`, `ready()` are promises.
+ *
+ * Results of a canvas are linked: a chain's result has the previous step's as `parent`, a chord's body has the
+ * header's GroupResult; `children()` reads what a task sent while it ran (the next step of its chain, its
+ * callbacks) from its stored meta, as Celery records it, so the graph can be walked from either side.
  */
 import type { ResultBackend } from '../backend/port.js';
+import { resultFromTuple, type AnyResult, type ResultTuple } from './group-result.js';
 import { deserializeError, TaskRevokedError, TimeoutError } from '../errors/index.js';
 import type { ResultMeta, TaskState } from '../protocol/types.js';
 import { READY_STATES } from '../protocol/types.js';
@@ -17,13 +22,32 @@ export interface GetOptions {
 
 export interface ResultSource {
   backend(): Promise<ResultBackend>;
+  /** Tells every worker to discard (or, with terminate, stop) these tasks. */
+  revokeTasks(ids: readonly string[], options: RevokeTaskOptions): Promise<void>;
 }
 
+export interface RevokeTaskOptions {
+  /** Also stop the task if it is running. */
+  terminate?: boolean;
+  /** The signal for `terminate` (default SIGTERM). */
+  signal?: string;
+  /** Resolve only once the workers have acknowledged (Celery's `wait=True`), or after `timeout` ms (default 1000). */
+  wait?: boolean;
+  timeout?: number;
+}
+
+
 export class AsyncResult<T = unknown> {
+  /** The result this one follows in a chain (or the header of a chord body); set by canvas, not stored. */
+  parent: AnyResult | undefined;
+
   constructor(
     readonly id: string,
     private readonly source: ResultSource,
-  ) {}
+    parent?: AnyResult,
+  ) {
+    this.parent = parent;
+  }
 
   /** The stored metadata, or null while PENDING (Celery keeps no record for pending tasks). */
   async meta(): Promise<ResultMeta | null> {
@@ -91,9 +115,67 @@ export class AsyncResult<T = unknown> {
     await (await this.source.backend()).delete(this.id);
   }
 
+  /**
+   * What this task sent while it ran, as Celery stores it in the meta's `children`: the next step of its chain,
+   * its callbacks, groups it started. Empty until the task has finished.
+   */
+  async children(): Promise<AnyResult[]> {
+    const meta = await this.meta();
+    return (meta?.children ?? []).map((c) => resultFromTuple(c, this.source));
+  }
+
+  /**
+   * Walks this result and everything it led to (children, and a group's members), breadth first, waiting for each
+   * and yielding `[result, value]` (Celery's `collect`). A failure rejects, as `get()` does.
+   *
+   * @example
+   * for await (const [r, value] of (await chain(crawl.s(url), validate.s()).applyAsync()).parent!.collect()) { ... }
+   */
+  async *collect(options: GetOptions = {}): AsyncGenerator<[AnyResult, unknown]> {
+    const queue: AnyResult[] = [this];
+    const seen = new Set<string>();
+    while (queue.length) {
+      const node = queue.shift()!;
+      if (seen.has(node.id)) continue;
+      seen.add(node.id);
+      const value = await node.get(options);
+      yield [node, value];
+      queue.push(...(node instanceof AsyncResult ? await node.children() : node.results));
+    }
+  }
+
+  /**
+   * Revokes this task and, for a canvas result, everything before it (`parent`): revoking a chain's result
+   * revokes every step, a chord's revokes the header members and the body.
+   */
+  async revoke(options: RevokeTaskOptions = {}): Promise<void> {
+    await this.source.revokeTasks(lineageIds(this), options);
+  }
+
+  /** Celery's `as_tuple()`: `[[id, parent tuple or null], null]`, the form stored in a meta's children. */
+  asTuple(): ResultTuple {
+    return [[this.id, this.parent ? this.parent.asTuple() : null], null];
+  }
+
   toJSON(): { id: string } {
     return { id: this.id };
   }
+}
+
+/** Ids of `r`, its members if it is a group, and of everything on its parent chain. */
+export function lineageIds(r: AnyResult): string[] {
+  const ids: string[] = [];
+  const seen = new Set<AnyResult>();
+  const visit = (n: AnyResult | undefined): void => {
+    while (n && !seen.has(n)) {
+      seen.add(n);
+      if (n instanceof AsyncResult) ids.push(n.id);
+      else for (const m of n.results) visit(m);
+      n = n.parent;
+    }
+  };
+  visit(r);
+  return ids;
 }
 
 function isSerializedError(v: unknown): boolean {

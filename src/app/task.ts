@@ -7,7 +7,12 @@
  * equal to what callers pass.
  */
 import type { AsyncResult } from './result.js';
+import type { GroupResult } from './group-result.js';
 import type { TaskState } from '../protocol/types.js';
+import type { CanvasHost } from '../canvas/host.js';
+import { Signature, type SignatureOptions } from '../canvas/signature.js';
+import { taskDict } from '../canvas/dicts.js';
+import { chunksSignature, mapSignature } from '../canvas/map.js';
 
 /** Options of a task definition. Times are in seconds, as in Celery. */
 export interface TaskOptions {
@@ -107,7 +112,17 @@ export interface ApplyOptions {
 /** The part of the app a Task needs; keeps task.ts free of a cycle with celerity.ts. */
 export interface TaskSender {
   sendTask<R>(name: string, args: readonly unknown[], options: ApplyOptions, task?: AnyTask): Promise<AsyncResult<R>>;
+  readonly canvas: CanvasHost;
 }
+
+/** The suffixes of a parameter list: what `s()` may bind (a chain supplies the parameters in front). */
+export type Suffix<T extends unknown[]> = T extends [unknown, ...infer Rest] ? T | Suffix<Rest> : T | [];
+/** The parameters left in front once the suffix `B` is bound. */
+export type Unbound<P extends unknown[], B extends unknown[]> = number extends P['length']
+  ? P // a rest parameter takes any number of arguments in front
+  : Required<P> extends [...infer Pre, ...{ [K in keyof B]: unknown }]
+    ? Pre
+    : never;
 
 export class Task<F extends TaskFn> {
   constructor(
@@ -126,7 +141,57 @@ export class Task<F extends TaskFn> {
   applyAsync(args: Parameters<F>, options: ApplyOptions = {}): Promise<AsyncResult<Awaited<ReturnType<F>>>> {
     return this.sender.sendTask(this.name, args, options, this);
   }
+
+  /**
+   * A signature with the trailing arguments bound (Celery's `task.s()`): in a chain the previous result is passed
+   * in front of them. `validate.s(true)` for `validate(page, strict)` takes the page from the step before.
+   * @example
+   * await chain(crawl.s(url), validate.s(true)).applyAsync();
+   */
+  s<B extends Suffix<Parameters<F>>>(...args: B): Signature<Unbound<Parameters<F>, B>, Awaited<ReturnType<F>>> {
+    return new Signature(taskDict(this.name, args, {}, false), this.sender.canvas);
+  }
+
+  /** An immutable signature (Celery's `task.si()`): all arguments bound, a parent's result is ignored. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- it accepts (and ignores) whatever comes in
+  si(...args: Parameters<F>): Signature<any[], Awaited<ReturnType<F>>> {
+    return new Signature(taskDict(this.name, args, {}, true), this.sender.canvas);
+  }
+
+  /** A signature with keyword arguments and options (Celery's `task.signature(args, kwargs, **options)`). */
+  signature<B extends Suffix<Parameters<F>>>(
+    args: B,
+    options: SignatureOptions & { kwargs?: Record<string, unknown>; immutable?: boolean } = {},
+  ): Signature<Unbound<Parameters<F>, B>, Awaited<ReturnType<F>>> {
+    const { kwargs, immutable, ...rest } = options;
+    return new Signature<Unbound<Parameters<F>, B>, Awaited<ReturnType<F>>>(
+      taskDict(this.name, args, kwargs ?? {}, immutable ?? false),
+      this.sender.canvas,
+    ).set(rest);
+  }
+
+  /** One message that calls this task once per item, in order, in one worker (Celery's `task.map`). */
+  map(items: readonly Parameters<F>[0][]): Signature<[], Awaited<ReturnType<F>>[]> {
+    return mapSignature('celery.map', this.name, items, this.sender.canvas);
+  }
+
+  /** Like map, with each item an argument list (Celery's `task.starmap`). */
+  starmap(items: readonly Parameters<F>[]): Signature<[], Awaited<ReturnType<F>>[]> {
+    return mapSignature('celery.starmap', this.name, items, this.sender.canvas);
+  }
+
+  /** The items split into groups of `n`, each run as a starmap: a group of `ceil(items / n)` messages. */
+  chunks(items: readonly Parameters<F>[], n: number): Signature<[], Awaited<ReturnType<F>>[][], GroupResult<Awaited<ReturnType<F>>[][]>> {
+    return chunksSignature(this.name, items, n, this.sender.canvas);
+  }
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a registry holds tasks of every signature
-export type AnyTask = Task<any>;
+/**
+ * A task of any signature, as a registry or a worker holds it: what they use of it, so the typed calling methods
+ * (whose parameter types differ per task) do not have to agree.
+ */
+export interface AnyTask {
+  readonly name: string;
+  readonly fn: TaskFn;
+  readonly options: Readonly<TaskOptions>;
+}

@@ -2,7 +2,7 @@
  * The result-backend port: a key-value store of Celery result metadata, plus an atomic counter (chord joins) and a
  * way to wait for a result without polling where the store can notify (pub/sub, LISTEN/NOTIFY, a shared counter).
  */
-import type { ResultMeta } from '../protocol/types.js';
+import type { ResultMeta, TaskState } from '../protocol/types.js';
 
 export interface SetOptions {
   /** Time to live in ms; undefined = the backend's default expiry; 0 = keep forever. */
@@ -13,6 +13,27 @@ export interface WaitOptions {
   /** Reject with TimeoutError after this long; undefined = wait forever. */
   timeoutMs?: number;
   signal?: AbortSignal;
+}
+
+/**
+ * One finished member of a chord header, as the join records it. Celery's Redis join stores exactly this tuple
+ * (`[1, task_id, state, result]` in `<gid>.j`, scored by `group_index`).
+ */
+export interface ChordPart {
+  taskId: string;
+  /** Position in the header; members are handed back in this order (null sorts last, in arrival order). */
+  groupIndex: number | null;
+  status: TaskState;
+  /** The return value, or the serialized error of a FAILURE/REVOKED member. */
+  result: unknown;
+}
+
+/**
+ * A saved group (Celery's `GroupResult.save`): `result` is `GroupResult.as_tuple()`,
+ * `[[group_id, parent], [[[task_id, parent], null], ...]]`, stored at `celery-taskset-meta-<gid>` on Redis.
+ */
+export interface GroupMeta {
+  result: unknown;
 }
 
 export interface ResultBackend {
@@ -27,6 +48,25 @@ export interface ResultBackend {
   delete(taskId: string): Promise<void>;
   /** Atomically adds `by` to a counter and returns the new value (chord joins). */
   incr(key: string, by?: number, options?: SetOptions): Promise<number>;
+  /**
+   * Records how many header members the chord `groupId` waits for; the producer calls it before it sends the last
+   * member (Redis: `celery-taskset-meta-<gid>.s`, as Celery does).
+   */
+  setChordSize(groupId: string, size: number, options?: SetOptions): Promise<void>;
+  /**
+   * Records one finished header member of chord `groupId`, atomically. Exactly one call per chord resolves with
+   * every member's part in header order: the one whose part completed the set; every other call resolves null. A
+   * member recorded twice (a redelivered message) counts once; if it was the member that completed the chord, the
+   * repeat resolves with the parts again until `chordDone` (so a crash before the body was sent does not lose it).
+   */
+  chordPartReturn(groupId: string, part: ChordPart, options?: SetOptions): Promise<ChordPart[] | null>;
+  /** Forgets the join state of a chord whose body has been sent. */
+  chordDone(groupId: string): Promise<void>;
+  /** Saves a group's member list (Celery's `GroupResult.save`). */
+  saveGroup(groupId: string, meta: GroupMeta, options?: SetOptions): Promise<void>;
+  /** null = no saved group. */
+  getGroup(groupId: string): Promise<GroupMeta | null>;
+  deleteGroup(groupId: string): Promise<void>;
   /** Resolves with the meta once the task reaches a ready state (SUCCESS, FAILURE, REVOKED). */
   waitFor(taskId: string, options?: WaitOptions): Promise<ResultMeta>;
   /** Removes expired results; resolves to how many. */

@@ -54,6 +54,9 @@ export class TimeLimitExceeded extends CelerityError {}
 /** Retries exhausted. */
 export class MaxRetriesExceededError extends CelerityError {}
 
+/** A chord's body could not run: a header member failed or was revoked (Celery's ChordError). */
+export class ChordError extends CelerityError {}
+
 /**
  * The thread or child process running a task died before it finished (process.exit, an uncaught exception, out
  * of memory, killed from outside). On the wire as billiard's WorkerLostError, which Celery raises in that case.
@@ -124,6 +127,7 @@ const CELERY_EXCEPTIONS = new Set([
   'TimeLimitExceeded',
   'MaxRetriesExceededError',
   'NotRegistered',
+  'ChordError',
 ]);
 
 const KNOWN: Record<string, new (message: string) => Error> = {
@@ -133,6 +137,7 @@ const KNOWN: Record<string, new (message: string) => Error> = {
   TimeLimitExceeded,
   MaxRetriesExceededError,
   NotRegistered,
+  ChordError,
   Error,
   RangeError,
   SyntaxError,

@@ -24,6 +24,8 @@ export interface Outcome {
   status: TaskState;
   result: unknown;
   traceback?: string | null;
+  /** What the task sent as it finished (chain step, callbacks), in Celery's tuple form. */
+  children?: unknown[];
 }
 
 export class Completer {
@@ -83,12 +85,13 @@ export class Completer {
     }
   }
 
-  private meta({ req, queue, status, result, traceback }: Outcome): ResultMeta {
+  private meta({ req, queue, status, result, traceback, children }: Outcome): ResultMeta {
     return buildResultMeta({
       taskId: req.id,
       status,
       result,
       traceback: traceback ?? null,
+      children,
       groupId: req.group,
       parentId: req.parentId,
       extended: this.options.extended

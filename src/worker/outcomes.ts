@@ -13,6 +13,8 @@ import { preview, type WorkerEvents } from './events.js';
 import type { Outcome } from './executor.js';
 import type { Job } from './job.js';
 import { autoRetryCountdown, shouldAutoRetry } from './retry.js';
+import { CanvasSteps, hasCanvas } from './canvas-steps.js';
+import { ConnectionError } from '../errors/index.js';
 
 export interface OutcomeHost {
   readonly app: Celerity;
@@ -25,7 +27,11 @@ export interface OutcomeHost {
 }
 
 export class OutcomeWriter {
-  constructor(private readonly host: OutcomeHost) {}
+  private readonly steps: CanvasSteps;
+
+  constructor(private readonly host: OutcomeHost) {
+    this.steps = new CanvasSteps(host.app, host.log);
+  }
 
   /** Maps an outcome onto the result store and the message. */
   async finish(job: Job, outcome: Outcome, acksLate: boolean): Promise<void> {
@@ -39,7 +45,22 @@ export class OutcomeWriter {
             `Task ${req.task}[${req.id}] succeeded in ${outcome.runtime.toFixed(4)}s: ${preview(outcome.value)}`,
           );
         }
-        await this.completeWith(tag, job, 'SUCCESS', outcome.value);
+        let children: unknown[] | undefined;
+        if (hasCanvas(req)) {
+          try {
+            children = await this.steps.succeeded(req, outcome.value);
+            await this.steps.chordPart(req, 'SUCCESS', outcome.value);
+          } catch (err) {
+            // A broker or store that is down: leave the message unacknowledged, so the task runs again and the
+            // steps are sent then. Anything else (a malformed callback or chain) fails the task, saying why.
+            if (err instanceof ConnectionError) throw err;
+            const error = toError(err);
+            this.host.log.error({ id: req.id, task: req.task, err: error.message }, `Task ${req.task}[${req.id}] succeeded but its canvas could not be applied: ${error.message}`);
+            await this.finalFailure(tag, job, error, outcome.runtime);
+            return;
+          }
+        }
+        await this.completeWith(tag, job, 'SUCCESS', outcome.value, null, children);
         this.host.emit('task-succeeded', { id: req.id, name: req.task, result: outcome.value, runtime: outcome.runtime });
         return;
       }
@@ -66,16 +87,29 @@ export class OutcomeWriter {
           const reason = `bad arguments: ${error.message}`;
           this.host.log.error({ id: req.id, task: req.task, reason }, `message moved to the dead-letter store: ${reason}`);
           await this.store(req, 'FAILURE', serializeError(error), job, formatTraceback(error));
+          if (hasCanvas(req)) await this.canvasFailed(req, 'FAILURE', error);
           if (tag) await this.deadLetterTag(tag, reason);
           this.failed(req, error, outcome.runtime);
           this.host.emit('task-rejected', { id: req.id, reason, requeue: false });
           return;
         }
-        await this.completeWith(tag, job, 'FAILURE', serializeError(error), formatTraceback(error));
-        this.failed(req, error, outcome.runtime);
+        await this.finalFailure(tag, job, error, outcome.runtime);
         return;
       }
     }
+  }
+
+  /** Stores FAILURE, fails the canvas that depended on the task, then acks. */
+  private async finalFailure(tag: string | undefined, job: Job, error: Error, runtime: number): Promise<void> {
+    if (hasCanvas(job.req)) await this.canvasFailed(job.req, 'FAILURE', error);
+    await this.completeWith(tag, job, 'FAILURE', serializeError(error), formatTraceback(error));
+    this.failed(job.req, error, runtime);
+  }
+
+  private async canvasFailed(req: TaskRequest, status: TaskState, error: Error): Promise<void> {
+    const value = serializeError(error);
+    await this.steps.failed(req, status, value, formatTraceback(error));
+    await this.steps.chordPart(req, status, value);
   }
 
   /** Logs and announces a failure whose FAILURE result is already stored. */
@@ -99,8 +133,7 @@ export class OutcomeWriter {
     const max = maxOverride !== undefined ? maxOverride : (task.options.maxRetries ?? this.host.app.conf.maxRetries);
     if (max !== null && req.retries >= max) {
       const error = exc ?? new MaxRetriesExceededError(`Can't retry ${req.task}[${req.id}] args:${JSON.stringify(req.args)} kwargs:${JSON.stringify(req.kwargs)}`);
-      await this.completeWith(tag, job, 'FAILURE', serializeError(error), formatTraceback(error));
-      this.failed(req, error, 0);
+      await this.finalFailure(tag, job, error, 0);
       return;
     }
     const when = eta ?? new Date(Date.now() + countdown * 1000);
@@ -132,10 +165,17 @@ export class OutcomeWriter {
   }
 
   /** Stores a final state (unless the task ignores results) and then acks, batched with other completions. */
-  completeWith(tag: string | undefined, job: Job, status: TaskState, result: unknown, traceback: string | null = null): Promise<void> {
+  completeWith(
+    tag: string | undefined,
+    job: Job,
+    status: TaskState,
+    result: unknown,
+    traceback: string | null = null,
+    children?: unknown[],
+  ): Promise<void> {
     const ignore = job.req.ignoreResult || (job.task.options.ignoreResult ?? false);
     const storeResult = !(ignore && status === 'SUCCESS');
-    return this.host.completer.complete(tag, { req: job.req, queue: job.delivery.queue, status, result, traceback }, storeResult);
+    return this.host.completer.complete(tag, { req: job.req, queue: job.delivery.queue, status, result, traceback, children }, storeResult);
   }
 
   async store(req: TaskRequest, status: TaskState, result: unknown, job: Job, traceback: string | null = null): Promise<void> {
@@ -149,6 +189,8 @@ export class OutcomeWriter {
     const text = { expired: 'expired before it ran: revoked', revoked: 'revoked: discarded', terminated: 'terminated' }[why];
     this.host.log[why === 'expired' ? 'warn' : 'info']({ id: req.id, task: req.task }, `Task ${req.task}[${req.id}] ${text}`);
     const err = serializeError(new TaskRevokedError(why));
+    // A revoked chord member still counts: the chord fails with a ChordError instead of waiting forever.
+    await this.steps.chordPart(req, 'REVOKED', err).catch((e) => this.host.log.error({ id: req.id, err: toError(e).message }, 'could not record a revoked chord member'));
     await this.completeWith(acked ? undefined : job.delivery.tag, job, 'REVOKED', err).catch((e) => this.logAckError(e));
     this.host.emit('task-revoked', { id: req.id, name: req.task, expired: why === 'expired' });
   }

@@ -302,7 +302,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.track(this.outcomes.deadLetter(d, id, name, `malformed message: ${toError(err).message}`, err));
       return;
     }
-    const task = this.app.tasks.get(req.task);
+    const task = this.app.lookupTask(req.task);
     if (!task) {
       const err = NotRegistered.forTask(req.task);
       this.log.error({ task: req.task, id: req.id, queue: d.queue }, `Received unregistered task of type '${req.task}'`);

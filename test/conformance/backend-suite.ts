@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ResultBackend } from '../../src/backend/port.js';
 import type { ResultMeta } from '../../src/protocol/types.js';
 import { TimeoutError } from '../../src/errors/index.js';
+import { chordConformance } from './backend-chord-suite.js';
 
 export interface BackendHarness {
   backend: ResultBackend;
@@ -205,5 +206,7 @@ export function backendConformance(name: string, factory: () => Promise<BackendH
       else expect(await backend.cleanup()).toBeGreaterThanOrEqual(2);
       expect(await backend.get(forever)).not.toBeNull();
     });
+
+    chordConformance(() => backend, pass);
   });
 }

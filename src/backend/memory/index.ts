@@ -1,10 +1,11 @@
 /**
  * An in-process result backend for unit tests, with the SQLite backend's semantics: a stored SUCCESS is never
- * overwritten, results expire, counters are atomic, and `waitFor` is woken by `set` rather than by polling.
+ * overwritten, results, saved groups and chord joins expire, counters are atomic, and `waitFor` is woken by `set`
+ * rather than by polling.
  * Values go through JSON on the way in, as they would through any real store, so tests cannot come to depend on
  * sharing objects with the backend.
  */
-import type { ResultBackend, SetOptions, WaitOptions } from '../port.js';
+import type { ChordPart, GroupMeta, ResultBackend, SetOptions, WaitOptions } from '../port.js';
 import type { ResultMeta } from '../../protocol/types.js';
 import { READY_STATES } from '../../protocol/types.js';
 import { ConnectionError } from '../../errors/index.js';
@@ -23,11 +24,23 @@ interface Stored<T> {
   expiresAt: number | null;
 }
 
+/** The join of one chord header, as the SQLite store keeps it in `celery_chords` and `celery_chord_parts`. */
+interface Chord {
+  /** null until `setChordSize`: parts may arrive before it, and nothing completes without it. */
+  size: number | null;
+  /** The task whose part completed the chord; only its repeats get the parts again. */
+  completedBy: string | null;
+  /** By task id, so a redelivered part counts once; Map order is arrival order (the tiebreak for null indexes). */
+  parts: Map<string, ChordPart>;
+}
+
 export class MemoryBackend implements ResultBackend {
   private readonly defaultTtlMs: number;
   private readonly now: () => number;
   private readonly results = new Map<string, Stored<ResultMeta>>();
   private readonly counters = new Map<string, Stored<number>>();
+  private readonly groups = new Map<string, Stored<GroupMeta>>();
+  private readonly chords = new Map<string, Stored<Chord>>();
   private readonly waiters = new Map<string, Set<Settle>>();
   private closed = false;
 
@@ -76,6 +89,46 @@ export class MemoryBackend implements ResultBackend {
     return value;
   }
 
+  async setChordSize(groupId: string, size: number, options?: SetOptions): Promise<void> {
+    this.check();
+    this.chord(groupId, options).size = size;
+  }
+
+  async chordPartReturn(groupId: string, part: ChordPart, options?: SetOptions): Promise<ChordPart[] | null> {
+    this.check();
+    const chord = this.chord(groupId, options);
+    if (chord.completedBy === null) {
+      // A completed chord takes no new parts, so a repeat of the completing one hands back the same set.
+      if (!chord.parts.has(part.taskId)) chord.parts.set(part.taskId, copy(part));
+      if (chord.size === null || chord.parts.size !== chord.size) return null;
+      chord.completedBy = part.taskId;
+    } else if (chord.completedBy !== part.taskId) {
+      return null;
+    }
+    return inHeaderOrder([...chord.parts.values()]).map(copy);
+  }
+
+  async chordDone(groupId: string): Promise<void> {
+    this.check();
+    this.chords.delete(groupId);
+  }
+
+  async saveGroup(groupId: string, meta: GroupMeta, options?: SetOptions): Promise<void> {
+    this.check();
+    this.groups.set(groupId, { value: copy({ result: meta.result }), expiresAt: this.expiresAt(options) });
+  }
+
+  async getGroup(groupId: string): Promise<GroupMeta | null> {
+    this.check();
+    const stored = this.live(this.groups, groupId);
+    return stored ? copy(stored.value) : null;
+  }
+
+  async deleteGroup(groupId: string): Promise<void> {
+    this.check();
+    this.groups.delete(groupId);
+  }
+
   async waitFor(taskId: string, options: WaitOptions = {}): Promise<ResultMeta> {
     this.check();
     const { signal } = options;
@@ -96,7 +149,7 @@ export class MemoryBackend implements ResultBackend {
   async cleanup(): Promise<number> {
     const now = this.now();
     let n = 0;
-    for (const map of [this.results, this.counters] as Map<string, Stored<unknown>>[]) {
+    for (const map of [this.results, this.counters, this.groups, this.chords] as Map<string, Stored<unknown>>[]) {
       for (const [key, stored] of map) {
         if (stored.expiresAt !== null && stored.expiresAt <= now) {
           map.delete(key);
@@ -127,6 +180,20 @@ export class MemoryBackend implements ResultBackend {
     for (const w of [...(this.waiters.get(taskId) ?? [])]) w.resolve(copy(value));
   }
 
+  /**
+   * The live join of `groupId` (a fresh one in place of an expired one), its expiry renewed: every write to a
+   * join extends it, as Celery's EXPIREs on each Redis part do.
+   */
+  private chord(groupId: string, options: SetOptions | undefined): Chord {
+    let stored = this.live(this.chords, groupId);
+    if (!stored) {
+      stored = { value: { size: null, completedBy: null, parts: new Map() }, expiresAt: null };
+      this.chords.set(groupId, stored);
+    }
+    stored.expiresAt = this.expiresAt(options);
+    return stored.value;
+  }
+
   private live<T>(map: Map<string, Stored<T>>, key: string): Stored<T> | undefined {
     const stored = map.get(key);
     if (!stored) return undefined;
@@ -140,6 +207,12 @@ export class MemoryBackend implements ResultBackend {
   }
 }
 
-function copy(meta: ResultMeta): ResultMeta {
-  return JSON.parse(JSON.stringify(meta)) as ResultMeta;
+function copy<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
+
+/** By group index, parts without one last; `sort` is stable, so ties keep arrival order. */
+function inHeaderOrder(parts: ChordPart[]): ChordPart[] {
+  const rank = (p: ChordPart) => p.groupIndex ?? Number.MAX_VALUE;
+  return parts.sort((a, b) => rank(a) - rank(b));
 }

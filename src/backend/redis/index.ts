@@ -3,14 +3,18 @@
  * SETEX (SET when results never expire) and published on a channel named like the key. No key means PENDING.
  * Python Celery clients read what this writes and the other way round.
  *
+ * Saved groups and chord joins use Celery's keys too (`celery-taskset-meta-<gid>` and its `.j`, `.t`, `.s`), so a
+ * chord's members may be Python and TypeScript tasks alike.
+ *
  * One command connection serves reads and writes; `waitFor` adds one pub/sub connection per backend, opened on
  * first use and shared by every waiter (see ./subscriber.ts). Writes and counters are Lua scripts in ./lua/.
  */
 import { Redis, type RedisOptions } from 'ioredis';
-import type { ResultBackend, SetOptions, WaitOptions } from '../port.js';
+import type { ChordPart, GroupMeta, ResultBackend, SetOptions, WaitOptions } from '../port.js';
 import type { ResultMeta } from '../../protocol/types.js';
 import { decodeResultMeta, encodeResultMeta } from '../../protocol/result-meta.js';
-import { ConnectionError } from '../../errors/index.js';
+import { parseJson, pyDumps } from '../../protocol/json.js';
+import { ConnectionError, DecodeError } from '../../errors/index.js';
 import { awaitResult } from '../wait.js';
 import { keyNames, type KeyNames } from './keys.js';
 import { defineResultScripts, SET_SCRIPT } from './scripts.js';
@@ -121,6 +125,47 @@ export class RedisBackend implements ResultBackend {
     return this.command(this.open().celerityResultIncr(this.keys.other(key), by, this.ttlMs(options)));
   }
 
+  /** Celery's `set_chord_size`: the size as decimal text at `<gid>.s`, with the result expiry. */
+  async setChordSize(groupId: string, size: number, options?: SetOptions): Promise<void> {
+    await this.store(this.keys.group(groupId, '.s'), String(size), options);
+  }
+
+  /** One script call (lua/chord-part.lua): recording the part and deciding completion are one atomic step. */
+  async chordPartReturn(groupId: string, part: ChordPart, options?: SetOptions): Promise<ChordPart[] | null> {
+    const key = (suffix: string) => this.keys.group(groupId, suffix);
+    // The member exactly as Celery's on_chord_part_return encodes it, so that a redelivery of a member first
+    // recorded by Python (or the other way round) is the same sorted-set member and counts once.
+    const member = pyDumps([1, part.taskId, part.status, part.result ?? null]);
+    const score = part.groupIndex === null ? '+inf' : String(part.groupIndex);
+    const reply = await this.command(
+      this.open().celerityChordPart(key('.j'), key('.t'), key('.s'), key('.f'), score, member, part.taskId, this.ttlMs(options)),
+    );
+    return reply ? decodeParts(groupId, reply) : null;
+  }
+
+  async chordDone(groupId: string): Promise<void> {
+    await this.command(this.open().del(this.keys.group(groupId, '.j'), this.keys.group(groupId, '.f')));
+  }
+
+  /** Celery's `_save_group`: `{"result": <GroupResult.as_tuple()>}` as JSON text at `celery-taskset-meta-<gid>`. */
+  async saveGroup(groupId: string, meta: GroupMeta, options?: SetOptions): Promise<void> {
+    await this.store(this.keys.group(groupId), pyDumps({ result: meta.result ?? null }), options);
+  }
+
+  async getGroup(groupId: string): Promise<GroupMeta | null> {
+    const raw = await this.command(this.open().get(this.keys.group(groupId)));
+    if (raw === null) return null;
+    const saved = parseJson(raw, `saved group ${groupId}`);
+    if (typeof saved !== 'object' || saved === null || !('result' in saved)) {
+      throw new DecodeError(`saved group ${groupId} must be a JSON object with a 'result' member`);
+    }
+    return { result: saved.result };
+  }
+
+  async deleteGroup(groupId: string): Promise<void> {
+    await this.command(this.open().del(this.keys.group(groupId)));
+  }
+
   async waitFor(taskId: string, options: WaitOptions = {}): Promise<ResultMeta> {
     this.open();
     const subscriber = this.subscriber!;
@@ -180,6 +225,19 @@ export class RedisBackend implements ResultBackend {
     }
   }
 
+  /**
+   * Writes `value` at `key` the way Celery's key-value `set` does: SETEX with whole seconds, SET without expiry
+   * (PSETEX only for a ttl in ms that Celery, counting in seconds, cannot give). Celery also PUBLISHes such
+   * values on the key, but only task keys have subscribers, so that is left out.
+   */
+  private async store(key: string, value: string, options: SetOptions | undefined): Promise<void> {
+    const client = this.open();
+    const ttl = this.ttlMs(options);
+    if (ttl === 0) await this.command(client.set(key, value));
+    else if (ttl % 1000 === 0) await this.command(client.setex(key, ttl / 1000, value));
+    else await this.command(client.psetex(key, ttl, value));
+  }
+
   private ttlMs(options: SetOptions | undefined): number {
     const ttl = options?.ttlMs ?? this.options.resultExpires * 1000;
     return ttl > 0 ? Math.max(1, Math.round(ttl)) : 0;
@@ -193,4 +251,27 @@ export class RedisBackend implements ResultBackend {
 
 function encode(taskId: string, meta: ResultMeta): string {
   return encodeResultMeta(meta, taskId);
+}
+
+/**
+ * ZRANGE WITHSCORES of `<gid>.j` to parts: each member is `[1, task_id, state, result]` (Celery's encoding, whoever
+ * wrote it), its score the group index, `inf` for a member without one. Already in header order: the sorted set
+ * orders by score, and members of equal score (only +inf ones) by their bytes, not by arrival.
+ */
+function decodeParts(groupId: string, reply: string[]): ChordPart[] {
+  const parts: ChordPart[] = [];
+  for (let i = 0; i + 1 < reply.length; i += 2) {
+    const tuple = parseJson(reply[i]!, `chord part of ${groupId}`);
+    if (!Array.isArray(tuple) || tuple.length !== 4 || typeof tuple[1] !== 'string' || typeof tuple[2] !== 'string') {
+      throw new DecodeError(`chord part of ${groupId} must be [1, task_id, state, result], got ${reply[i]!.slice(0, 60)}`);
+    }
+    const score = reply[i + 1]!;
+    parts.push({
+      taskId: tuple[1],
+      groupIndex: score === 'inf' || score === '+inf' ? null : Number(score),
+      status: tuple[2],
+      result: tuple[3] as unknown,
+    });
+  }
+  return parts;
 }

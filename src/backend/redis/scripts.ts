@@ -12,6 +12,17 @@ declare module 'ioredis' {
   interface RedisCommander<Context> {
     /** lua/incr.lua: the counter's new value. */
     celerityResultIncr(key: string, by: number, ttlMs: number): Result<number, Context>;
+    /** lua/chord-part.lua: the parts as member, score, ... to the completing member, else null. */
+    celerityChordPart(
+      joinKey: string,
+      adjustKey: string,
+      sizeKey: string,
+      completedKey: string,
+      score: string,
+      member: string,
+      taskId: string,
+      ttlMs: number,
+    ): Result<string[] | null, Context>;
   }
 }
 
@@ -28,4 +39,5 @@ export const SET_SCRIPT = luaScript(readLua(import.meta.url, 'set.lua'));
 
 export function defineResultScripts(client: Redis): void {
   client.defineCommand('celerityResultIncr', { numberOfKeys: 1, lua: readLua(import.meta.url, 'incr.lua') });
+  client.defineCommand('celerityChordPart', { numberOfKeys: 4, lua: readLua(import.meta.url, 'chord-part.lua') });
 }

@@ -1,21 +1,23 @@
 /**
- * The embedded default result backend: a plain `celery_results` table (and `counters` for chord joins) in one
- * SQLite file, which may be the broker's file. Schema and statements live in `./sql/`.
+ * The embedded default result backend: a plain `celery_results` table (with `counters`, saved groups in
+ * `celery_groups` and chord joins in `celery_chords` and `celery_chord_parts`) in one SQLite file, which may be the
+ * broker's file. Schema and statements live in `./sql/`.
  *
  * Waiting: all `waitFor` calls on a connection share one poller (`sqlite/watcher.ts`). When `PRAGMA data_version`
  * moves, or this connection wrote a result, the waiting task ids are looked up together in one `mget`; nothing is
  * queried while nothing changes, however many callers wait.
  */
-import type { ResultBackend, SetOptions, WaitOptions } from '../port.js';
+import type { ChordPart, GroupMeta, ResultBackend, SetOptions, WaitOptions } from '../port.js';
 import type { ResultMeta } from '../../protocol/types.js';
 import { READY_STATES } from '../../protocol/types.js';
 import { ConnectionError } from '../../errors/index.js';
+import { parseJson, pyDumps } from '../../protocol/json.js';
 import { awaitResult } from '../wait.js';
 import { openDatabase } from '../../sqlite/open.js';
 import type { SqliteDatabase } from '../../sqlite/open.js';
 import { ChangeWatcher } from '../../sqlite/watcher.js';
 import type { Mark } from '../../sqlite/watcher.js';
-import { createSchema, metaToParams, prepareStatements, rowToMeta } from './statements.js';
+import { createSchema, metaToParams, partToRow, prepareStatements, rowToMeta, rowToPart } from './statements.js';
 import type { ResultRow, Statements } from './statements.js';
 
 export interface SqliteBackendOptions {
@@ -104,6 +106,57 @@ export class SqliteBackend implements ResultBackend {
     return row?.value ?? by;
   }
 
+  async setChordSize(groupId: string, size: number, options?: SetOptions): Promise<void> {
+    const { db, stmts } = this.open();
+    const now = Date.now();
+    const expiresAt = this.expiresAt(now, options);
+    db.transaction(() => {
+      stmts.chordDropExpired.run({ group_id: groupId, now });
+      stmts.chordSize.run({ group_id: groupId, size, expires_at: expiresAt });
+    }).immediate();
+  }
+
+  /**
+   * One write transaction (BEGIN IMMEDIATE: it holds the file's write lock from the start, so no other connection
+   * or process can record a part of any chord in between), which makes the count and the claim of completion
+   * atomic across every process sharing the file.
+   */
+  async chordPartReturn(groupId: string, part: ChordPart, options?: SetOptions): Promise<ChordPart[] | null> {
+    const { db, stmts } = this.open();
+    const now = Date.now();
+    const expiresAt = this.expiresAt(now, options);
+    const row = partToRow(part);
+    const record = db.transaction((): ChordPart[] | null => {
+      stmts.chordDropExpired.run({ group_id: groupId, now });
+      stmts.chordTouch.run({ group_id: groupId, expires_at: expiresAt });
+      const added = stmts.chordPartInsert.run({ group_id: groupId, ...row }).changes;
+      const counted = stmts.chordCount.get({ group_id: groupId, task_id: part.taskId, added });
+      if (counted?.completed_by !== part.taskId) return null;
+      return stmts.chordParts.all({ group_id: groupId }).map(rowToPart);
+    });
+    return record.immediate();
+  }
+
+  async chordDone(groupId: string): Promise<void> {
+    this.open().stmts.chordDone.run({ group_id: groupId });
+  }
+
+  async saveGroup(groupId: string, meta: GroupMeta, options?: SetOptions): Promise<void> {
+    const { stmts } = this.open();
+    const now = Date.now();
+    const result = pyDumps(meta.result ?? null);
+    stmts.groupSave.run({ group_id: groupId, result, now, expires_at: this.expiresAt(now, options) });
+  }
+
+  async getGroup(groupId: string): Promise<GroupMeta | null> {
+    const row = this.open().stmts.groupGet.get({ group_id: groupId, now: Date.now() });
+    return row ? { result: parseJson(row.result, `saved group ${groupId}`) } : null;
+  }
+
+  async deleteGroup(groupId: string): Promise<void> {
+    this.open().stmts.groupDelete.run({ group_id: groupId });
+  }
+
   async waitFor(taskId: string, options: WaitOptions = {}): Promise<ResultMeta> {
     const { watcher } = this.open();
     const { signal } = options;
@@ -126,7 +179,11 @@ export class SqliteBackend implements ResultBackend {
     const { db, stmts } = this.open();
     const now = Date.now();
     const removeExpired = db.transaction(
-      () => stmts.cleanupResults.run({ now }).changes + stmts.cleanupCounters.run({ now }).changes,
+      () =>
+        stmts.cleanupResults.run({ now }).changes +
+        stmts.cleanupCounters.run({ now }).changes +
+        stmts.cleanupGroups.run({ now }).changes +
+        stmts.cleanupChords.run({ now }).changes,
     );
     return removeExpired.immediate();
   }

@@ -1,10 +1,12 @@
 /**
  * The SQLite result backend's operations, one prepared statement per file in `./sql/`, and the mapping between
- * Celery's result meta and a `celery_results` row.
+ * Celery's result meta and a `celery_results` row, and between a chord part and a `celery_chord_parts` row.
  */
 import { prepare, type SqliteDatabase } from '../../sqlite/open.js';
 import { readSql, type Stmt } from '../../sqlite/sql-files.js';
 import type { ResultMeta } from '../../protocol/types.js';
+import { parseJson, pyDumps } from '../../protocol/json.js';
+import type { ChordPart } from '../port.js';
 
 export interface ResultRow {
   task_id: string;
@@ -25,6 +27,16 @@ export interface ResultRow {
 
 type SetParams = ResultRow & { now: number; expires_at: number | null };
 
+export interface ChordPartRow {
+  task_id: string;
+  group_index: number | null;
+  status: string;
+  result: string;
+}
+
+type Group = { group_id: string };
+type Expiry = { now: number; expires_at: number | null };
+
 export function prepareStatements(db: SqliteDatabase) {
   const sql = <P, R = unknown>(name: string) =>
     prepare(db, readSql(import.meta.url, name)) as unknown as Stmt<P, R>;
@@ -36,6 +48,18 @@ export function prepareStatements(db: SqliteDatabase) {
     incr: sql<{ key: string; by: number; now: number; expires_at: number | null }, { value: number }>('incr.sql'),
     cleanupResults: sql<{ now: number }>('cleanup-results.sql'),
     cleanupCounters: sql<{ now: number }>('cleanup-counters.sql'),
+    cleanupGroups: sql<{ now: number }>('cleanup-groups.sql'),
+    cleanupChords: sql<{ now: number }>('cleanup-chords.sql'),
+    groupSave: sql<Group & Expiry & { result: string }>('group-save.sql'),
+    groupGet: sql<Group & { now: number }, { result: string }>('group-get.sql'),
+    groupDelete: sql<Group>('group-delete.sql'),
+    chordDropExpired: sql<Group & { now: number }>('chord-drop-expired.sql'),
+    chordSize: sql<Group & { size: number; expires_at: number | null }>('chord-size.sql'),
+    chordTouch: sql<Group & { expires_at: number | null }>('chord-touch.sql'),
+    chordPartInsert: sql<Group & ChordPartRow>('chord-part-insert.sql'),
+    chordCount: sql<Group & { task_id: string; added: number }, { completed_by: string | null }>('chord-count.sql'),
+    chordParts: sql<Group, ChordPartRow>('chord-parts.sql'),
+    chordDone: sql<Group>('chord-done.sql'),
   };
 }
 
@@ -98,4 +122,22 @@ function parse(text: string | null, fallback: unknown): unknown {
     // Rows may be written by hand or by other tools; a broken value should not make the whole result unreadable.
     return text;
   }
+}
+
+export function partToRow(part: ChordPart): ChordPartRow {
+  return {
+    task_id: part.taskId,
+    group_index: part.groupIndex,
+    status: part.status,
+    result: pyDumps(part.result ?? null),
+  };
+}
+
+export function rowToPart(row: ChordPartRow): ChordPart {
+  return {
+    taskId: row.task_id,
+    groupIndex: row.group_index,
+    status: row.status,
+    result: parseJson(row.result, `result of chord part ${row.task_id}`),
+  };
 }

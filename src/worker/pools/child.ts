@@ -95,7 +95,7 @@ async function run(job: PoolJob): Promise<void> {
 }
 
 async function execute(job: PoolJob): Promise<WireResult> {
-  const task = app.tasks.get(job.task);
+  const task = app.lookupTask(job.task);
   if (!task) return { kind: 'failure', error: encodeError(NotRegistered.forTask(job.task)), badInput: true };
   let args: unknown[];
   try {

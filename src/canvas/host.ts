@@ -1,0 +1,31 @@
+/**
+ * What canvas needs from an app, kept as an interface so canvas/ never imports the app class (the app imports
+ * canvas to build signatures from tasks).
+ */
+import type { ResultBackend } from '../backend/port.js';
+import type { AsyncResult, ResultSource } from '../app/result.js';
+import type { GroupResult } from '../app/group-result.js';
+import type { SignatureDict } from '../protocol/types.js';
+
+/** Either handle a canvas gives back: a task's result, or a group's. */
+export type AnyResult = AsyncResult | GroupResult;
+
+/** The app side: publishing one task message, and the result store. */
+export interface CanvasApp extends ResultSource {
+  /** Celery's `reply_to` for this process. */
+  readonly oid: string;
+  /**
+   * Publishes one task message from Celery-named options (`task_id`, `countdown`, `queue`, `link`, `link_error`,
+   * `chain`, `chord`, `group_id`, `group_index`, `root_id`, `parent_id`, ...). Resolves when it is handed to the
+   * producer's batch (call `flush` to wait until the broker has it).
+   */
+  sendFromOptions(name: string, args: unknown[], kwargs: Record<string, unknown>, options: Record<string, unknown>): Promise<void>;
+  backend(): Promise<ResultBackend>;
+}
+
+/** What a Signature calls to send or freeze itself: the canvas engine bound to an app. */
+export interface CanvasHost extends ResultSource {
+  readonly oid: string;
+  apply(d: SignatureDict, args: unknown[], kwargs: Record<string, unknown>, options: Record<string, unknown>): Promise<AnyResult>;
+  freeze(d: SignatureDict): AnyResult;
+}
