@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { AsyncResult } from 'celerity';
-import { app as crawler, cleanup, crawl } from './crawl/tasks.js';
+import { app as crawler, cleanup, pipeline } from './crawl/tasks.js';
 import { app as media, detectFaces, detectObjects } from './media/tasks.js';
 
 const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   const track = (label: string, result: AsyncResult<unknown>) => tracked.push({ label, result, line: '' });
   for (const f of ['beach.jpg', 'party.jpg', 'office.png', 'family.jpg']) track(`faces   ${f}`, await detectFaces.delay(`/photos/${f}`));
   for (const f of ['street.mp4', 'park.jpg']) track(`objects ${f}`, await detectObjects.delay(`/photos/${f}`));
-  for (const p of ['/', '/about', '/untitled', '/missing']) track(`crawl   ${p}`, await crawl.delay(`${site.url}${p}`));
+  for (const p of ['/', '/about', '/untitled', '/missing']) track(`crawl|validate ${p}`, await pipeline(`${site.url}${p}`).applyAsync());
   track('cleanup (priority 1)', await cleanup.delay(30));
   console.log(`\nqueued ${tracked.length} tasks on ${media.conf.broker}; watching them run:\n`);
 
@@ -90,12 +90,7 @@ async function main(): Promise<void> {
   console.log('\nresults:\n');
   for (const t of tracked) {
     const value = await t.result.get({ propagate: false, timeout: 10_000 });
-    let shown: unknown = value instanceof Error ? `${value.name}: ${value.message}` : value;
-    const validation = (value as { validation?: string } | null)?.validation;
-    if (validation) {
-      const verdict = await crawler.asyncResult(validation).get({ timeout: 30_000 });
-      shown = { ...(value as object), validation: verdict };
-    }
+    const shown: unknown = value instanceof Error ? `${value.name}: ${value.message}` : value;
     console.log(`  ${t.label.padEnd(26)} ${JSON.stringify(shown)}`);
   }
 

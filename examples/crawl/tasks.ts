@@ -1,9 +1,9 @@
 /**
  * A crawl -> validate pipeline with priority queues: crawling at priority 9, validation at 5, maintenance at 1.
- * On the embedded store a higher number is served first. Each fetched page is handed to validation by the
- * crawl task itself.
+ * On the embedded store a higher number is served first. `pipeline(url)` is the chain `crawl | validate`: the
+ * worker that fetched the page sends the validation with the page as its argument.
  */
-import { Celerity } from 'celerity';
+import { Celerity, chain } from 'celerity';
 
 export const app = new Celerity('crawler', {
   taskRoutes: {
@@ -40,12 +40,13 @@ export const crawl = app.task(
     }
     const html = await res.text();
     const title = /<title>([^<]*)<\/title>/i.exec(html)?.[1] ?? null;
-    const page = { url, status: res.status, bytes: html.length, title };
-    const check = await validate.delay(page);
-    return { ...page, validation: check.id };
+    return { url, status: res.status, bytes: html.length, title };
   },
   { params: ['url'], autoretryFor: [TransientFetchError], maxRetries: 5, retryBackoff: 2, retryBackoffMax: 60 },
 );
+
+/** crawl | validate: resolves to the validation verdict; its `parent` is the crawl's result. */
+export const pipeline = (url: string) => chain(crawl.s(url), validate.s());
 
 export const cleanup = app.task('maintenance.cleanup', async (olderThanDays: number) => {
   return { removed: 0, olderThanDays };
