@@ -64,6 +64,17 @@ export function chordConformance(get: () => ResultBackend, pass: (ms: number) =>
     expect((await backend.chordPartReturn(g, part(b, 1)))?.map((p) => p.taskId)).toEqual([a, b]);
   });
 
+  it('a part repeated with a different result (a redelivered task) still counts once; the first is kept', async () => {
+    const backend = get();
+    const g = id();
+    const [a, b, c] = [id(), id(), id()];
+    await backend.setChordSize(g, 3);
+    expect(await backend.chordPartReturn(g, part(a, 0, 'first run'))).toBeNull();
+    expect(await backend.chordPartReturn(g, part(a, 0, 'second run'))).toBeNull();
+    expect(await backend.chordPartReturn(g, part(b, 1))).toBeNull();
+    expect((await backend.chordPartReturn(g, part(c, 2)))?.map((p) => p.result)).toEqual(['first run', 1, 2]);
+  });
+
   it('the completing part, repeated before chordDone, gets the parts again; nobody does after', async () => {
     const backend = get();
     const g = id();

@@ -138,13 +138,13 @@ export class RedisBackend implements ResultBackend {
     const member = pyDumps([1, part.taskId, part.status, part.result ?? null]);
     const score = part.groupIndex === null ? '+inf' : String(part.groupIndex);
     const reply = await this.command(
-      this.open().celerityChordPart(key('.j'), key('.t'), key('.s'), key('.f'), score, member, part.taskId, this.ttlMs(options)),
+      this.open().celerityChordPart(key('.j'), key('.t'), key('.s'), key('.f'), key('.i'), score, member, part.taskId, this.ttlMs(options)),
     );
     return reply ? decodeParts(groupId, reply) : null;
   }
 
   async chordDone(groupId: string): Promise<void> {
-    await this.command(this.open().del(this.keys.group(groupId, '.j'), this.keys.group(groupId, '.f')));
+    await this.command(this.open().del(this.keys.group(groupId, '.j'), this.keys.group(groupId, '.f'), this.keys.group(groupId, '.i')));
   }
 
   /** Celery's `_save_group`: `{"result": <GroupResult.as_tuple()>}` as JSON text at `celery-taskset-meta-<gid>`. */

@@ -18,6 +18,7 @@ declare module 'ioredis' {
       adjustKey: string,
       sizeKey: string,
       completedKey: string,
+      recordedKey: string,
       score: string,
       member: string,
       taskId: string,
@@ -39,5 +40,5 @@ export const SET_SCRIPT = luaScript(readLua(import.meta.url, 'set.lua'));
 
 export function defineResultScripts(client: Redis): void {
   client.defineCommand('celerityResultIncr', { numberOfKeys: 1, lua: readLua(import.meta.url, 'incr.lua') });
-  client.defineCommand('celerityChordPart', { numberOfKeys: 4, lua: readLua(import.meta.url, 'chord-part.lua') });
+  client.defineCommand('celerityChordPart', { numberOfKeys: 5, lua: readLua(import.meta.url, 'chord-part.lua') });
 }

@@ -9,6 +9,10 @@
 -- KEYS[3]: <gid>.s, the chord size, set by the producer (Celery's set_chord_size); missing = size not known (yet),
 --          or the chord already completed.
 -- KEYS[4]: <gid>.f, ours alone (Celery never reads it): the task id of the member that completed the chord.
+-- KEYS[5]: <gid>.i, ours alone: a hash of the task ids recorded so far. Celery counts a member once only while its
+--          bytes are the same; a redelivered member whose result differs (a timestamp, a random id) would count
+--          twice and fire the body early without a real member. Python members are not in it, and need not be:
+--          they never repeat through this script.
 -- ARGV[1]: the member's score, its group index, or +inf when it has none (parts without one sort last).
 -- ARGV[2]: the member, as Celery encodes it: Python json.dumps text of [1, task_id, state, result].
 -- ARGV[3]: the member's task id.
@@ -28,8 +32,10 @@ if completedBy then
   if #again == 0 then return false end
   return again
 end
+if redis.call('HSETNX', KEYS[5], ARGV[3], 1) == 0 then return false end
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])
 if ttl > 0 then
+  redis.call('PEXPIRE', KEYS[5], ttl)
   -- Every part renews the whole join, as Celery's EXPIREs after each ZADD do (PEXPIRE of a missing key is a no-op).
   redis.call('PEXPIRE', KEYS[1], ttl)
   redis.call('PEXPIRE', KEYS[2], ttl)
@@ -41,7 +47,7 @@ if not size then return false end
 local count = redis.call('ZCARD', KEYS[1])
 if count ~= tonumber(size) + tonumber(redis.call('GET', KEYS[2]) or '0') then return false end
 local parts = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[5])
 if ttl > 0 then
   redis.call('SET', KEYS[4], ARGV[3], 'PX', ttl)
 else
