@@ -1,5 +1,5 @@
 /**
- * Outside services (Redis, Python Celery, the sqlite3 shell) for tests that need the real thing. Locally a missing
+ * Outside services (Redis, PostgreSQL and psql, Python Celery, the sqlite3 shell) for tests that need the real thing. Locally a missing
  * service skips its tests with a one-line reason, so `npm test` passes on a bare machine; under CI=true it is a
  * failure, never a skip.
  */
@@ -40,4 +40,17 @@ export async function pythonCeleryOnRedis(url: string): Promise<void> {
   const probe = spawnSync(PYTHON, ['-c', 'import celery, redis; assert celery.VERSION[0] == 5'], { encoding: 'utf8' });
   if (probe.status !== 0) throw new Error(`${PYTHON} cannot import celery and redis (apt-get install python3-celery python3-redis)`);
   await pingRedis(url);
+}
+
+/** Probe: PostgreSQL at `url` accepts a connection and answers a query (one attempt, 2 s to connect). */
+export async function pingPostgres(url: string): Promise<void> {
+  const { Client } = await import('pg');
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }

@@ -277,9 +277,12 @@ export function compileConfig(layers: ConfigLayers = {}): CelerityConfig {
 
 const SCHEMES = ['sqlite', 'memory', 'redis', 'rediss', 'redis+socket', 'unix', 'sentinel', 'amqp', 'amqps', 'postgresql', 'postgres'];
 
+/** Celery's SQLAlchemy spelling of a database result backend: `db+postgresql://`, `db+postgresql+psycopg2://`. */
+const DB_SCHEME = /^db\+(postgresql|postgres)(\+[a-z0-9_]+)?$/i;
+
 function checkUrl(url: string, key: string): void {
   const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
-  if (!m || !SCHEMES.includes(m[1]!.toLowerCase())) {
+  if (!m || !(SCHEMES.includes(m[1]!.toLowerCase()) || DB_SCHEME.test(m[1]!))) {
     throw new ConfigurationError(key, url, `a URL starting with one of ${SCHEMES.map((s) => `${s}://`).join(', ')}`);
   }
 }

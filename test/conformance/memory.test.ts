@@ -40,7 +40,8 @@ describe('adapter URLs', () => {
       expect((err as Error).message).toMatch(/sqlite:\/\/.*memory:\/\//);
       expect((err as Error).message).not.toContain('\n');
     }
-    const err = await createBackend('postgres://db/results', { resultExpires: 10 }).catch((e: unknown) => e);
+    const err = await createBackend('mongodb://db/results', { resultExpires: 10 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigurationError);
+    expect((err as Error).message).toContain('postgresql://');
   });
 });

@@ -45,6 +45,12 @@ describe('configuration', () => {
     expect(envName('prefetchMultiplier')).toBe('CELERITY_PREFETCH_MULTIPLIER');
   });
 
+  it("accepts Celery's database backend spelling for PostgreSQL", () => {
+    for (const url of ['postgresql://u@h/db', 'db+postgresql://u@h/db', 'db+postgresql+psycopg2://u@h/db']) {
+      expect(compileConfig({ env: { CELERITY_RESULT_BACKEND: url } }).backend).toBe(url);
+    }
+  });
+
   it('names the key, the value and the expectation on a bad value', () => {
     const bad = (layers: Parameters<typeof compileConfig>[0]) => {
       try {

@@ -1,0 +1,55 @@
+/**
+ * Schema migrations, applied on connect: an ordered list of SQL files in `./sql/migrations/`, each recorded in
+ * `celerity_migrations` in the same transaction that runs it. The transaction first takes a fixed advisory lock,
+ * so workers starting together queue behind the first one and then find its work done, instead of racing on
+ * CREATE TABLE. A schema that is already current is only read: no lock, no DDL.
+ */
+import { escapeIdentifier } from 'pg';
+import type { ClientBase } from 'pg';
+import { sql } from './statements.js';
+
+/** In order; a released version is never edited, only followed by a new one. */
+export const MIGRATIONS: readonly { version: number; file: string }[] = [
+  { version: 1, file: 'migrations/001-results.sql' },
+  { version: 2, file: 'migrations/002-canvas.sql' },
+];
+
+/**
+ * Brings the schema up to date on `client` (a connection whose search_path starts with `schema` when given).
+ * Resolves to the versions this call applied: empty when another process had already done it.
+ */
+export async function migrate(client: ClientBase, schema: string | null): Promise<number[]> {
+  if (isCurrent(await appliedVersions(client))) return [];
+  await client.query('BEGIN');
+  try {
+    await client.query(sql('migrations-lock.sql'));
+    // The schema name is checked against a strict pattern (url.ts); it is still quoted, as an identifier must be.
+    if (schema !== null) await client.query(`CREATE SCHEMA IF NOT EXISTS ${escapeIdentifier(schema)}`);
+    await client.query(sql('migrations-table.sql'));
+    // Read again under the lock: whoever held it before may have applied some or all of them.
+    const applied = await appliedVersions(client);
+    const ran: number[] = [];
+    for (const { version, file } of MIGRATIONS) {
+      if (applied.has(version)) continue;
+      await client.query(sql(file));
+      await client.query(sql('migration-record.sql'), [version]);
+      ran.push(version);
+    }
+    await client.query('COMMIT');
+    return ran;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+function isCurrent(applied: ReadonlySet<number>): boolean {
+  return MIGRATIONS.every((m) => applied.has(m.version));
+}
+
+async function appliedVersions(client: ClientBase): Promise<Set<number>> {
+  const { rows } = await client.query<{ present: boolean }>(sql('migrations-present.sql'));
+  if (!rows[0]?.present) return new Set();
+  const applied = await client.query<{ version: number }>(sql('migrations-applied.sql'));
+  return new Set(applied.rows.map((r) => r.version));
+}
