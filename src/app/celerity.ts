@@ -24,9 +24,15 @@ import { Worker } from '../worker/worker.js';
 import { Canvas } from '../canvas/engine.js';
 import type { CanvasApp } from '../canvas/host.js';
 import { applyOptionsFromCelery } from '../canvas/options.js';
+import { Signature, type SignatureOptions } from '../canvas/signature.js';
+import { taskDict } from '../canvas/dicts.js';
 import type { RevokeTaskOptions } from './result.js';
 import type { ControlClient } from '../control/client.js';
 import { createBuiltins } from './builtins.js';
+
+/** What a signature of a task known only by name takes and returns: anything (its code is elsewhere). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- deliberately unchecked, like Celery's send_task
+type Untyped = any;
 
 /** Message fields that canvas (and retries) carry over: the embed, the group and the index in it. */
 export interface CarriedFields {
@@ -241,6 +247,21 @@ export class Celerity implements TaskSender, CanvasApp {
   /** Publishes already built messages (used by the worker for retries and parking). */
   publish(message: OutboundMessage): Promise<void> {
     return this.publisher.submit(message);
+  }
+
+  /**
+   * A signature of a task by name, for tasks this process has no code for, such as a Python task (Celery's
+   * `app.signature`). Its result type is whatever the caller says (`any` otherwise), so it fits any chain.
+   * @example
+   * await chain(app.signature('proj.fetch', ['https://example.com']), summarize.s()).applyAsync();
+   */
+  signature<R = Untyped>(
+    name: string,
+    args: readonly unknown[] = [],
+    options: SignatureOptions & { kwargs?: Record<string, unknown>; immutable?: boolean } = {},
+  ): Signature<Untyped[], R> {
+    const { kwargs, immutable, ...rest } = options;
+    return new Signature<Untyped[], R>(taskDict(name, args, kwargs ?? {}, immutable ?? false), this.canvas).set(rest);
   }
 
   /** A handle on any task's result by id. */

@@ -186,14 +186,14 @@ export class Signature<In extends unknown[] = Any[], R = unknown, Res extends An
 
 /** Tasks run one after another, each result passed in front of the next one's arguments. */
 export class Chain<In extends unknown[] = Any[], R = unknown> extends Signature<In, R> {
-  get tasks(): Signature<Any[], unknown, AnyResult>[] {
+  get tasks(): Signature<Any[], Any, AnyResult>[] {
     return groupTasks(this.dict).map((d) => fromDict(d, this.host));
   }
 }
 
 /** Tasks run in parallel; `R` is the tuple (or array) of their results. */
 export class Group<R extends unknown[] = unknown[]> extends Signature<Any[], R, GroupResult<R>> {
-  get tasks(): Signature<Any[], unknown, AnyResult>[] {
+  get tasks(): Signature<Any[], Any, AnyResult>[] {
     return groupTasks(this.dict).map((d) => fromDict(d, this.host));
   }
 
@@ -208,13 +208,13 @@ export class Chord<R = unknown> extends Signature<Any[], R> {
     return new Group(chordParts(this.dict).header, this.host);
   }
 
-  get body(): Signature<Any[], unknown, AnyResult> {
+  get body(): Signature<Any[], Any, AnyResult> {
     return fromDict(chordParts(this.dict).body, this.host);
   }
 }
 
 /** Wraps a dict (for example one from a message or a Python producer) in the class for its kind. */
-export function fromDict(d: SignatureDict, host?: CanvasHost): Signature<Any[], unknown, AnyResult> {
+export function fromDict(d: SignatureDict, host?: CanvasHost): Signature<Any[], Any, AnyResult> {
   switch (kindOf(d)) {
     case 'chain':
       return new Chain(d, host);
