@@ -101,7 +101,11 @@ export class OutcomeWriter {
 
   /** Stores FAILURE, fails the canvas that depended on the task, then acks. */
   private async finalFailure(tag: string | undefined, job: Job, error: Error, runtime: number): Promise<void> {
-    if (hasCanvas(job.req)) await this.canvasFailed(job.req, 'FAILURE', error);
+    if (hasCanvas(job.req)) {
+      // Its own FAILURE first, as Celery stores it: whoever sees a later step failed finds the cause failed too.
+      await this.store(job.req, 'FAILURE', serializeError(error), job, formatTraceback(error));
+      await this.canvasFailed(job.req, 'FAILURE', error);
+    }
     await this.completeWith(tag, job, 'FAILURE', serializeError(error), formatTraceback(error));
     this.failed(job.req, error, runtime);
   }
