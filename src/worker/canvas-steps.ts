@@ -70,10 +70,16 @@ export class CanvasSteps {
    */
   async failed(req: TaskRequest, status: TaskState, error: unknown, traceback: string | null): Promise<void> {
     const backend = await this.app.backend();
-    for (const step of req.embed.chain ?? []) {
-      const id = step.options?.task_id;
-      if (typeof id !== 'string') continue;
-      await backend.set(id, buildResultMeta({ taskId: id, status, result: error, traceback }));
+    const steps = (req.embed.chain ?? []).filter((step) => typeof step.options?.task_id === 'string');
+    // One write for all of them: whoever waits on the last step finds every step before it failed too.
+    await backend.setMany(
+      steps.map((step) => {
+        const id = step.options.task_id as string;
+        return { taskId: id, meta: buildResultMeta({ taskId: id, status, result: error, traceback }) };
+      }),
+    );
+    for (const step of steps) {
+      const id = step.options.task_id as string;
       const chord = step.options.chord as SignatureDict | undefined;
       const groupId = step.options.group_id;
       if (chord && typeof groupId === 'string') {
@@ -111,10 +117,10 @@ export class CanvasSteps {
     await backend.chordDone(groupId);
   }
 
+  /** Celery sends a failed task's errbacks together, as one group, with the failed task's id as the argument. */
   private async sendErrbacks(errbacks: readonly SignatureDict[], failedId: string, rootId: string): Promise<void> {
-    for (const eb of errbacks) {
-      await this.app.canvas.apply(eb, [failedId], {}, { parent_id: failedId, root_id: rootId });
-    }
+    if (!errbacks.length) return;
+    await this.app.canvas.apply(groupDict([...errbacks]), [failedId], {}, { parent_id: failedId, root_id: rootId });
   }
 }
 
