@@ -41,6 +41,18 @@ export function nextEvent<K extends keyof WorkerEvents>(
   });
 }
 
+/**
+ * Resolves once `check` holds, looking every 10 ms; rejects after `ms`. For states that change outside this
+ * process (a server's connection list) and announce nothing to wait on.
+ */
+export async function until(check: () => Promise<boolean>, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** A promise with its resolver outside, for tasks that wait on the test. */
 export function deferred<T = void>(): { promise: Promise<T>; resolve(v: T): void } {
   let resolve!: (v: T) => void;

@@ -7,25 +7,8 @@ import type { CarriedFields } from '../app/celerity.js';
 import { formatPyIsoDate } from '../protocol/message.js';
 import type { SignatureDict } from '../protocol/types.js';
 
-/** Options of a signature or of one application of it. Times in seconds, as in Celery. */
-export interface SignatureOptions {
-  countdown?: number;
-  eta?: Date | string;
-  /** Seconds from now, or an absolute date. */
-  expires?: number | Date | string;
-  queue?: string;
-  /** 0–9. */
-  priority?: number;
-  taskId?: string;
-  timeLimit?: number;
-  softTimeLimit?: number;
-  ignoreResult?: boolean;
-  serializer?: string;
-  /** Extra message headers. */
-  headers?: Record<string, unknown>;
-  rootId?: string;
-  parentId?: string;
-}
+/** Options of a signature or of one application of it: a task call's options (times in seconds, as in Celery). */
+export type SignatureOptions = Omit<ApplyOptions, 'kwargs'>;
 
 /** camelCase option -> Celery's name for it. */
 const CELERY_NAME: Record<keyof SignatureOptions, string> = {
@@ -42,6 +25,7 @@ const CELERY_NAME: Record<keyof SignatureOptions, string> = {
   headers: 'headers',
   rootId: 'root_id',
   parentId: 'parent_id',
+  retries: 'retries',
 };
 
 /** Translates to Celery's option names; dates become ISO text (the options travel as JSON). */

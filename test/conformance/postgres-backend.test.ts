@@ -9,6 +9,7 @@ import { maskPostgresPassword, parsePostgresUrl } from '../../src/backend/postgr
 import { createBackend } from '../../src/backend/index.js';
 import { ConfigurationError, ConnectionError } from '../../src/errors/index.js';
 import { pingPostgres, requireService } from '../services.js';
+import { until } from '../helpers.js';
 import { backendConformance, meta } from './backend-suite.js';
 
 const URL_BASE = process.env.TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
@@ -21,14 +22,6 @@ function scope() {
   const schema = `celerity_test_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
   const url = `${URL_BASE}${URL_BASE.includes('?') ? '&' : '?'}schema=${schema}`;
   return { schema, url, name: schema, listenName: `${schema}:listen` };
-}
-
-async function until(check: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe.skipIf(!postgres.ok)(`postgres result backend${skipped}`, () => {

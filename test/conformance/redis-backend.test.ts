@@ -9,6 +9,7 @@ import { keyNames } from '../../src/backend/redis/keys.js';
 import { encodeResultMeta } from '../../src/protocol/result-meta.js';
 import { ConfigurationError, ConnectionError } from '../../src/errors/index.js';
 import { requireService } from '../services.js';
+import { until } from '../helpers.js';
 import { backendConformance, meta } from './backend-suite.js';
 
 const URL_BASE = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
@@ -54,14 +55,6 @@ async function clients(raw: Redis, name: string): Promise<Record<string, string>
     .filter(Boolean)
     .map((line) => Object.fromEntries(line.split(' ').map((f) => f.split('=', 2) as [string, string])))
     .filter((c) => c.name === name);
-}
-
-async function until(check: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe.skipIf(!redis.ok)(`redis result backend${skipped}`, () => {
