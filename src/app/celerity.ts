@@ -229,15 +229,19 @@ export class Celerity implements TaskSender, CanvasApp {
 
   /**
    * Celery's `app.control.revoke`: every worker discards these tasks when they arrive (and, with `terminate`,
-   * stops them if running). Travels over the broker's remote control, so it needs a Redis broker.
+   * stops them if running). On Redis it travels over remote control, as Celery's does; on the embedded store the
+   * ids are stored in the broker, where every worker reads them before it looks at the messages it reserves.
    */
   async revokeTasks(ids: readonly string[], options: RevokeTaskOptions = {}): Promise<void> {
     if (!ids.length) return;
+    const url = this._conf.broker;
+    if (!/^(redis|rediss|unix|redis\+socket|sentinel):/i.test(url)) {
+      const broker = await this.broker();
+      if (!broker.revoke) throw new CelerityError(`the broker at ${url.replace(/\/\/[^@/]*@/, '//***@')} cannot revoke tasks`);
+      await broker.revoke(ids, { terminate: options.terminate ?? false, signal: options.signal ?? 'SIGTERM' });
+      return;
+    }
     if (!this.controlClient) {
-      const url = this._conf.broker;
-      if (!/^(redis|rediss|unix|redis\+socket|sentinel):/i.test(url)) {
-        throw new CelerityError(`revoke travels over remote control, which needs a Redis broker; the broker is ${url.replace(/\/\/[^@/]*@/, '//***@')}`);
-      }
       const { ControlClient } = await import('../control/client.js');
       this.controlClient = new ControlClient({ url, accept: this._conf.acceptContent, serializer: this._conf.taskSerializer });
     }

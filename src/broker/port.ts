@@ -96,7 +96,24 @@ export interface Broker {
    * (global rate limits); resolves to the milliseconds to wait before starting. Absent where not supported.
    */
   claimRateSlot?(key: string, spacingMs: number): Promise<number>;
+  /**
+   * Revokes tasks on a broker without fanout (the embedded store): the ids are stored where every worker on the
+   * broker reads them (`revocationsSince`). Brokers with fanout revoke over remote control instead. Absent where
+   * not supported.
+   */
+  revoke?(taskIds: readonly string[], options: { terminate: boolean; signal: string }): Promise<void>;
+  /** Revocations stored after `cursor` (0: every one still remembered), oldest first, and the cursor to ask next. */
+  revocationsSince?(cursor: number): Promise<{ revocations: Revocation[]; cursor: number }>;
   close(): Promise<void>;
+}
+
+/** How long a revocation is remembered: Celery's `REVOKE_EXPIRES` (celery/worker/state.py), 3 hours. */
+export const REVOKE_EXPIRES_MS = 3 * 60 * 60 * 1000;
+
+export interface Revocation {
+  taskId: string;
+  terminate: boolean;
+  signal: string;
 }
 
 export interface BrokerOptions {

@@ -129,13 +129,14 @@ export function registerRemoteControl(program: Command, common: (cmd: Command) =
 
   const control = program
     .command('control')
-    .description('tell workers (Celerity or Celery) to change what they do, as `celery control` does; Redis brokers');
+    .description('tell workers (Celerity or Celery) to change what they do, as `celery control` does; Redis brokers (revoke: any)');
   for (const spec of CONTROL) {
     const cmd = remoteOptions(common(control.command(spec.usage).description(spec.description)));
     for (const option of spec.options ?? []) cmd.addOption(option);
     if (spec.method.includes('_')) cmd.alias(spec.method.replace(/_/g, '-'));
     cmd.action(async (...received: unknown[]) => {
       const { positional, flags } = split<RemoteFlags & Record<string, unknown>>(received);
+      if (spec.method === 'revoke' && (await revokeInStore(flags, positional))) return;
       process.exitCode = await remote(flags, spec.method, spec.args(positional, flags), { summary: false });
     });
   }
@@ -172,6 +173,23 @@ async function remote(flags: RemoteFlags, method: string, args: Record<string, u
     return report(replies, flags, options.summary);
   } finally {
     await client.close();
+    await app.close();
+  }
+}
+
+/**
+ * `control revoke` on a broker without remote control (the embedded store): the ids are stored in the broker,
+ * where every worker reads them. Resolves false for a Redis broker, which takes the remote-control path.
+ */
+async function revokeInStore(flags: RemoteFlags & Record<string, unknown>, ids: string[]): Promise<boolean> {
+  const app = await appFrom(flags, { loglevel: flags.loglevel ? undefined : 'warn' });
+  try {
+    if (isRedisUrl(app.conf.broker)) return false;
+    await app.revokeTasks(ids, { terminate: !!flags.terminate, signal: String(flags.signal ?? 'SIGTERM') });
+    process.stdout.write(`revoked in the broker, for every worker: ${ids.join(', ')}\n`);
+    process.exitCode = 0;
+    return true;
+  } finally {
     await app.close();
   }
 }

@@ -23,12 +23,13 @@ import type {
   TaskInfo,
   WorkerStats,
 } from '../control/handler.js';
-import { TaskRevokedError, toError } from '../errors/index.js';
+import { toError } from '../errors/index.js';
 import { argsRepr, kwargsRepr } from '../protocol/repr.js';
 import { parseRedisUrl } from '../redis/url.js';
 import type { Job } from './job.js';
 import type { NodeHost, WorkerNode } from './node.js';
 import { parseRate } from './rate-limit.js';
+import { revokeJobs } from './revoking.js';
 
 /** A job as the node reads it (its start time and pid are Job fields). */
 export type NodeJob = Job;
@@ -122,21 +123,14 @@ export class WorkerControl implements ControlHandler {
   }
 
   async revoke(command: RevokeCommand): Promise<string[]> {
-    const { jobs, log } = this.host;
+    const { log } = this.host;
     const ids = new Set(command.taskIds);
     this.node.addRevoked(ids);
     log.info({ ids: [...ids] }, `Tasks flagged as revoked: ${[...ids].join(', ')}`);
-    for (const job of [...jobs.waiting, ...jobs.held.values()]) if (ids.has(job.req.id)) this.drop(job);
-    if (!command.terminate) return [];
-    const terminated: string[] = [];
-    for (const job of [...jobs.running.values()]) {
-      if (!ids.has(job.req.id)) continue;
+    return revokeJobs(this.host, ids, command.terminate, (job) => {
       log.info({ id: job.req.id, signal: command.signal }, `Terminating ${job.req.id} (${command.signal})`);
       if (this.node.events.enabled) this.node.terminations.set(job.req.id, command.signal);
-      this.terminate(job);
-      terminated.push(job.req.id);
-    }
-    return terminated;
+    });
   }
 
   async rateLimit(taskName: string, rateLimit: string | number | null): Promise<void> {
@@ -220,32 +214,6 @@ export class WorkerControl implements ControlHandler {
   async mergeRevoked(ids: string[], ctx: ControlContext): Promise<void> {
     this.host.log.info({ from: ctx.request.arguments.from_node }, `sync with ${String(ctx.request.arguments.from_node)}`);
     if (ids.length) this.node.addRevoked(ids);
-  }
-
-  /** A job that has not started (waiting, or held for its ETA or its rate) leaves the worker as REVOKED. */
-  private drop(job: Job): void {
-    const { waiting, held } = this.host.jobs;
-    clearTimeout(job.timer);
-    const at = waiting.indexOf(job);
-    if (at >= 0) waiting.splice(at, 1);
-    // A held job whose rate-limit wait is still being asked of the broker sees it is gone and stays gone.
-    else if (!held.delete(job.delivery.tag)) return;
-    this.host.revoke(job, 'revoked');
-    this.host.wake();
-  }
-
-  /**
-   * Revoke with terminate: the threads/process pool kills the child (the run resolves, and is ignored); the async
-   * pool aborts the task's signal with TaskRevokedError. Either way REVOKED is stored and the slot freed at once.
-   */
-  private terminate(job: Job): void {
-    const { pool, app } = this.host;
-    // Nothing the run does from here on stores or acks anything (the outcome writer checks this).
-    job.abandoned = true;
-    if (!pool?.terminate(job.req.id) && !job.controller.signal.aborted) job.controller.abort(new TaskRevokedError('terminated'));
-    this.host.release(job);
-    // A message acked early (acksLate off) was acked when the task started.
-    this.host.revoke(job, 'terminated', !(job.task.options.acksLate ?? app.conf.acksLate));
   }
 
   private knownTask(taskName: string, what: string): void {

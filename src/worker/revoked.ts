@@ -12,10 +12,11 @@
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { REVOKE_EXPIRES_MS } from '../broker/port.js';
 
-/** Celery's `REVOKES_MAX` and `REVOKE_EXPIRES` (celery/worker/state.py). */
+export { REVOKE_EXPIRES_MS };
+/** Celery's `REVOKES_MAX` (celery/worker/state.py). */
 export const REVOKES_MAX = 50_000;
-export const REVOKE_EXPIRES_MS = 3 * 60 * 60 * 1000;
 
 export class RevokedIds {
   /** id -> epoch ms it was added; Map order is insertion order, so the oldest come first. */

@@ -26,6 +26,7 @@ import { jobFromRequest, type ExecutionPool } from './pools/pool.js';
 import { Autoscaler, type AutoscaleOptions } from './autoscale.js';
 import { newJob, type Job } from './job.js';
 import { WorkerNode, type NodeHost, type NodeOptions } from './node.js';
+import { RevocationFeed } from './revocation-feed.js';
 import { OutcomeWriter, type OutcomeHost } from './outcomes.js';
 import { RateGate } from './rate-limit.js';
 
@@ -95,6 +96,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private pool: ExecutionPool | null = null;
   /** Remote control and events; undefined unless the broker is Redis. */
   private node: WorkerNode | undefined;
+  /** Revocations stored in a broker without fanout (the embedded store), where remote control cannot reach. */
+  private revocations: RevocationFeed | undefined;
   private readonly nodeOptions: NodeOptions | false;
   private readonly autoscaleOptions: AutoscaleOptions | undefined;
   private scaler: Autoscaler | undefined;
@@ -152,6 +155,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     });
     try {
       this.node = await WorkerNode.open(this.nodeHost(), this.nodeOptions);
+      if (!broker.capabilities.fanout && broker.revocationsSince) {
+        this.revocations = new RevocationFeed(broker as ConstructorParameters<typeof RevocationFeed>[0], this.nodeHost());
+        await this.revocations.start();
+      }
     } catch (err) {
       await this.pool?.close({ force: true });
       throw err;
@@ -239,6 +246,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.requested += max;
       try {
         const deliveries = await this.broker.reserve(this.queues, { max, waitMs: 1000, signal });
+        // A revoke stored before these were reserved is applied before they are looked at.
+        if (this.revocations && deliveries.length) await this.revocations.poll();
         failures = 0;
         backlog = deliveries.length === max;
         this.requested -= max;
@@ -310,7 +319,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return;
     }
     const job = newJob(d, req, task);
-    if (this.node?.isRevoked(req.id)) return this.track(this.outcomes.revoke(job, 'revoked'));
+    if (this.node?.isRevoked(req.id) || this.revocations?.isRevoked(req.id)) return this.track(this.outcomes.revoke(job, 'revoked'));
     // Guarded: the message text is built for every task, and most production workers log at warning or above.
     if (this.log.isLevelEnabled('info')) this.log.info({ id: req.id, task: req.task }, `Task ${req.task}[${req.id}] received`);
     this.emit('task-received', req);
@@ -515,6 +524,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await this.completer.drain();
     await Promise.all(late.map((j) => this.requeue(j)));
     await this.node?.close();
+    this.revocations?.stop();
     this.emit('stopped');
   }
 

@@ -85,6 +85,19 @@ describe('celerity CLI', () => {
     expect(await exited(proc)).toBe(0);
   });
 
+  it('control revoke works on the embedded store: the worker discards the revoked task', async () => {
+    const revokedId = run(['call', 'fixtures.add', '--args', '[1, 1]']).stdout;
+    expect(run(['control', 'revoke', revokedId])).toMatchObject({ code: 0, stdout: `revoked in the broker, for every worker: ${revokedId}` });
+    const keptId = run(['call', 'fixtures.add', '--args', '[2, 2]']).stdout;
+    const { proc } = await startWorker(['-c', '1']);
+    expect(run(['result', keptId, '--wait', '--timeout', '20'])).toMatchObject({ code: 0, stdout: '4' });
+    const revoked = run(['result', revokedId, '--wait', '--timeout', '20']);
+    expect(revoked.code).toBe(1);
+    expect(revoked.stdout).toMatch(/^REVOKED/);
+    proc.kill('SIGTERM');
+    expect(await exited(proc)).toBe(0);
+  });
+
   it('lists and requeues dead letters; purges queues', async () => {
     const id = run(['call', 'no.such.task']).stdout;
     const { proc } = await startWorker();

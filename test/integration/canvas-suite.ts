@@ -3,17 +3,18 @@
  * on the broker and result backend a runner file chooses.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type {
-  AsyncResult} from '../../src/index.js';
 import {
   ChordError,
   GroupResult,
+  TaskRevokedError,
   chain,
   chord,
   group,
+  type AsyncResult,
   type Celerity,
   type Worker,
 } from '../../src/index.js';
+import { deferred } from '../helpers.js';
 
 export interface CanvasHarness {
   app: Celerity;
@@ -28,6 +29,9 @@ export function canvasSuite(name: string, factory: () => Promise<CanvasHarness>)
     let app: Celerity;
     let worker: Worker;
     const seen: unknown[][] = [];
+    /** rv.hold waits for `gate`; `onStart` hears each start. */
+    let gate = deferred();
+    let onStart = (): void => undefined;
 
     function tasks(a: Celerity) {
       return {
@@ -45,6 +49,11 @@ export function canvasSuite(name: string, factory: () => Promise<CanvasHarness>)
         }),
         failAfter: a.task('cv.failAfter', (x: number) => {
           throw new RangeError(`no ${x}`);
+        }),
+        hold: a.task('cv.hold', async function (n: number) {
+          onStart();
+          await Promise.race([gate.promise, new Promise((resolve) => this.signal.addEventListener('abort', resolve))]);
+          return n;
         }),
       };
     }
@@ -198,6 +207,32 @@ export function canvasSuite(name: string, factory: () => Promise<CanvasHarness>)
       expect(await (await t.add.starmap([[1, 2], [3, 4]]).applyAsync()).get(T)).toEqual([3, 7]);
       const c = await t.add.chunks([[1, 1], [2, 2], [3, 3]], 2).applyAsync();
       expect(await c.get(T)).toEqual([[2, 4], [6]]);
+    });
+
+    it('revoking a chain revokes the steps not run yet; revoking a group with terminate stops its members', async () => {
+      gate = deferred();
+      const started = deferred();
+      onStart = () => started.resolve();
+      const r = await chain(t.hold.s(1), t.add.s(1), t.add.s(2)).applyAsync();
+      const [second, first] = [r.parent as AsyncResult, (r.parent as AsyncResult).parent as AsyncResult];
+      await started.promise;
+      // wait: on Redis, until the workers acknowledged; on the embedded store the revoke is stored when this resolves.
+      await r.revoke({ wait: true });
+      gate.resolve();
+      expect(await first.get(T)).toBe(1);
+      await expect(second.get(T)).rejects.toBeInstanceOf(TaskRevokedError);
+      expect(await r.state).toBe('PENDING');
+
+      gate = deferred();
+      let count = 0;
+      const both = deferred();
+      onStart = () => ++count === 2 && both.resolve();
+      const g = await group(t.hold.s(10), t.hold.s(20)).applyAsync();
+      await both.promise;
+      await g.revoke({ terminate: true, wait: true });
+      await expect(g.get(T)).rejects.toBeInstanceOf(TaskRevokedError);
+      expect(await Promise.all(g.results.map((m) => (m as AsyncResult).state))).toEqual(['REVOKED', 'REVOKED']);
+      gate.resolve();
     });
 
     it('a chain built from dicts (as a Python producer would send it) runs the same', async () => {

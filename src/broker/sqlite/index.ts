@@ -24,7 +24,9 @@ import type {
   OutboundMessage,
   RejectOptions,
   ReserveOptions,
+  Revocation,
 } from '../port.js';
+import { REVOKE_EXPIRES_MS } from '../port.js';
 import { clampPriority, decodeRaw, encodeRaw, messageToParts, taskIdentity, toDelivery } from '../raw.js';
 import type { StoredParts } from '../raw.js';
 import { ConnectionError } from '../../errors/index.js';
@@ -189,6 +191,24 @@ export class SqliteBroker implements Broker {
   async claimRateSlot(key: string, spacingMs: number): Promise<number> {
     const row = this.open().stmts.rateSlot.get({ key, now: Date.now(), spacing: spacingMs });
     return Math.max(0, Math.ceil(row?.wait ?? 0));
+  }
+
+  /** Stores the ids (and forgets revocations past Celery's 3 hours) in one transaction. */
+  async revoke(taskIds: readonly string[], options: { terminate: boolean; signal: string }): Promise<void> {
+    const { db, stmts } = this.open();
+    const now = Date.now();
+    db.transaction(() => {
+      stmts.revocationsExpire.run({ before: now - REVOKE_EXPIRES_MS });
+      for (const id of taskIds) stmts.revoke.run({ task_id: id, terminate: options.terminate ? 1 : 0, signal: options.signal, now });
+    }).immediate();
+  }
+
+  async revocationsSince(cursor: number): Promise<{ revocations: Revocation[]; cursor: number }> {
+    const rows = this.open().stmts.revocations.all({ cursor, since: Date.now() - REVOKE_EXPIRES_MS });
+    return {
+      revocations: rows.map((r) => ({ taskId: r.task_id, terminate: r.terminate === 1, signal: r.signal })),
+      cursor: rows.length ? rows[rows.length - 1]!.seq : cursor,
+    };
   }
 
   async listDeadLetters(options: { queue?: string; limit?: number } = {}): Promise<DeadLetter[]> {

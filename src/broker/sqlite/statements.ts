@@ -41,6 +41,13 @@ export interface PublishParams {
   content_encoding: string;
 }
 
+export interface RevocationRow {
+  seq: number;
+  task_id: string;
+  terminate: number;
+  signal: string;
+}
+
 interface TagParams {
   id: number;
   tag: string;
@@ -66,6 +73,9 @@ export function prepareStatements(db: SqliteDatabase) {
     deadLetterGet: sql<{ id: number }, { raw: string }>('dead-letter-get.sql'),
     deadLetterDelete: sql<{ id: number }>('dead-letter-delete.sql'),
     rateSlot: sql<{ key: string; now: number; spacing: number }, { wait: number }>('rate-slot.sql'),
+    revoke: sql<{ task_id: string; terminate: 0 | 1; signal: string; now: number }>('revoke.sql'),
+    revocations: sql<{ cursor: number; since: number }, RevocationRow>('revocations.sql'),
+    revocationsExpire: sql<{ before: number }>('revocations-expire.sql'),
   };
 }
 

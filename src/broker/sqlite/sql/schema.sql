@@ -51,3 +51,13 @@ CREATE TABLE IF NOT EXISTS rate_slots (
   key  TEXT PRIMARY KEY,
   next REAL NOT NULL
 );
+
+-- revoke.sql / revocations.sql: revoked task ids, read by every worker on this file (the embedded store has no
+-- fanout for remote control). seq orders them; rows older than Celery's REVOKE_EXPIRES (3 hours) are dropped.
+CREATE TABLE IF NOT EXISTS revocations (
+  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+  task_id    TEXT    NOT NULL,
+  terminate  INTEGER NOT NULL,
+  signal     TEXT    NOT NULL,
+  created_at INTEGER NOT NULL
+);
