@@ -96,6 +96,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private pool: ExecutionPool | null = null;
   /** Remote control and events; undefined unless the broker is Redis. */
   private node: WorkerNode | undefined;
+  private starting: Promise<void> | undefined;
   /** Revocations stored in a broker without fanout (the embedded store), where remote control cannot reach. */
   private revocations: RevocationFeed | undefined;
   private readonly nodeOptions: NodeOptions | false;
@@ -132,8 +133,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   /** Connects and starts consuming; resolves once the worker is consuming. */
-  async start(): Promise<void> {
-    if (this.loop) throw new Error('worker already started');
+  start(): Promise<void> {
+    if (this.starting) return Promise.reject(new Error('worker already started'));
+    this.starting = this.open();
+    return this.starting;
+  }
+
+  private async open(): Promise<void> {
     const [broker, backend] = await Promise.all([this.app.broker(), this.app.backend()]);
     this.pool = await openPool({
       kind: this.poolKind,
@@ -491,7 +497,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
       return this.stopping;
     }
     this.cold = options.timeout === 0;
-    this.stopping = this.shutdown(options.timeout ?? this.shutdownTimeout);
+    // A stop while start() is still connecting waits for it: there is nothing to shut down before then.
+    const started = (this.starting ?? Promise.reject(new Error('not started'))).then(
+      () => true,
+      () => false,
+    );
+    this.stopping = started.then((ok) => (ok ? this.shutdown(options.timeout ?? this.shutdownTimeout) : undefined));
     return this.stopping;
   }
 

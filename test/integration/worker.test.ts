@@ -289,4 +289,16 @@ describe('worker on the embedded SQLite store', () => {
     // Only the acks-late message went back to the queue.
     expect(await broker.size('celery')).toBe(1);
   });
+
+  it('stop() while start() is still connecting waits for it, then shuts down; stop() before start() does nothing', async () => {
+    const add = app.task('t.add2', (x: number, y: number) => x + y);
+    const w = app.worker();
+    const starting = w.start();
+    await w.stop({ timeout: 0 });
+    await starting;
+    await app.worker().stop();
+    // The app is still usable: a new worker runs tasks.
+    await startWorker();
+    expect(await (await add.delay(1, 2)).get({ timeout: 5000 })).toBe(3);
+  });
 });
