@@ -24,7 +24,7 @@
  * each system's round and left empty), BENCH_PY_FOLLOW_PARENTS (0), BENCH_JSON=<file> for the raw figures.
  */
 import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -72,7 +72,7 @@ function reply(r: Reply): void {
 }
 
 async function celerityApp(): Promise<{ app: CelerityModule.Celerity; mod: typeof CelerityModule }> {
-  // The snapshot the orchestrator compiled (see buildCelerity); src/ through tsx when run by hand.
+  // The snapshot the orchestrator compiled (see bench/snapshot.ts); src/ through tsx when run by hand.
   const spec = env.BENCH_CELERITY_MODULE ? pathToFileURL(env.BENCH_CELERITY_MODULE).href : '../src/index.js';
   const mod = (await import(spec)) as typeof CelerityModule;
   const url = env.BENCH_CANVAS_URL!;
@@ -163,37 +163,6 @@ async function producerRole(): Promise<void> {
 // =================================================================================================================
 
 const warnings: string[] = [];
-
-/**
- * Compiles src/ with the project's tsc settings into a temporary directory (with the .sql/.lua files the adapters
- * read beside their modules, and node_modules linked in), so every Celerity process of the run loads the same
- * code as the package ships it, unchanged while src/ is being edited. Returns the path of its index.js.
- */
-function buildCelerity(dir: string): string {
-  const out = path.join(dir, 'dist');
-  const tsc = spawnSync(
-    process.execPath,
-    [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', out, '--declaration', 'false', '--sourceMap', 'false'],
-    { cwd: root, encoding: 'utf8' },
-  );
-  if (!existsSync(path.join(out, 'index.js'))) throw new Error(`tsc produced no build:\n${tsc.stdout}${tsc.stderr}`);
-  if (tsc.status !== 0) warnings.push(`tsc reported errors while building the snapshot (built anyway): ${tsc.stdout.split('\n')[0]}`);
-  const copyAssets = (from: string): void => {
-    for (const entry of readdirSync(from, { withFileTypes: true })) {
-      const file = path.join(from, entry.name);
-      if (entry.isDirectory()) copyAssets(file);
-      else if (/\.(sql|lua)$/.test(entry.name)) {
-        const to = path.join(out, path.relative(path.join(root, 'src'), file));
-        mkdirSync(path.dirname(to), { recursive: true });
-        copyFileSync(file, to);
-      }
-    }
-  };
-  copyAssets(path.join(root, 'src'));
-  writeFileSync(path.join(dir, 'package.json'), '{ "type": "module" }\n');
-  symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
-  return path.join(out, 'index.js');
-}
 
 /** With BENCH_PROFILE=1, each Celerity child runs under `node --cpu-prof`, its profile written here on exit. */
 const profileRoot = env.BENCH_PROFILE ? path.join(benchDir, '.bench-profiles', `canvas-${new Date().toISOString().replace(/[:.]/g, '-')}`) : undefined;
@@ -763,7 +732,9 @@ async function main(): Promise<void> {
   admin = new Redis({ host: HOST, port: PORT, db: DB, lazyConnect: true, maxRetriesPerRequest: 1 });
   const buildDir = tempDir('celerity-bench-build-');
   try {
-    const celerityModule = SYSTEMS.some((s) => s.startsWith('celerity')) ? buildCelerity(buildDir) : '';
+    // Imported here, not at the top: the roles run this file as a lone script, without its neighbours.
+    const { buildSnapshot } = await import('./snapshot.js');
+    const celerityModule = SYSTEMS.some((s) => s.startsWith('celerity')) ? buildSnapshot(root, buildDir, warnings) : '';
     roleFile = await transpileRoles(buildDir);
     if (SYSTEMS.some((s) => s.endsWith('redis'))) await admin.connect();
     const redisVersion = admin.status === 'ready' ? infoField(await admin.info('server'), 'redis_version') : 0;

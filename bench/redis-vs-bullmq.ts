@@ -30,14 +30,15 @@
  * BENCH_WORKER_WARMUP (5000), BENCH_PROFILE=1 (run the roles under `node --cpu-prof` and print profile summaries; files
  * under bench/.bench-profiles/), BENCH_JSON=<file> (raw figures), BENCH_REDIS_HOST / BENCH_REDIS_PORT.
  */
-import { fork, execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { fork, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { DB, QUEUE, REDIS_HOST, REDIS_PORT, type FromChild, type RoleReport, type RoleSpec, type System, type ToChild } from './redis-common.js';
 import { formatSummary, summarizeFile } from './profile-summary.js';
+import { buildSnapshot } from './snapshot.js';
 
 const env = process.env;
 const RUNS = Number(env.BENCH_RUNS ?? (env.BENCH_PROFILE ? 1 : 3));
@@ -143,35 +144,10 @@ async function keyBytes(system: System): Promise<{ keys: number; bytes: number }
 
 // ---- the Celerity snapshot -------------------------------------------------------------------------------------
 
-/**
- * Compiles src/ with the project's own tsc settings into a temporary directory (with the .lua/.sql files the
- * adapters read beside their modules, and the repository's node_modules linked in), so every Celerity process
- * of the run loads the same code, as the package ships it. Returns the directory holding dist/.
- */
+/** A fresh directory holding the snapshot's dist/ (bench/snapshot.ts). */
 function buildCelerity(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'celerity-bench-build-'));
-  const out = path.join(dir, 'dist');
-  const tsc = spawnSync(
-    process.execPath,
-    [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', out, '--declaration', 'false', '--sourceMap', 'false'],
-    { cwd: root, encoding: 'utf8' },
-  );
-  if (!existsSync(path.join(out, 'index.js'))) throw new Error(`tsc produced no build:\n${tsc.stdout}${tsc.stderr}`);
-  if (tsc.status !== 0) warnings.push(`tsc reported errors while building the snapshot (built anyway): ${tsc.stdout.split('\n')[0]}`);
-  const copyAssets = (from: string): void => {
-    for (const entry of readdirSync(from, { withFileTypes: true })) {
-      const file = path.join(from, entry.name);
-      if (entry.isDirectory()) copyAssets(file);
-      else if (/\.(sql|lua)$/.test(entry.name)) {
-        const to = path.join(out, path.relative(path.join(root, 'src'), file));
-        mkdirSync(path.dirname(to), { recursive: true });
-        copyFileSync(file, to);
-      }
-    }
-  };
-  copyAssets(path.join(root, 'src'));
-  writeFileSync(path.join(dir, 'package.json'), '{ "type": "module" }\n');
-  symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+  buildSnapshot(root, dir, warnings);
   return dir;
 }
 

@@ -3,6 +3,7 @@
  * instead of sleeping.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Celerity, type CelerityOptions, type Worker, type WorkerEvents } from '../src/index.js';
@@ -51,6 +52,18 @@ export async function until(check: () => Promise<boolean>, ms = 5000): Promise<v
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
 }
 
 /** A promise with its resolver outside, for tasks that wait on the test. */

@@ -9,7 +9,7 @@ import { maskPostgresPassword, parsePostgresUrl } from '../../src/backend/postgr
 import { createBackend } from '../../src/backend/index.js';
 import { ConfigurationError, ConnectionError } from '../../src/errors/index.js';
 import { pingPostgres, requireService } from '../services.js';
-import { until } from '../helpers.js';
+import { freePort, until } from '../helpers.js';
 import { backendConformance, meta } from './backend-suite.js';
 
 const URL_BASE = process.env.TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
@@ -275,16 +275,6 @@ describe.skipIf(!postgres.ok)(`postgres result backend${skipped}`, () => {
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 function listen(onConnection: (socket: Socket) => void): Promise<Server> {
   return new Promise((resolve, reject) => {

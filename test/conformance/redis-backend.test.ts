@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../../src/backend/redis/index.js';
@@ -9,7 +8,7 @@ import { keyNames } from '../../src/backend/redis/keys.js';
 import { encodeResultMeta } from '../../src/protocol/result-meta.js';
 import { ConfigurationError, ConnectionError } from '../../src/errors/index.js';
 import { requireService } from '../services.js';
-import { until } from '../helpers.js';
+import { freePort, until } from '../helpers.js';
 import { backendConformance, meta } from './backend-suite.js';
 
 const URL_BASE = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
@@ -254,14 +253,3 @@ describe('redis result keys', () => {
     expect(backendUrlOptions('redis://h/0?global_keyprefix=tenant%3A1%3A').globalKeyprefix).toBe('tenant:1:');
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
