@@ -27,6 +27,7 @@ const schema = z
     acksLate: z.boolean(),
     visibilityTimeout: z.number().positive(),
     resultExpires: seconds,
+    resultCleanupInterval: seconds,
     resultExtended: z.boolean(),
     taskSerializer: z.string().min(1),
     resultSerializer: z.string().min(1),
@@ -69,6 +70,7 @@ const EXPECTED: Record<keyof CelerityConfig, string> = {
   acksLate: 'a boolean (true/false, 1/0, yes/no)',
   visibilityTimeout: 'a positive number of seconds',
   resultExpires: 'a number of seconds, 0 for never',
+  resultCleanupInterval: 'a number of seconds between deletions of expired results by each worker, 0 for never',
   resultExtended: 'a boolean',
   taskSerializer: 'a serializer name: json or msgpack',
   resultSerializer: 'a serializer name: json or msgpack',
@@ -106,6 +108,9 @@ export function defaults(): CelerityConfig {
     acksLate: true,
     visibilityTimeout: 3600,
     resultExpires: 86400,
+    // Celery deletes expired results with a daily beat task (celery.backend_cleanup); workers doing it themselves
+    // keep stores without their own expiry (SQLite, PostgreSQL) from growing when no beat runs.
+    resultCleanupInterval: 3600,
     resultExtended: true,
     taskSerializer: 'json',
     resultSerializer: 'json',

@@ -27,6 +27,7 @@ import { Autoscaler, type AutoscaleOptions } from './autoscale.js';
 import { newJob, type Job } from './job.js';
 import { WorkerNode, type NodeHost, type NodeOptions } from './node.js';
 import { RevocationFeed } from './revocation-feed.js';
+import type { ResultBackend } from '../backend/port.js';
 import { OutcomeWriter, type OutcomeHost } from './outcomes.js';
 import { RateGate } from './rate-limit.js';
 
@@ -79,6 +80,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private roomWaiter: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private extender: NodeJS.Timeout | undefined;
+  /** Deletes expired results now and then (`resultCleanupInterval`). */
+  private cleaner: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
   private cold = false;
   private cutShort: (() => void) | undefined;
@@ -176,6 +179,11 @@ export class Worker extends EventEmitter<WorkerEvents> {
     // Keep long-running tasks from being restored to the queue as if their worker had died.
     const every = Math.max(250, (this.app.conf.visibilityTimeout * 1000) / 3);
     this.extender = setInterval(() => this.extendVisibility(), every);
+    const cleanupEvery = this.app.conf.resultCleanupInterval;
+    if (cleanupEvery > 0) {
+      this.cleaner = setInterval(() => this.cleanupResults(backend), cleanupEvery * 1000);
+      this.cleaner.unref();
+    }
     this.loop = this.consume();
     this.emit('ready');
   }
@@ -478,6 +486,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     };
   }
 
+  private cleanupResults(backend: ResultBackend): void {
+    backend.cleanup().then(
+      (n) => n > 0 && this.log.info({ removed: n }, `deleted ${n} expired results`),
+      (e) => this.log.warn({ err: toError(e).message }, 'could not delete expired results'),
+    );
+  }
+
   private extendVisibility(): void {
     const tags = [...this.held.keys(), ...this.running.keys(), ...this.finishing.keys(), ...this.waiting.map((j) => j.delivery.tag)];
     if (tags.length) this.broker.extend(tags).catch((e) => this.log.warn({ err: toError(e).message }, 'could not extend visibility'));
@@ -511,6 +526,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.wakeLoop();
     await this.loop;
     clearInterval(this.extender);
+    clearInterval(this.cleaner);
     this.scaler?.stop();
     const unstarted = [...this.waiting.splice(0), ...this.held.values()];
     this.held.clear();

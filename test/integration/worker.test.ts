@@ -4,7 +4,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Celerity} from '../../src/index.js';
 import { TaskRevokedError, type Worker } from '../../src/index.js';
-import { deferred, nextEvent, sqliteApp, tempDir } from '../helpers.js';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { deferred, nextEvent, sqliteApp, tempDir, until } from '../helpers.js';
 
 let tmp: ReturnType<typeof tempDir>;
 let app: Celerity;
@@ -300,5 +302,23 @@ describe('worker on the embedded SQLite store', () => {
     // The app is still usable: a new worker runs tasks.
     await startWorker();
     expect(await (await add.delay(1, 2)).get({ timeout: 5000 })).toBe(3);
+  });
+
+  it('deletes expired results every resultCleanupInterval seconds', async () => {
+    await app.close();
+    app = sqliteApp(tmp.dir, { concurrency: 4, resultExpires: 1, resultCleanupInterval: 0.2 });
+    const add = app.task('t.add3', (x: number, y: number) => x + y);
+    await startWorker();
+    const r = await add.delay(1, 1);
+    expect(await r.get({ timeout: 5000 })).toBe(2);
+    const db = new Database(path.join(tmp.dir, 'celerity.db'), { readonly: true });
+    try {
+      const rows = () => (db.prepare('select count(*) as n from celery_results where task_id = ?').get(r.id) as { n: number }).n;
+      expect(rows()).toBe(1);
+      // Nothing announces a deletion; look until the row is gone.
+      await until(async () => rows() === 0);
+    } finally {
+      db.close();
+    }
   });
 });
