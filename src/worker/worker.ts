@@ -10,10 +10,7 @@
 import { EventEmitter } from 'node:events';
 import type { Celerity } from '../app/celerity.js';
 import type { Broker, Delivery } from '../broker/port.js';
-import {
-  NotRegistered,
-  toError,
-} from '../errors/index.js';
+import { NotRegistered, toError } from '../errors/index.js';
 import { decodeTaskMessage } from '../protocol/message.js';
 import type { TaskRequest, TaskState } from '../protocol/types.js';
 import type { Logger } from '../util/logger.js';
@@ -27,35 +24,15 @@ import { Autoscaler, type AutoscaleOptions } from './autoscale.js';
 import { newJob, type Job } from './job.js';
 import { WorkerNode, type NodeHost, type NodeOptions } from './node.js';
 import { RevocationFeed } from './revocation-feed.js';
-import type { ResultBackend } from '../backend/port.js';
+import { Housekeeping } from './housekeeping.js';
 import { OutcomeWriter, type OutcomeHost } from './outcomes.js';
 import { RateGate } from './rate-limit.js';
+import type { WorkerOptions } from './options.js';
+
+export type { WorkerOptions } from './options.js';
 
 /** How many parts the prefetch window is reserved in while the queue has a backlog (see consume()). */
 const RESERVE_SPLIT = 4;
-
-export interface WorkerOptions {
-  /** Queues to consume, in order of preference; default: the app's `queues` or its default queue. */
-  queues?: string[];
-  concurrency?: number;
-  prefetchMultiplier?: number;
-  hostname?: string;
-  /** `async` (default: the app's `pool` setting), `threads` or `process`; see pool-select.ts. */
-  pool?: PoolKind;
-  /** The module exporting the app, loaded by each child of the threads and process pools (the CLI's `-A`). */
-  appModule?: string;
-  /** Replace a pool child after this many tasks (threads/process). Default: the app's `maxTasksPerChild`. */
-  maxTasksPerChild?: number | null;
-  /** Replace a pool child whose memory passes this many KiB after a task. Default: the app's setting. */
-  maxMemoryPerChild?: number | null;
-  /** Seconds running tasks get to finish on stop() before they are returned to the broker. */
-  shutdownTimeout?: number;
-  /** Celery's `--autoscale max,min`: the pool grows with the work held and shrinks back (autoscale.ts). */
-  autoscale?: AutoscaleOptions;
-  /** Remote control and events, on a Redis broker (see node.ts); false: neither. */
-  node?: NodeOptions | false;
-  logger?: Logger;
-}
 
 export class Worker extends EventEmitter<WorkerEvents> {
   readonly hostname: string;
@@ -79,9 +56,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private requested = 0;
   private roomWaiter: (() => void) | undefined;
   private loop: Promise<void> | undefined;
-  private extender: NodeJS.Timeout | undefined;
-  /** Deletes expired results now and then (`resultCleanupInterval`). */
-  private cleaner: NodeJS.Timeout | undefined;
+  private housekeeping: Housekeeping | undefined;
   private stopping: Promise<void> | undefined;
   private cold = false;
   private cutShort: (() => void) | undefined;
@@ -176,14 +151,15 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.scaler = new Autoscaler(this, this.autoscaleOptions, (err) => this.log.error({ err: toError(err).message }, 'autoscale could not resize the pool'));
       this.scaler.start();
     }
-    // Keep long-running tasks from being restored to the queue as if their worker had died.
-    const every = Math.max(250, (this.app.conf.visibilityTimeout * 1000) / 3);
-    this.extender = setInterval(() => this.extendVisibility(), every);
-    const cleanupEvery = this.app.conf.resultCleanupInterval;
-    if (cleanupEvery > 0) {
-      this.cleaner = setInterval(() => this.cleanupResults(backend), cleanupEvery * 1000);
-      this.cleaner.unref();
-    }
+    this.housekeeping = new Housekeeping({
+      broker,
+      backend,
+      log: this.log,
+      visibilityTimeout: this.app.conf.visibilityTimeout,
+      cleanupInterval: this.app.conf.resultCleanupInterval,
+      heldTags: () => [...this.held.keys(), ...this.running.keys(), ...this.finishing.keys(), ...this.waiting.map((j) => j.delivery.tag)],
+    });
+    this.housekeeping.start();
     this.loop = this.consume();
     this.emit('ready');
   }
@@ -486,18 +462,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
     };
   }
 
-  private cleanupResults(backend: ResultBackend): void {
-    backend.cleanup().then(
-      (n) => n > 0 && this.log.info({ removed: n }, `deleted ${n} expired results`),
-      (e) => this.log.warn({ err: toError(e).message }, 'could not delete expired results'),
-    );
-  }
-
-  private extendVisibility(): void {
-    const tags = [...this.held.keys(), ...this.running.keys(), ...this.finishing.keys(), ...this.waiting.map((j) => j.delivery.tag)];
-    if (tags.length) this.broker.extend(tags).catch((e) => this.log.warn({ err: toError(e).message }, 'could not extend visibility'));
-  }
-
   /**
    * Warm shutdown: stop fetching, return reserved-but-not-started messages, give running tasks up to
    * `timeout` seconds, then abort them and return their messages to the broker too.
@@ -525,8 +489,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.fetchAbort.abort();
     this.wakeLoop();
     await this.loop;
-    clearInterval(this.extender);
-    clearInterval(this.cleaner);
+    this.housekeeping?.stop();
     this.scaler?.stop();
     const unstarted = [...this.waiting.splice(0), ...this.held.values()];
     this.held.clear();
