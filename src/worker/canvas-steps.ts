@@ -15,7 +15,7 @@ import type { Celerity } from '../app/celerity.js';
 import type { AnyResult } from '../canvas/host.js';
 import { groupDict, kindOf } from '../canvas/dicts.js';
 import type { ChordPart } from '../backend/port.js';
-import { ChordError, deserializeError, formatTraceback, serializeError } from '../errors/index.js';
+import { ChordError, deserializeError, formatTraceback, serializeError, toError } from '../errors/index.js';
 import { buildResultMeta } from '../protocol/result-meta.js';
 import { pyRepr } from '../protocol/repr.js';
 import type { SignatureDict, TaskRequest, TaskState } from '../protocol/types.js';
@@ -112,7 +112,16 @@ export class CanvasSteps {
       const errbacks = body.options?.link_error;
       await this.sendErrbacks(Array.isArray(errbacks) ? (errbacks as SignatureDict[]) : [], bodyId ?? groupId, req.rootId ?? req.id);
     } else {
-      await this.app.canvas.apply(body, [parts.map((p) => p.result)], {}, { parent_id: req.id, root_id: req.rootId ?? req.id });
+      try {
+        await this.app.canvas.apply(body, [parts.map((p) => p.result)], {}, { parent_id: req.id, root_id: req.rootId ?? req.id });
+      } catch (err) {
+        // A body that cannot be sent as written fails, with the reason, where its caller waits; the member itself
+        // succeeded. Store and broker errors propagate: the member's message stays unacknowledged and comes back.
+        if (!(err instanceof TypeError || err instanceof RangeError) || !bodyId) throw err;
+        const error = toError(err);
+        this.log.error({ group: groupId, body: bodyId, err: error.message }, `Chord ${groupId}: its body could not be sent: ${error.message}`);
+        await backend.set(bodyId, buildResultMeta({ taskId: bodyId, status: 'FAILURE', result: serializeError(error), traceback: formatTraceback(error) }));
+      }
     }
     await backend.chordDone(groupId);
   }

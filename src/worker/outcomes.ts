@@ -14,7 +14,7 @@ import type { Outcome } from './executor.js';
 import type { Job } from './job.js';
 import { autoRetryCountdown, shouldAutoRetry } from './retry.js';
 import { CanvasSteps, hasCanvas } from './canvas-steps.js';
-import { ConnectionError } from '../errors/index.js';
+import { DecodeError } from '../errors/index.js';
 
 export interface OutcomeHost {
   readonly app: Celerity;
@@ -51,9 +51,10 @@ export class OutcomeWriter {
             children = await this.steps.succeeded(req, outcome.value);
             await this.steps.chordPart(req, 'SUCCESS', outcome.value);
           } catch (err) {
-            // A broker or store that is down: leave the message unacknowledged, so the task runs again and the
-            // steps are sent then. Anything else (a malformed callback or chain) fails the task, saying why.
-            if (err instanceof ConnectionError) throw err;
+            // A malformed callback or chain fails the task, saying why. Anything else (a store or broker that is
+            // down or refused a write) leaves the message unacknowledged: the task runs again and the steps are
+            // sent then, rather than a success being recorded as a failure.
+            if (!isMalformed(err)) throw err;
             const error = toError(err);
             this.host.log.error({ id: req.id, task: req.task, err: error.message }, `Task ${req.task}[${req.id}] succeeded but its canvas could not be applied: ${error.message}`);
             await this.finalFailure(tag, job, error, outcome.runtime);
@@ -110,10 +111,24 @@ export class OutcomeWriter {
     this.failed(job.req, error, runtime);
   }
 
+  /**
+   * The chord part first (a chord must never wait on a member whose errbacks could not be sent), then the chain
+   * steps and errbacks. A malformed signature is logged and skipped, so the message is still acknowledged instead
+   * of failing again on every delivery; a store or broker error propagates and leaves it unacknowledged.
+   */
   private async canvasFailed(req: TaskRequest, status: TaskState, error: Error): Promise<void> {
     const value = serializeError(error);
-    await this.steps.failed(req, status, value, formatTraceback(error));
-    await this.steps.chordPart(req, status, value);
+    await this.skipMalformed(req, () => this.steps.chordPart(req, status, value));
+    await this.skipMalformed(req, () => this.steps.failed(req, status, value, formatTraceback(error)));
+  }
+
+  private async skipMalformed(req: TaskRequest, step: () => Promise<void>): Promise<void> {
+    try {
+      await step();
+    } catch (err) {
+      if (!isMalformed(err)) throw err;
+      this.host.log.error({ id: req.id, task: req.task, err: toError(err).message }, `Task ${req.task}[${req.id}]: its canvas could not be applied: ${toError(err).message}`);
+    }
   }
 
   /** Logs and announces a failure whose FAILURE result is already stored. */
@@ -193,8 +208,14 @@ export class OutcomeWriter {
     const text = { expired: 'expired before it ran: revoked', revoked: 'revoked: discarded', terminated: 'terminated' }[why];
     this.host.log[why === 'expired' ? 'warn' : 'info']({ id: req.id, task: req.task }, `Task ${req.task}[${req.id}] ${text}`);
     const err = serializeError(new TaskRevokedError(why));
-    // A revoked chord member still counts: the chord fails with a ChordError instead of waiting forever.
-    await this.steps.chordPart(req, 'REVOKED', err).catch((e) => this.host.log.error({ id: req.id, err: toError(e).message }, 'could not record a revoked chord member'));
+    // A revoked chord member still counts: the chord fails with a ChordError instead of waiting forever. If the
+    // part cannot be recorded now, the message stays unacknowledged and is revoked again when it comes back.
+    try {
+      await this.skipMalformed(req, () => this.steps.chordPart(req, 'REVOKED', err));
+    } catch (e) {
+      this.host.log.error({ id: req.id, err: toError(e).message }, 'could not record a revoked chord member; it will be revoked again on redelivery');
+      return;
+    }
     await this.completeWith(acked ? undefined : job.delivery.tag, job, 'REVOKED', err).catch((e) => this.logAckError(e));
     this.host.emit('task-revoked', { id: req.id, name: req.task, expired: why === 'expired' });
   }
@@ -232,4 +253,12 @@ export class OutcomeWriter {
   logAckError(e: unknown): void {
     this.host.log.error({ err: toError(e).message }, 'could not acknowledge; the message will be redelivered after the visibility timeout');
   }
+}
+
+/**
+ * A signature that cannot be applied as written (from a buggy or foreign producer): retrying cannot help, so the
+ * task is failed (or the step skipped) with the reason. Store and broker errors are not: they may pass.
+ */
+function isMalformed(err: unknown): boolean {
+  return err instanceof TypeError || err instanceof RangeError || err instanceof DecodeError;
 }

@@ -14,7 +14,7 @@ import {
   type Celerity,
   type Worker,
 } from '../../src/index.js';
-import { deferred } from '../helpers.js';
+import { deferred, nextEvent } from '../helpers.js';
 
 export interface CanvasHarness {
   app: Celerity;
@@ -233,6 +233,25 @@ export function canvasSuite(name: string, factory: () => Promise<CanvasHarness>)
       await expect(g.get(T)).rejects.toBeInstanceOf(TaskRevokedError);
       expect(await Promise.all(g.results.map((m) => (m as AsyncResult).state))).toEqual(['REVOKED', 'REVOKED']);
       gate.resolve();
+    });
+
+    it('a malformed errback is skipped with the reason logged: the task still fails once and is acknowledged', async () => {
+      const bad = t.fail.s('x');
+      bad.dict.options.link_error = [{ task: 'cv.record', args: 'not a list' }];
+      const id = bad.freeze().id;
+      const failed = nextEvent(worker, 'task-failed', (e) => e.id === id);
+      const f = await bad.applyAsync();
+      await expect(f.get(T)).rejects.toThrow('failed: x');
+      await failed;
+      expect(seen).toHaveLength(0);
+    });
+
+    it('a chord body that cannot be sent fails with the reason; the members still succeed', async () => {
+      const body = t.tsum.s();
+      body.dict.options.queue = 5;
+      const r = await chord([t.add.s(1, 1), t.add.s(2, 2)], body).applyAsync();
+      await expect(r.get(T)).rejects.toThrow(/option queue must be a queue name/);
+      expect(await (r.parent as GroupResult).get(T)).toEqual([2, 4]);
     });
 
     it('a chain built from dicts (as a Python producer would send it) runs the same', async () => {
