@@ -115,14 +115,27 @@ export interface TaskSender {
   readonly canvas: CanvasHost;
 }
 
-/** The suffixes of a parameter list: what `s()` may bind (a chain supplies the parameters in front). */
-export type Suffix<T extends unknown[]> = T extends [unknown, ...infer Rest] ? T | Suffix<Rest> : T | [];
-/** The parameters left in front once the suffix `B` is bound. */
-export type Unbound<P extends unknown[], B extends unknown[]> = number extends P['length']
-  ? P // a rest parameter takes any number of arguments in front
-  : Required<P> extends [...infer Pre, ...{ [K in keyof B]: unknown }]
+/** The ways a parameter list can end (itself, then each shorter tail, optional elements kept): what `s()` binds. */
+export type Suffix<T extends unknown[]> = number extends T['length']
+  ? T // a rest parameter: any arguments
+  : T extends []
+    ? []
+    : T extends [unknown?, ...infer Rest]
+      ? T | Suffix<Rest>
+      : T;
+
+/**
+ * The parameters left in front once `B` is bound: the shortest run of leading parameters that, followed by `B`,
+ * is a valid call. Bound arguments go after what a chain passes in, so for `f(a: string, b?: number)`,
+ * `f.s('x')` is the whole call `f('x')` and takes nothing more, while `f.s()` takes `a`.
+ */
+export type Unbound<P extends unknown[], B extends unknown[], Pre extends unknown[] = []> = number extends P['length']
+  ? P
+  : [...Pre, ...B] extends P
     ? Pre
-    : never;
+    : Pre['length'] extends Required<P>['length']
+      ? never
+      : Unbound<P, B, [...Pre, Required<P>[Pre['length']]]>;
 
 export class Task<F extends TaskFn> {
   constructor(

@@ -131,8 +131,30 @@ export function chunksGroup(d: SignatureDict): SignatureDict {
 export function unrollGroup(d: SignatureDict): SignatureDict {
   if (kindOf(d) !== 'group') return d;
   const tasks = groupTasks(d);
-  if (tasks.length !== 1) return d;
-  return mergeCall(clone(tasks[0]!), [], {}, d.options);
+  // The member as it is: the group's own options (its id above all) are not the member's.
+  return tasks.length === 1 ? clone(tasks[0]!) : d;
+}
+
+/**
+ * Adds an errback where Celery's `link_error` puts it: on every member of a group (any of them may fail), on a
+ * chord's body, and otherwise in the signature's `link_error` option (a chain hands it to each of its steps).
+ */
+export function addErrback(d: SignatureDict, errback: SignatureDict): void {
+  switch (kindOf(d)) {
+    case 'group':
+      for (const t of groupTasks(d)) addErrback(t, clone(errback));
+      return;
+    case 'chord':
+      addErrback(chordParts(d).body, errback);
+      return;
+    default: {
+      normalize(d);
+      const current = d.options.link_error;
+      const list = Array.isArray(current) ? current : current ? [current] : [];
+      list.push(errback);
+      d.options.link_error = list;
+    }
+  }
 }
 
 /**

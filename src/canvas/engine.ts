@@ -17,7 +17,7 @@ import { AsyncResult, type RevokeTaskOptions } from '../app/result.js';
 import { GroupResult } from '../app/group-result.js';
 import type { SignatureDict } from '../protocol/types.js';
 import type { AnyResult, CanvasApp, CanvasHost } from './host.js';
-import { chordDict, chordParts, chunksGroup, clone, descend, groupTasks, kindOf, mergeCall, normalize, unrollGroup } from './dicts.js';
+import { addErrback, chordDict, chordParts, chunksGroup, clone, descend, groupTasks, kindOf, mergeCall, normalize, unrollGroup } from './dicts.js';
 
 interface FreezeArgs {
   id?: string;
@@ -118,7 +118,7 @@ export class Canvas implements CanvasHost {
       groupIndex: group_index as number | undefined,
       rootId: root_id as string | undefined,
       parentId: parent_id as string | undefined,
-      linkError: link_error as SignatureDict[] | undefined,
+      linkError: (Array.isArray(link_error) ? link_error : link_error ? [link_error] : []) as SignatureDict[],
       clone: true,
     });
     if (!tasks.length) return new GroupResult(randomUUID(), [], this);
@@ -174,7 +174,7 @@ export class Canvas implements CanvasHost {
         : this.freeze(task, { rootId: p.rootId });
       i++;
       if (prevRes && !prevRes.parent) prevRes.parent = res;
-      for (const eb of p.linkError ?? []) appendAll(task, 'link_error', [eb]);
+      for (const eb of p.linkError ?? []) addErrback(task, clone(eb));
       tasks.push(task);
       results.push(res);
       prevTask = task;
@@ -231,7 +231,11 @@ export class Canvas implements CanvasHost {
     // The chord size must be stored before the last member can finish: Celery writes it just before sending the
     // last one; writing it before the first is as safe and keeps the sends in one batch.
     const chordOf = (m: SignatureDict) => (o.chord ?? m.options.chord) as SignatureDict | undefined;
-    if (prepared.some((p) => chordOf(p.member))) {
+    // A group that is itself one part of an outer chord (the last step of a chain in a header: it has an index in
+    // that header) adds its members to the outer join, whose size already counts them; setting the size here
+    // would replace the outer size and fire the body early.
+    const nested = o.group_index !== undefined && o.group_index !== null;
+    if (!nested && prepared.some((p) => chordOf(p.member))) {
       const size = prepared.reduce((n, p) => n + descend(p.member), 0);
       await (await this.app.backend()).setChordSize(groupId, size);
     }

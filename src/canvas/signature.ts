@@ -10,7 +10,7 @@
 import type { AsyncResult } from '../app/result.js';
 import type { GroupResult } from '../app/group-result.js';
 import type { SignatureDict } from '../protocol/types.js';
-import { chainDict, chordDict, chordParts, groupDict, groupTasks, kindOf, mergeCall, normalize } from './dicts.js';
+import { addErrback, chainDict, chordDict, chordParts, groupDict, groupTasks, kindOf, mergeCall, normalize } from './dicts.js';
 import type { AnyResult, CanvasHost } from './host.js';
 import { celeryOptions, type SignatureOptions } from './options.js';
 
@@ -106,10 +106,7 @@ export class Signature<In extends unknown[] = Any[], R = unknown, Res extends An
    * on a group every member gets it, on a chord its body. Returns the errback.
    */
   linkError<S extends SignatureLike>(errback: S): S {
-    const kind = kindOf(this.dict);
-    if (kind === 'group') for (const t of groupTasks(this.dict)) new Signature(t).linkError(errback);
-    else if (kind === 'chord') new Signature(chordParts(this.dict).body).linkError(errback);
-    else appendOption(this.dict, 'link_error', toDict(errback));
+    addErrback(this.dict, toDict(errback));
     return errback;
   }
 
@@ -185,7 +182,7 @@ export class Signature<In extends unknown[] = Any[], R = unknown, Res extends An
 }
 
 /** Tasks run one after another, each result passed in front of the next one's arguments. */
-export class Chain<In extends unknown[] = Any[], R = unknown> extends Signature<In, R> {
+export class Chain<In extends unknown[] = Any[], R = unknown, Res extends AnyResult = AsyncResult<R>> extends Signature<In, R, Res> {
   get tasks(): Signature<Any[], Any, AnyResult>[] {
     return groupTasks(this.dict).map((d) => fromDict(d, this.host));
   }
@@ -203,7 +200,7 @@ export class Group<R extends unknown[] = unknown[]> extends Signature<Any[], R, 
 }
 
 /** A group (the header) whose results, in order, are passed as one list to the body once all have finished. */
-export class Chord<R = unknown> extends Signature<Any[], R> {
+export class Chord<R = unknown, Res extends AnyResult = AsyncResult<R>> extends Signature<Any[], R, Res> {
   get header(): Group {
     return new Group(chordParts(this.dict).header, this.host);
   }
@@ -248,25 +245,35 @@ function flatList(items: readonly unknown[]): SignatureLike[] {
  * await r.get();          // validate's result
  * await r.parent!.get();  // crawl's result
  */
-export function chain<I extends unknown[], A>(a: Sig<I, A>): Chain<I, A>;
-export function chain<I extends unknown[], A, B>(a: Sig<I, A>, b: Sig<[A], B>): Chain<I, B>;
-export function chain<I extends unknown[], A, B, C>(a: Sig<I, A>, b: Sig<[A], B>, c: Sig<[B], C>): Chain<I, C>;
-export function chain<I extends unknown[], A, B, C, D>(a: Sig<I, A>, b: Sig<[A], B>, c: Sig<[B], C>, d: Sig<[C], D>): Chain<I, D>;
-export function chain<I extends unknown[], A, B, C, D, E>(
+// The last step decides the handle: a chain that ends in a group gives that group's GroupResult.
+export function chain<I extends unknown[], A, X extends AnyResult>(a: Signature<I, A, X>): Chain<I, A, X>;
+export function chain<I extends unknown[], A, B, X extends AnyResult>(a: Sig<I, A>, b: Signature<[A], B, X>): Chain<I, B, X>;
+export function chain<I extends unknown[], A, B, C, X extends AnyResult>(
+  a: Sig<I, A>,
+  b: Sig<[A], B>,
+  c: Signature<[B], C, X>,
+): Chain<I, C, X>;
+export function chain<I extends unknown[], A, B, C, D, X extends AnyResult>(
+  a: Sig<I, A>,
+  b: Sig<[A], B>,
+  c: Sig<[B], C>,
+  d: Signature<[C], D, X>,
+): Chain<I, D, X>;
+export function chain<I extends unknown[], A, B, C, D, E, X extends AnyResult>(
+  a: Sig<I, A>,
+  b: Sig<[A], B>,
+  c: Sig<[B], C>,
+  d: Sig<[C], D>,
+  e: Signature<[D], E, X>,
+): Chain<I, E, X>;
+export function chain<I extends unknown[], A, B, C, D, E, F, X extends AnyResult>(
   a: Sig<I, A>,
   b: Sig<[A], B>,
   c: Sig<[B], C>,
   d: Sig<[C], D>,
   e: Sig<[D], E>,
-): Chain<I, E>;
-export function chain<I extends unknown[], A, B, C, D, E, F>(
-  a: Sig<I, A>,
-  b: Sig<[A], B>,
-  c: Sig<[B], C>,
-  d: Sig<[C], D>,
-  e: Sig<[D], E>,
-  f: Sig<[E], F>,
-): Chain<I, F>;
+  f: Signature<[E], F, X>,
+): Chain<I, F, X>;
 /** Any number of steps as one list, unchecked (longer chains, or steps known only at run time). */
 export function chain(tasks: readonly SignatureLike[]): Chain;
 export function chain(...items: unknown[]): Chain {
@@ -301,8 +308,11 @@ export function group(...items: unknown[]): Group {
  * @example
  * const r = await chord([resize.s(a), resize.s(b)], zip.s()).applyAsync();
  */
-export function chord<S extends AnySig[], R>(header: readonly [...S], body: Sig<[{ [K in keyof S]: ResultOf<S[K]> }], R>): Chord<R>;
-export function chord<T extends unknown[], R>(header: Group<T>, body: Sig<[T], R>): Chord<R>;
+export function chord<S extends AnySig[], R, X extends AnyResult>(
+  header: readonly [...S],
+  body: Signature<[{ [K in keyof S]: ResultOf<S[K]> }], R, X>,
+): Chord<R, X>;
+export function chord<T extends unknown[], R, X extends AnyResult>(header: Group<T>, body: Signature<[T], R, X>): Chord<R, X>;
 /** Untyped, for signatures in dict form (for example from a message). */
 export function chord(header: readonly SignatureDict[] | SignatureDict, body: SignatureDict): Chord;
 export function chord(header: readonly SignatureLike[] | SignatureLike, body: SignatureLike): Chord {
@@ -311,7 +321,7 @@ export function chord(header: readonly SignatureLike[] | SignatureLike, body: Si
   return new Chord(chordDict(headerDict, toDict(body)), hostOf([...(members ?? [header as SignatureLike]), body]));
 }
 
-function appendOption(d: SignatureDict, key: 'link' | 'link_error', value: SignatureDict): void {
+function appendOption(d: SignatureDict, key: 'link', value: SignatureDict): void {
   const current = d.options[key];
   const list = Array.isArray(current) ? current : current ? [current] : [];
   list.push(value);

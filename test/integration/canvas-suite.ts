@@ -197,6 +197,29 @@ export function canvasSuite(name: string, factory: () => Promise<CanvasHarness>)
       expect(await r.get(T)).toEqual([3, 4, 6, 6, 26]);
     });
 
+    it('a chain ending in a group inside a chord header adds its members to the join; the body waits for all', async () => {
+      const r = await chord([chain(t.add.s(1, 1), group(t.add.s(10), t.add.s(20))), t.add.s(100, 100)], t.concat.s()).applyAsync();
+      const values = (await r.get(T)) as number[];
+      expect([...values].sort((a, b) => a - b)).toEqual([12, 22, 200]);
+    });
+
+    it("a chain's errback reaches every member of a group step, and a chord step's body beside its own", async () => {
+      const g = chain(t.add.s(1, 1), group(t.failAfter.s(), t.double.s()));
+      g.linkError(t.record.s('chain-eb'));
+      const gr = await g.applyAsync();
+      await expect(gr.get(T)).rejects.toThrow('no 2');
+      await expect.poll(() => seen.length, T).toBe(1);
+      expect(seen[0]).toEqual([(gr as GroupResult).results[0]!.id, 'chain-eb']);
+
+      const c = chain(t.add.s(1, 1), chord([t.failAfter.s()], t.tsum.s().onError(t.record.s('body-eb'))));
+      c.linkError(t.record.s('chain-eb'));
+      const r = await c.applyAsync();
+      await expect(r.get(T)).rejects.toBeInstanceOf(ChordError);
+      await expect.poll(() => seen.length, T).toBe(3);
+      expect(seen).toContainEqual([r.id, 'body-eb']);
+      expect(seen).toContainEqual([r.id, 'chain-eb']);
+    });
+
     it('a group inside a chain inside a group', async () => {
       const g = await group(chain(t.add.s(1, 1), group(t.double.s(), t.add.s(10))), t.add.s(5, 5)).applyAsync();
       expect(await g.get(T)).toEqual([[4, 12], 10]);

@@ -40,5 +40,15 @@ export async function checks(): Promise<void> {
   const mapped: AsyncResult<number[]> = await add.starmap([[1, 2], [3, 4]]).applyAsync();
   // @ts-expect-error starmap items are argument lists of the task
   add.starmap([['x', 2]]);
-  void [ok, piped, n, page, c, mapped];
+  // optional and default parameters: bound arguments follow what comes in front
+  const fmt = app.task('fmt', (text: string, width?: number) => text.padEnd(width ?? 0));
+  const strictly = app.task('strictly', (page: Page, strict = true) => strict && page.html !== '');
+  await fmt.s('x').delay();
+  await chain(crawl.s('u'), strictly.s()).applyAsync();
+  await chain(crawl.s('u'), strictly.s(false)).applyAsync();
+  // @ts-expect-error fmt.s('x') is the whole call: there is no room for crawl's result in front
+  chain(crawl.s('u'), fmt.s('x'));
+  // a chain that ends in a group gives the group's result
+  const ending: GroupResult<[number, number]> = await chain(add.s(1, 2), group(add.s(1), add.s(2))).applyAsync();
+  void [ok, piped, n, page, c, mapped, ending];
 }
