@@ -191,6 +191,18 @@ describe.skipIf(!postgres.ok)(`postgres result backend${skipped}`, () => {
       expect(Object.keys(got!.result as object)).toEqual(['b', 'a']);
     });
 
+    it('a NUL character in text (a traceback, an error message) is stored as U+FFFD without failing the batch', async () => {
+      const { backend } = await open();
+      const [bad, good] = [randomUUID(), randomUUID()];
+      const failure = { exc_type: 'ValueError', exc_message: ['bad\u0000byte'], exc_module: 'builtins' };
+      await backend.setMany([
+        { taskId: bad, meta: meta(bad, 'FAILURE', failure, { traceback: 'Traceback\u0000 ValueError: bad\u0000byte' }) },
+        { taskId: good, meta: meta(good, 'SUCCESS', 1) },
+      ]);
+      expect(await backend.get(bad)).toMatchObject({ result: failure, traceback: 'Traceback\ufffd ValueError: bad\ufffdbyte' });
+      expect(await backend.get(good)).toMatchObject({ status: 'SUCCESS' });
+    });
+
     it('waitFor is woken by NOTIFY: one read when it starts, one when its result is announced, none in between', async () => {
       const reader = await open();
       const writer = new PostgresBackend({ url: reader.url, resultExpires: 60 });

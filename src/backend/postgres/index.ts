@@ -225,6 +225,9 @@ export class PostgresBackend implements ResultBackend {
       application_name: `${this.clientConfig.application_name}:listen`,
       // A LISTEN connection is idle for long stretches; keepalives notice a peer that vanished without a FIN.
       keepAlive: true,
+      // The OS default waits two hours before the first probe: a LISTEN connection dropped without a reset (NAT
+      // timeout, failover) would leave waiters hanging that long.
+      keepAliveInitialDelayMillis: 10_000,
     });
     // Errors before 'connect' resolves reject it; later ones are the listener's to handle.
     client.on('error', () => undefined);

@@ -60,6 +60,16 @@ export function foldEntries(entries: readonly { taskId: string; meta: ResultMeta
 }
 
 /** set.sql's parameters $1..$15: one array per column, index i of each belonging to the same task. */
+/**
+ * PostgreSQL text cannot hold NUL, and one such character (in an error message, say) would fail the whole batch of
+ * results it is written with, and so the batch's acks, again on every delivery. It becomes U+FFFD. JSON columns
+ * need nothing: JSON text escapes it.
+ */
+function text(value: string | null | undefined): string | null {
+  if (value == null) return null;
+  return value.includes('\u0000') ? value.replaceAll('\u0000', '\ufffd') : value;
+}
+
 export function resultColumns(folded: Map<string, ResultMeta>): unknown[][] {
   const cols: unknown[][] = Array.from({ length: 15 }, () => []);
   for (const [taskId, meta] of folded) {
@@ -68,18 +78,18 @@ export function resultColumns(folded: Map<string, ResultMeta>): unknown[][] {
       taskId,
       meta.status,
       JSON.stringify(meta.result ?? null),
-      meta.traceback ?? null,
+      text(meta.traceback),
       JSON.stringify(meta.children ?? []),
       instant(dateDone),
       dateDone,
-      meta.group_id ?? null,
-      meta.parent_id ?? null,
-      meta.name ?? null,
+      text(meta.group_id),
+      text(meta.parent_id),
+      text(meta.name),
       meta.args == null ? null : JSON.stringify(meta.args),
       meta.kwargs == null ? null : JSON.stringify(meta.kwargs),
-      meta.worker ?? null,
+      text(meta.worker),
       meta.retries ?? null,
-      meta.queue ?? null,
+      text(meta.queue),
     ];
     for (let i = 0; i < row.length; i++) cols[i]!.push(row[i]);
   }
