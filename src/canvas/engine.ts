@@ -207,7 +207,8 @@ export class Canvas implements CanvasHost {
         chord: f.chord,
         rootId: o.root_id as string | undefined,
         parentId: o.parent_id as string | undefined,
-        groupIndex: index,
+        // A group that is itself one part of an outer chord puts all its members in that part's place.
+        groupIndex: f.groupIndex ?? index,
       }),
     );
     (d.kwargs as { tasks: SignatureDict[] }).tasks = members;

@@ -200,7 +200,9 @@ export function canvasSuite(name: string, factory: () => Promise<CanvasHarness>)
     it('a chain ending in a group inside a chord header adds its members to the join; the body waits for all', async () => {
       const r = await chord([chain(t.add.s(1, 1), group(t.add.s(10), t.add.s(20))), t.add.s(100, 100)], t.concat.s()).applyAsync();
       const values = (await r.get(T)) as number[];
-      expect([...values].sort((a, b) => a - b)).toEqual([12, 22, 200]);
+      // The group's results take the chain's place, in either order between themselves.
+      expect([...values.slice(0, 2)].sort((a, b) => a - b)).toEqual([12, 22]);
+      expect(values[2]).toBe(200);
     });
 
     it("a chain's errback reaches every member of a group step, and a chord step's body beside its own", async () => {
