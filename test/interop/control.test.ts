@@ -311,6 +311,9 @@ describe.skipIf(!ready.ok)(`remote control and events with Python Celery 5.2${re
       // to events only afterwards: task events go once it has received one.
       await subscribed;
       await capture.listening;
+      // A heartbeat now, once the receiver is known to be subscribed: the one answering its wake-up may have gone
+      // out before it subscribed, and the next timed one can come after the task events have ended the capture.
+      await dispatcher.sendHeartbeat();
       await dispatcher.send('task-received', {
         uuid, name: 'ts.resize', args: "('cat.png',)", kwargs: '{}', root_id: uuid, parent_id: null, retries: 0, eta: null, expires: null,
       });
