@@ -23,7 +23,7 @@
  * BENCH_TIMEOUT_S (900, per phase), BENCH_REDIS_HOST/PORT (127.0.0.1:6379), BENCH_REDIS_DB (11: flushed before
  * each system's round and left empty), BENCH_PY_FOLLOW_PARENTS (0), BENCH_JSON=<file> for the raw figures.
  */
-import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -706,16 +706,6 @@ function report(results: Map<System, RoundFigures[]>, meta: string[]): string {
   return out.join('\n');
 }
 
-function gitState(): string {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: root, encoding: 'utf8' }).trim();
-    return `${head}${dirty ? ` + uncommitted changes in src/ (${dirty.split('\n').length} files)` : ''}`;
-  } catch {
-    return 'unknown';
-  }
-}
-
 async function main(): Promise<void> {
   process.on('exit', killAll);
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
@@ -733,7 +723,7 @@ async function main(): Promise<void> {
   const buildDir = tempDir('celerity-bench-build-');
   try {
     // Imported here, not at the top: the roles run this file as a lone script, without its neighbours.
-    const { buildSnapshot } = await import('./snapshot.js');
+    const { buildSnapshot, gitState } = await import('./snapshot.js');
     const celerityModule = SYSTEMS.some((s) => s.startsWith('celerity')) ? buildSnapshot(root, buildDir, warnings) : '';
     roleFile = await transpileRoles(buildDir);
     if (SYSTEMS.some((s) => s.endsWith('redis'))) await admin.connect();
@@ -758,7 +748,7 @@ async function main(): Promise<void> {
     const redisInfo = admin.status === 'ready' ? await admin.info('server') : '';
     const meta = [
       `machine: ${os.cpus().length} cores, Node ${process.version}, Python/Celery ${celeryVersion.split(' ').reverse().join(' / Celery ')}, Redis ${redisInfo ? /redis_version:(\S+)/.exec(redisInfo)?.[1] : redisVersion} at ${HOST}:${PORT} db ${DB}`,
-      `celerity ${gitState()}, compiled by tsc into a snapshot for this run`,
+      `celerity ${gitState(root)}, compiled by tsc into a snapshot for this run`,
       `workers: concurrency ${CONCURRENCY} (Celerity async pool; Celery prefork), prefetch multiplier 4 on both; warm-up: a chord of ${WARMUP_CHORD} and a chain of ${WARMUP_CHAIN} per worker`,
       `Python get(): follow_parents=${env.BENCH_PY_FOLLOW_PARENTS === '1' ? 'True' : 'False'}`,
     ];

@@ -30,7 +30,7 @@
  * BENCH_WORKER_WARMUP (5000), BENCH_PROFILE=1 (run the roles under `node --cpu-prof` and print profile summaries; files
  * under bench/.bench-profiles/), BENCH_JSON=<file> (raw figures), BENCH_REDIS_HOST / BENCH_REDIS_PORT.
  */
-import { fork, execFileSync } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,7 +38,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { DB, QUEUE, REDIS_HOST, REDIS_PORT, type FromChild, type RoleReport, type RoleSpec, type System, type ToChild } from './redis-common.js';
 import { formatSummary, summarizeFile } from './profile-summary.js';
-import { buildSnapshot } from './snapshot.js';
+import { buildSnapshot, gitState } from './snapshot.js';
 
 const env = process.env;
 const RUNS = Number(env.BENCH_RUNS ?? (env.BENCH_PROFILE ? 1 : 3));
@@ -525,16 +525,6 @@ function versionOf(pkgDir: string): string {
   }
 }
 
-function gitState(): string {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: root, encoding: 'utf8' }).trim();
-    return `${head}${dirty ? ` + uncommitted changes in src/ (${dirty.split('\n').length} files)` : ''}`;
-  } catch {
-    return 'unknown';
-  }
-}
-
 const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
 
 async function main(): Promise<void> {
@@ -549,7 +539,7 @@ async function main(): Promise<void> {
   const meta: Record<string, string> = {
     machine: `${os.cpus().length} cores, ${os.cpus()[0]?.model ?? ''}, Node ${process.version}`,
     redis: `${server.get('redis_version')} at ${REDIS_HOST}:${REDIS_PORT} (maxmemory-policy ${policy[1]})`,
-    versions: `celerity ${gitState()} (compiled by tsc into a snapshot for this run); bullmq ${versionOf(path.join(benchDir, 'node_modules/bullmq'))}; ioredis ${versionOf(path.join(root, 'node_modules/ioredis'))} (celerity) / ${versionOf(path.join(benchDir, 'node_modules/ioredis'))} (bullmq)`,
+    versions: `celerity ${gitState(root)} (compiled by tsc into a snapshot for this run); bullmq ${versionOf(path.join(benchDir, 'node_modules/bullmq'))}; ioredis ${versionOf(path.join(root, 'node_modules/ioredis'))} (celerity) / ${versionOf(path.join(benchDir, 'node_modules/ioredis'))} (bullmq)`,
     sizes: `${SEQ} sequential enqueues, ${N} bulk-enqueued and drained at c=100 and c=10 (+${BULK_WARMUP} warm-up), ${N1} at c=1, ${RT} round trips, ${MEM} queued for memory`,
     'process model': 'every producer, worker and round-trip client in its own child process, both systems alike (the role script runs under tsx; Celerity is loaded from its tsc build, BullMQ from its published JavaScript)',
     'result storage': 'Celerity: Redis result backend (SETEX + PUBLISH per result, 1 day expiry); BullMQ: returnvalue in the job hash, removeOnComplete off (defaults)',

@@ -3,7 +3,7 @@
  * the .lua/.sql files the adapters read beside their modules, and the repository's node_modules linked in), so
  * every Celerity process of a run loads the same code, as the package ships it, unchanged while src/ is edited.
  */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -32,4 +32,15 @@ export function buildSnapshot(root: string, dir: string, warnings: string[]): st
   writeFileSync(path.join(dir, 'package.json'), '{ "type": "module" }\n');
   symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
   return path.join(out, 'index.js');
+}
+
+/** The commit the snapshot is built from, and whether src/ has uncommitted changes, for a benchmark's report. */
+export function gitState(root: string): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: root, encoding: 'utf8' }).trim();
+    return `${head}${dirty ? ` + uncommitted changes in src/ (${dirty.split('\n').length} files)` : ''}`;
+  } catch {
+    return 'unknown';
+  }
 }
