@@ -17,7 +17,7 @@ export class RevocationFeed {
   private readonly revoked = new RevokedIds();
   private cursor = 0;
   private timer: NodeJS.Timeout | undefined;
-  private reading: Promise<void> | undefined;
+  private reading: Promise<boolean> | undefined;
 
   constructor(
     private readonly broker: Broker & Required<Pick<Broker, 'revocationsSince'>>,
@@ -39,17 +39,17 @@ export class RevocationFeed {
     return this.revoked.size > 0 && this.revoked.has(id);
   }
 
-  /** Applies what was stored since the last read; concurrent calls share one read. */
-  poll(): Promise<void> {
+  /** Applies what was stored since the last read; resolves false when it could not be read. Calls share a read. */
+  poll(): Promise<boolean> {
     this.reading ??= this.read().finally(() => (this.reading = undefined));
     return this.reading;
   }
 
-  private async read(): Promise<void> {
+  private async read(): Promise<boolean> {
     try {
       const { revocations, cursor } = await this.broker.revocationsSince(this.cursor);
       this.cursor = cursor;
-      if (!revocations.length) return;
+      if (!revocations.length) return true;
       this.revoked.add(revocations.map((r) => r.taskId));
       const { log } = this.host;
       log.info({ ids: revocations.map((r) => r.taskId) }, `Tasks flagged as revoked: ${revocations.map((r) => r.taskId).join(', ')}`);
@@ -59,8 +59,10 @@ export class RevocationFeed {
       if (terminating.size) {
         revokeJobs(this.host, terminating, true, (job) => log.info({ id: job.req.id }, `Terminating ${job.req.id}`));
       }
+      return true;
     } catch (err) {
       this.host.log.warn({ err: toError(err).message }, 'could not read revocations; trying again');
+      return false;
     }
   }
 }

@@ -236,8 +236,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
       this.requested += max;
       try {
         const deliveries = await this.broker.reserve(this.queues, { max, waitMs: 1000, signal });
-        // A revoke stored before these were reserved is applied before they are looked at.
-        if (this.revocations && deliveries.length) await this.revocations.poll();
+        // A revoke stored before these were reserved is applied before they are looked at; if the revocations
+        // cannot be read, the batch goes back to the broker rather than run unchecked.
+        if (this.revocations && deliveries.length && !(await this.revocations.poll())) {
+          await Promise.all(deliveries.map((d) => this.broker.reject(d.tag, { requeue: true, reason: 'revocations unreadable' })));
+          throw new Error('cannot read the revocations; the reserved messages went back to their queues');
+        }
         failures = 0;
         backlog = deliveries.length === max;
         this.requested -= max;

@@ -321,4 +321,37 @@ describe('worker on the embedded SQLite store', () => {
       db.close();
     }
   });
+
+  it('a task revoked on the embedded store never runs, even while the revocations cannot be read', async () => {
+    let ran = 0;
+    const add = app.task('t.add4', (x: number, y: number) => {
+      ran++;
+      return x + y;
+    });
+    const broker = await app.broker();
+    const read = broker.revocationsSince!.bind(broker);
+    let broken = true;
+    let sent = false;
+    let failuresAfterSend = 0;
+    const failedAfterSend = deferred();
+    broker.revocationsSince = async (cursor) => {
+      if (!broken) return read(cursor);
+      // Three failed reads after the send: the worker's reserve (which wakes within milliseconds) and its 200 ms
+      // timer have both met the broken table by then.
+      if (sent && ++failuresAfterSend === 3) failedAfterSend.resolve();
+      throw new Error('disk I/O error');
+    };
+    await startWorker();
+    const sig = add.s(1, 2);
+    const id = sig.freeze().id;
+    await app.revokeTasks([id]);
+    await sig.applyAsync();
+    sent = true;
+    // The worker reserved it, could not read the revocations, and put it back instead of running it.
+    await failedAfterSend.promise;
+    expect(ran).toBe(0);
+    broken = false;
+    await expect(app.asyncResult(id).get({ timeout: 10_000 })).rejects.toBeInstanceOf(TaskRevokedError);
+    expect(ran).toBe(0);
+  });
 });
