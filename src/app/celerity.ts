@@ -21,6 +21,8 @@ import { Task, type AnyTask, type ApplyOptions, type TaskFn, type TaskOptions, t
 import type { WorkerOptions } from '../worker/worker.js';
 import { parseRate } from '../worker/rate-limit.js';
 import { Worker } from '../worker/worker.js';
+import { isRedisUrl } from '../worker/node.js';
+import { maskPassword } from '../redis/url.js';
 import { Canvas } from '../canvas/engine.js';
 import type { CanvasApp } from '../canvas/host.js';
 import { applyOptionsFromCelery } from '../canvas/options.js';
@@ -235,9 +237,9 @@ export class Celerity implements TaskSender, CanvasApp {
   async revokeTasks(ids: readonly string[], options: RevokeTaskOptions = {}): Promise<void> {
     if (!ids.length) return;
     const url = this._conf.broker;
-    if (!/^(redis|rediss|unix|redis\+socket|sentinel):/i.test(url)) {
+    if (!isRedisUrl(url)) {
       const broker = await this.broker();
-      if (!broker.revoke) throw new CelerityError(`the broker at ${url.replace(/\/\/[^@/]*@/, '//***@')} cannot revoke tasks`);
+      if (!broker.revoke) throw new CelerityError(`the broker at ${maskPassword(url)} cannot revoke tasks`);
       await broker.revoke(ids, { terminate: options.terminate ?? false, signal: options.signal ?? 'SIGTERM' });
       return;
     }

@@ -16,8 +16,8 @@ export interface CanvasApp extends ResultSource {
   readonly oid: string;
   /**
    * Publishes one task message from Celery-named options (`task_id`, `countdown`, `queue`, `link`, `link_error`,
-   * `chain`, `chord`, `group_id`, `group_index`, `root_id`, `parent_id`, ...). Resolves when it is handed to the
-   * producer's batch (call `flush` to wait until the broker has it).
+   * `chain`, `chord`, `group_id`, `group_index`, `root_id`, `parent_id`, ...). Resolves once the broker has stored
+   * the batch it went out in, so a worker can acknowledge its own message after the follow-ups are safe.
    */
   sendFromOptions(name: string, args: unknown[], kwargs: Record<string, unknown>, options: Record<string, unknown>): Promise<void>;
   backend(): Promise<ResultBackend>;
