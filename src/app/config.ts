@@ -5,6 +5,8 @@
  */
 import os from 'node:os';
 import { z } from 'zod';
+import { checkBackendUrl, describeBackendSchemes } from '../backend/index.js';
+import { checkBrokerUrl, describeBrokerSchemes } from '../broker/index.js';
 import { ConfigurationError } from '../errors/index.js';
 
 export const DEFAULT_URL = 'sqlite://./celerity.db';
@@ -60,8 +62,8 @@ export type CelerityOptions = Partial<z.infer<typeof schema>>;
 
 /** What each setting expects, in words, for error messages and the reference docs. */
 const EXPECTED: Record<keyof CelerityConfig, string> = {
-  broker: 'a broker URL such as sqlite://./celerity.db, memory://',
-  backend: 'a result backend URL such as sqlite://./celerity.db, memory://',
+  broker: describeBrokerSchemes(),
+  backend: describeBackendSchemes(),
   defaultQueue: 'a non-empty queue name',
   queues: 'a non-empty list of queue names (comma separated in the environment)',
   taskRoutes: 'an object mapping task name globs to a queue name or {queue, priority}',
@@ -267,28 +269,26 @@ export function compileConfig(layers: ConfigLayers = {}): CelerityConfig {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const top = String(issue.path[0] ?? '');
-    if (issue.code === 'unrecognized_keys') {
+    // An unknown key inside a setting (a route's `{queue, url}`) is that setting's error, reported below.
+    if (issue.code === 'unrecognized_keys' && issue.path.length === 0) {
       const unknown = issue.keys[0] ?? '?';
-      throw new ConfigurationError(unknown, (merged as Record<string, unknown>)[unknown], 'a known setting name');
+      const ours = CELERY_NAMES[unknown];
+      const hint = ours ? ` (Celery's ${unknown} is ${ours} here)` : '';
+      throw new ConfigurationError(unknown, (merged as Record<string, unknown>)[unknown], `a known setting name${hint}`);
     }
     const key = top as keyof CelerityConfig;
-    const where = cli[key] !== undefined ? `--${kebab(key)}` : (sources.get(key) ?? key);
-    throw new ConfigurationError(where, (merged as Record<string, unknown>)[key], EXPECTED[key] ?? issue.message);
+    throw new ConfigurationError(where(key), (merged as Record<string, unknown>)[key], EXPECTED[key] ?? issue.message);
   }
   const config = parsed.data;
-  for (const key of ['broker', 'backend'] as const) checkUrl(config[key], sources.get(key) ?? key);
+  // The adapter modules' own scheme checks (no adapter is loaded): a URL no adapter takes fails here, when the
+  // app is built, rather than at its first publish or result.
+  checkBrokerUrl(config.broker, where('broker'));
+  checkBackendUrl(config.backend, where('backend'));
   return deepFreeze(config);
-}
 
-const SCHEMES = ['sqlite', 'memory', 'redis', 'rediss', 'redis+socket', 'unix', 'sentinel', 'amqp', 'amqps', 'postgresql', 'postgres'];
-
-/** Celery's SQLAlchemy spelling of a database result backend: `db+postgresql://`, `db+postgresql+psycopg2://`. */
-const DB_SCHEME = /^db\+(postgresql|postgres)(\+[a-z0-9_]+)?$/i;
-
-function checkUrl(url: string, key: string): void {
-  const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
-  if (!m || !(SCHEMES.includes(m[1]!.toLowerCase()) || DB_SCHEME.test(m[1]!))) {
-    throw new ConfigurationError(key, url, `a URL starting with one of ${SCHEMES.map((s) => `${s}://`).join(', ')}`);
+  /** The name the user gave the setting under: the CLI flag, the environment variable, or the option. */
+  function where(key: keyof CelerityConfig): string {
+    return cli[key] !== undefined ? `--${kebab(key)}` : (sources.get(key) ?? key);
   }
 }
 

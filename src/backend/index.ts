@@ -8,9 +8,49 @@ import { POSTGRES_SCHEME } from './postgres/url.js';
 
 export type { BackendOptions, ResultBackend } from './port.js';
 
-const SUPPORTED =
-  'a result backend URL starting with sqlite://, memory://, redis://, rediss://, unix://, sentinel://, ' +
-  'postgresql://, postgres:// or db+postgresql://';
+/**
+ * The schemes `createBackend` builds a result backend for, in the order messages list them. PostgreSQL also
+ * takes SQLAlchemy's `+driver` (`postgresql+psycopg2://`, `db+postgresql+psycopg2://`): Celery's database backend
+ * URLs work as they are.
+ */
+export const BACKEND_SCHEMES: readonly string[] = [
+  'sqlite',
+  'memory',
+  'redis',
+  'rediss',
+  'unix',
+  'redis+socket',
+  'sentinel',
+  'postgresql',
+  'postgres',
+  'db+postgresql',
+];
+
+/** Celery result backends a user may bring along, with why they do not work here. */
+const UNSUPPORTED: Readonly<Record<string, string>> = {
+  rpc: "Celery's rpc:// backend sends results as AMQP messages, and Celerity has no AMQP transport",
+  amqp: "Celery's amqp:// backend sends results as AMQP messages, and Celerity has no AMQP transport",
+  amqps: 'Celerity has no AMQP transport',
+};
+
+/**
+ * Throws the ConfigurationError `createBackend` would for a URL whose scheme no adapter takes, without building
+ * anything; the app calls it while compiling its settings, so a wrong URL fails at construction. `setting` names
+ * where the URL came from (`backend`, `CELERITY_RESULT_BACKEND`, `--backend`). The URL's own options are read by
+ * the adapter, when it is built.
+ */
+export function checkBackendUrl(url: string, setting = 'backend'): void {
+  const scheme = schemeOf(url);
+  if (BACKEND_SCHEMES.includes(scheme) || POSTGRES_SCHEME.test(scheme)) return;
+  const why = UNSUPPORTED[scheme] ?? (scheme.startsWith('db+') ? 'of the SQL databases, Celerity keeps results in PostgreSQL only' : null);
+  throw new ConfigurationError(setting, url, `${describeBackendSchemes()}${why ? ` (${why})` : ''}`);
+}
+
+/** `a result backend URL starting with sqlite://, ... or db+postgresql://`, for messages and the reference. */
+export function describeBackendSchemes(): string {
+  const schemes = BACKEND_SCHEMES.map((s) => `${s}://`);
+  return `a result backend URL starting with ${schemes.slice(0, -1).join(', ')} or ${schemes[schemes.length - 1]}`;
+}
 
 /**
  * Builds the result backend for `url`; call `connect()` on it before use (that is where an unusable file or an
@@ -49,7 +89,9 @@ export async function createBackend(url: string, options: BackendOptions): Promi
       return new PostgresBackend({ url, resultExpires: options.resultExpires });
     }
     default:
-      throw new ConfigurationError('backend', url, SUPPORTED);
+      checkBackendUrl(url);
+      // Reached only if BACKEND_SCHEMES lists a scheme this switch does not build.
+      throw new Error(`no result backend adapter for ${url.split(':', 1)[0]}://`);
   }
 }
 

@@ -4,6 +4,7 @@
  * so a Python caller sees the type and message, and a TypeScript caller gets an Error rebuilt with name, message
  * and stack.
  */
+import { maskPassword } from '../util/mask.js';
 
 export class CelerityError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -12,15 +13,33 @@ export class CelerityError extends Error {
   }
 }
 
-/** Bad configuration: names the key, the value and what was expected. */
+/**
+ * Bad configuration: names the key, the value and what was expected. Passwords in the value are masked (in the
+ * message and in `value`, which loggers print with the error), whoever throws it: a broker URL typed under the
+ * wrong name, or handed to a command that cannot use it, is still a URL with a password.
+ */
 export class ConfigurationError extends CelerityError {
+  readonly value: unknown;
+
   constructor(
     readonly key: string,
-    readonly value: unknown,
+    value: unknown,
     readonly expected: string,
   ) {
-    super(`invalid setting ${key}=${safeString(value)}: expected ${expected}`);
+    const masked = maskValue(value, new Set());
+    super(`invalid setting ${key}=${safeString(masked)}: expected ${expected}`);
+    this.value = masked;
   }
+}
+
+/** `value` with maskPassword applied to every string in it (arrays and plain objects are copied, not changed). */
+function maskValue(value: unknown, seen: Set<object>): unknown {
+  if (typeof value === 'string') return maskPassword(value);
+  if (!value || typeof value !== 'object' || seen.has(value)) return value;
+  seen.add(value);
+  if (Array.isArray(value)) return value.map((v) => maskValue(v, seen));
+  if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskValue(v, seen)]));
 }
 
 /** A broker or backend could not be reached or the URL is unusable. */

@@ -17,6 +17,10 @@
 import { readFileSync } from 'node:fs';
 import type { RedisOptions } from 'ioredis';
 import { ConfigurationError } from '../errors/index.js';
+import { maskPassword } from '../util/mask.js';
+
+/** Kept here for the code that imported it from this module; the one implementation is in util/mask.ts. */
+export { maskPassword };
 
 export interface RedisUrl {
   /** Connection options for `new Redis(...)`. */
@@ -166,15 +170,6 @@ function parseSentinelUrl(url: string, setting: string, own: readonly string[]):
   if (sentinelUsername !== undefined) redis.sentinelUsername = sentinelUsername;
   const target = `${name} (sentinels ${sentinels.map((s) => hostPort(s.host, s.port)).join(', ')})`;
   return { redis, params: pick(query, own), target };
-}
-
-/** The URL with its passwords (the master's, and `sentinel_password`) replaced by `***`, for messages and logs. */
-export function maskPassword(url: string): string {
-  // Each address of a `;`-separated sentinel list may carry one.
-  return url
-    // Up to the last `@` of the address: a password may itself hold an unencoded `@` or `/`.
-    .replace(/(^|;)([a-z][a-z0-9+.-]*:\/\/[^:@/;]*:)[^;]*@/gi, '$1$2***@')
-    .replace(/([?&](?:sentinel_)?password=)[^&;]*/gi, '$1***');
 }
 
 /**

@@ -1,6 +1,34 @@
 import { describe, expect, it } from 'vitest';
 import { compileConfig, envName } from '../../src/app/config.js';
+import { Celerity } from '../../src/app/celerity.js';
+import { BACKEND_SCHEMES, createBackend } from '../../src/backend/index.js';
+import { BROKER_SCHEMES, createBroker } from '../../src/broker/index.js';
 import { ConfigurationError } from '../../src/errors/index.js';
+
+/** The ConfigurationError `fn` throws. */
+function configError(fn: () => unknown): ConfigurationError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigurationError);
+    return e as ConfigurationError;
+  }
+  throw new Error('expected a ConfigurationError');
+}
+
+/** A URL that each listed scheme's adapter accepts (the adapter is built, never connected). */
+const EXAMPLES: Record<string, string> = {
+  sqlite: 'sqlite:///tmp/never-opened.db',
+  memory: 'memory://',
+  redis: 'redis://:pw@127.0.0.1:6379/0',
+  rediss: 'rediss://:pw@127.0.0.1:6380/0',
+  unix: 'unix:///run/redis.sock',
+  'redis+socket': 'redis+socket:///run/redis.sock',
+  sentinel: 'sentinel://127.0.0.1:26379?master_name=mymaster',
+  postgresql: 'postgresql://u:pw@127.0.0.1/db',
+  postgres: 'postgres://u:pw@127.0.0.1/db',
+  'db+postgresql': 'db+postgresql://u:pw@127.0.0.1/db',
+};
 
 describe('configuration', () => {
   it('defaults to the embedded SQLite store and Celery-like values', () => {
@@ -46,7 +74,8 @@ describe('configuration', () => {
   });
 
   it("accepts Celery's database backend spelling for PostgreSQL", () => {
-    for (const url of ['postgresql://u@h/db', 'db+postgresql://u@h/db', 'db+postgresql+psycopg2://u@h/db']) {
+    const urls = ['postgresql://u@h/db', 'db+postgresql://u@h/db', 'db+postgresql+psycopg2://u@h/db', 'postgresql+psycopg2://u@h/db'];
+    for (const url of urls) {
       expect(compileConfig({ env: { CELERITY_RESULT_BACKEND: url } }).backend).toBe(url);
     }
   });
@@ -65,8 +94,80 @@ describe('configuration', () => {
     expect(bad({ env: { CELERITY_CONCURRENCY: '0' } })).toMatch(/CELERITY_CONCURRENCY=0: expected a positive integer/);
     expect(bad({ code: { prefetchMultiplier: -1 } })).toMatch(/prefetchMultiplier=-1/);
     expect(bad({ cli: { concurrency: 1.5 } })).toMatch(/--concurrency=1.5/);
-    expect(bad({ env: { CELERITY_BROKER_URL: 'redis//localhost' } })).toMatch(/CELERITY_BROKER_URL="redis\/\/localhost": expected a URL starting with/);
+    expect(bad({ env: { CELERITY_BROKER_URL: 'redis//localhost' } })).toMatch(/CELERITY_BROKER_URL="redis\/\/localhost": expected a broker URL starting with sqlite:\/\//);
     expect(bad({ env: { CELERITY_CONCURENCY: '2' } })).toMatch(/CELERITY_CONCURENCY.*did you mean CELERITY_CONCURRENCY/);
     expect(bad({ code: { nonsense: 1 } as never })).toMatch(/invalid setting nonsense=1: expected a known setting name/);
+    expect(bad({ code: { result_backend: 'memory://' } as never })).toMatch(/known setting name \(Celery's result_backend is backend here\)/);
+  });
+
+  it('never shows a password: URL checks, unknown names, values of any shape', () => {
+    const cases: [Parameters<typeof compileConfig>[0], string][] = [
+      [{ code: { broker: 'amqp://admin:s3cret@rabbit:5672//' } }, 'broker="amqp://admin:***@rabbit:5672//"'],
+      [{ env: { CELERITY_RESULT_BACKEND: 'mongodb://app:s3cret@db/results' } }, 'CELERITY_RESULT_BACKEND="mongodb://app:***@db/results"'],
+      [{ cli: { backend: 'rpc://guest:s3cret@rabbit//' } }, '--backend="rpc://guest:***@rabbit//"'],
+      [{ env: { CELERITY_BROKER_URL: '  redis://:s3cret@cache:6379/0' } }, 'CELERITY_BROKER_URL="  redis://:***@cache:6379/0"'],
+      [{ env: { CELERITY_BROKER: 'redis://:s3cret@cache/0' } }, 'CELERITY_BROKER="redis://:***@cache/0"'],
+      [{ code: { brokerUrl: 'redis://u:s3cret@cache/0' } as never }, 'brokerUrl="redis://u:***@cache/0"'],
+      [{ code: { broker_url: 'redis://u:s3cret@cache/0' } as never }, "Celery's broker_url is broker here"],
+      [
+        { code: { brokers: ['sentinel://:s3cret@h1;sentinel://:s3cret@h2?sentinel_password=s3cret'] } as never },
+        'brokers=["sentinel://:***@h1;sentinel://:***@h2?sentinel_password=***"]',
+      ],
+      [
+        { code: { taskRoutes: { 'a.*': { queue: 'q', url: 'redis://:s3cret@h' } } } as never },
+        'taskRoutes={"a.*":{"queue":"q","url":"redis://:***@h"}}: expected an object mapping',
+      ],
+    ];
+    for (const [layers, shown] of cases) {
+      const err = configError(() => compileConfig(layers));
+      expect(err.message).toContain(shown);
+      expect(err.message).not.toContain('s3cret');
+      expect(JSON.stringify(err.value)).not.toContain('s3cret');
+    }
+  });
+});
+
+describe('broker and result backend URLs', () => {
+  it('an unusable result backend fails when the app is built, naming the setting, the masked URL and what works', () => {
+    for (const url of ['amqp://admin:s3cret@rabbit//', 'rpc://', 'foo://u:s3cret@h', 'mongodb://u:s3cret@db/r', 'db+sqlite:///r.db']) {
+      const err = configError(() => new Celerity('x', { backend: url }, {}));
+      expect(err.key).toBe('backend');
+      expect(err.message).toContain(`backend=${JSON.stringify(url.replace(':s3cret@', ':***@'))}`);
+      expect(err.message).toContain(`starting with ${BACKEND_SCHEMES.slice(0, -1).map((s) => `${s}://`).join(', ')} or db+postgresql://`);
+      expect(err.message).not.toMatch(/amqp:\/\/,|rpc:\/\/,|, amqp:\/\//);
+    }
+    expect(configError(() => new Celerity('x', { backend: 'rpc://' }, {})).message).toContain('Celerity has no AMQP transport');
+    const fromEnv = configError(() => new Celerity('x', {}, { CELERITY_RESULT_BACKEND: 'amqp://admin:s3cret@rabbit//' }));
+    expect(fromEnv.message).toMatch(/^invalid setting CELERITY_RESULT_BACKEND="amqp:\/\/admin:\*\*\*@rabbit\/\/": expected a result backend URL/);
+  });
+
+  it('an unusable broker fails when the app is built; amqp:// is named as not supported, not listed', () => {
+    const err = configError(() => new Celerity('x', { broker: 'amqp://admin:s3cret@rabbit//' }, {}));
+    expect(err.message).toBe(
+      'invalid setting broker="amqp://admin:***@rabbit//": expected a broker URL starting with sqlite://, memory://, ' +
+        'redis://, rediss://, unix://, redis+socket:// or sentinel:// (Celerity has no AMQP transport)',
+    );
+    expect(configError(() => new Celerity('x', {}, { CELERITY_BROKER_URL: 'sqs://k:s3cret@' })).message).toContain(
+      'CELERITY_BROKER_URL="sqs://k:***@"',
+    );
+  });
+
+  it('every scheme the messages list builds an adapter, and nothing else does', async () => {
+    for (const scheme of BROKER_SCHEMES) {
+      expect(compileConfig({ code: { broker: EXAMPLES[scheme] } }).broker).toBe(EXAMPLES[scheme]);
+      expect(await createBroker(EXAMPLES[scheme]!, { visibilityTimeout: 10 })).toBeDefined();
+    }
+    for (const scheme of BACKEND_SCHEMES) {
+      expect(compileConfig({ code: { backend: EXAMPLES[scheme] } }).backend).toBe(EXAMPLES[scheme]);
+      expect(await createBackend(EXAMPLES[scheme]!, { resultExpires: 10 })).toBeDefined();
+    }
+    // The PostgreSQL schemes are result stores only.
+    for (const url of ['postgresql://u@h/db', 'db+postgresql://u@h/db']) {
+      expect(configError(() => compileConfig({ code: { broker: url } })).key).toBe('broker');
+      await expect(createBroker(url, { visibilityTimeout: 10 })).rejects.toBeInstanceOf(ConfigurationError);
+    }
+    const err = await createBackend('amqp://a:s3cret@h//', { resultExpires: 10 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigurationError);
+    expect((err as Error).message).toContain('amqp://a:***@h//');
   });
 });
