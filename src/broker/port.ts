@@ -88,9 +88,14 @@ export interface Broker {
   purge(queue: string): Promise<number>;
   /** Messages waiting in the queue (ready or delayed), not counting reserved ones. */
   size(queue: string): Promise<number>;
+  /** Dead letters (of `queue` when given), newest first, at most `limit` (default 100). */
   listDeadLetters(options?: { queue?: string; limit?: number }): Promise<DeadLetter[]>;
   /** Puts dead letters back on their queues; resolves to how many were moved. */
   requeueDeadLetters(ids: readonly string[]): Promise<number>;
+  /** Deletes dead letters by id; resolves to how many were deleted. */
+  deleteDeadLetters(ids: readonly string[]): Promise<number>;
+  /** Deletes every dead letter (of `queue` when given); resolves to how many were deleted. */
+  purgeDeadLetters(options?: { queue?: string }): Promise<number>;
   /**
    * Books the next start of `key` on a schedule spaced `spacingMs` apart that every worker on this broker shares
    * (global rate limits); resolves to the milliseconds to wait before starting. Absent where not supported.

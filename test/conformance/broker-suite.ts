@@ -202,6 +202,47 @@ export function brokerConformance(name: string, factory: () => Promise<BrokerHar
       expect(back?.redelivered).toBe(true);
     });
 
+    /** Publishes `names` to `queue` and rejects them without requeue one after the other, in that order. */
+    const deadLetter = async (queue: string, ...names: string[]) => {
+      await broker.publish(names.map((id) => ({ ...out(id), queue })));
+      for (const d of await broker.reserve([queue], { max: names.length, waitMs: 0 })) {
+        await broker.reject(d.tag, { requeue: false, reason: `bad ${d.message?.headers.id}` });
+      }
+    };
+
+    it('lists dead letters newest first; a limit keeps the newest', async () => {
+      await deadLetter(q, 'first', 'second', 'third');
+      await deadLetter(`${q}-other`, 'elsewhere');
+      expect((await broker.listDeadLetters({ queue: q })).map((l) => l.taskId)).toEqual(['third', 'second', 'first']);
+      expect((await broker.listDeadLetters({ queue: q, limit: 2 })).map((l) => l.taskId)).toEqual(['third', 'second']);
+      expect((await broker.listDeadLetters({ limit: 2 })).map((l) => l.taskId)).toEqual(['elsewhere', 'third']);
+      expect(await broker.listDeadLetters({ queue: q, limit: 0 })).toEqual([]);
+    });
+
+    it('deletes dead letters by id: exactly those named, each counted once', async () => {
+      await deadLetter(q, 'a', 'b', 'c');
+      const [c, b, a] = await broker.listDeadLetters({ queue: q });
+      expect(await broker.deleteDeadLetters([a!.id, a!.id, c!.id, 'no-such-id'])).toBe(2);
+      expect(await broker.listDeadLetters({ queue: q })).toEqual([b]);
+      expect(await broker.deleteDeadLetters([a!.id])).toBe(0);
+      expect(await broker.deleteDeadLetters([])).toBe(0);
+      // Deleted, not requeued.
+      expect(await broker.size(q)).toBe(0);
+    });
+
+    it('purges the dead letters of one queue, or all of them', async () => {
+      const q2 = `${q}-other`;
+      await deadLetter(q, 'a', 'b');
+      await deadLetter(q2, 'c');
+      expect(await broker.purgeDeadLetters({ queue: q })).toBe(2);
+      expect(await broker.listDeadLetters({ queue: q })).toEqual([]);
+      expect((await broker.listDeadLetters({ queue: q2 })).map((l) => l.taskId)).toEqual(['c']);
+      expect(await broker.purgeDeadLetters({ queue: q })).toBe(0);
+      expect(await broker.purgeDeadLetters()).toBe(1);
+      expect(await broker.listDeadLetters()).toEqual([]);
+      expect(await broker.size(q)).toBe(0);
+    });
+
     it('extend keeps a message invisible past its original deadline', async () => {
       await broker.publish([out('long')]);
       const [d] = await reserveNow();

@@ -255,9 +255,10 @@ describe.skipIf(!service.ok)('redis broker: kombu layout and behaviour', () => {
     expect(await r.hget(`${s.prefix}unacked`, got[0]!.tag)).toBe('["not json at all", "", "jobs"]');
     for (const d of got) await broker.reject(d.tag, { requeue: false, reason: 'undecodable' });
     const letters = await broker.listDeadLetters({ queue: 'jobs' });
+    // Newest first.
     expect(letters.map((l) => [l.raw, l.reason, l.taskId])).toEqual([
-      ['not json at all', 'undecodable', null],
       ['{"body": "x"}', 'undecodable', null],
+      ['not json at all', 'undecodable', null],
     ]);
     expect(await r.hlen(`${s.prefix}unacked`)).toBe(0);
   });

@@ -153,11 +153,24 @@ export class MemoryBroker implements Broker {
     return (this.ready.get(queue)?.length ?? 0) + (this.delayed.get(queue)?.length ?? 0);
   }
 
+  /** Newest first: `dead` is kept in the order letters arrived, so it is read from the end. */
   async listDeadLetters(options: { queue?: string; limit?: number } = {}): Promise<DeadLetter[]> {
-    return this.dead
-      .filter((d) => options.queue === undefined || d.queue === options.queue)
-      .slice(0, options.limit ?? 100)
-      .map(({ parts: _parts, ...d }) => ({ ...d, failedAt: new Date(d.failedAt) }));
+    const limit = Math.max(0, options.limit ?? 100);
+    const out: DeadLetter[] = [];
+    for (let i = this.dead.length - 1; i >= 0 && out.length < limit; i--) {
+      const { parts: _parts, ...d } = this.dead[i]!;
+      if (options.queue === undefined || d.queue === options.queue) out.push({ ...d, failedAt: new Date(d.failedAt) });
+    }
+    return out;
+  }
+
+  async deleteDeadLetters(ids: readonly string[]): Promise<number> {
+    const wanted = new Set(ids);
+    return this.removeDead((d) => wanted.has(d.id));
+  }
+
+  async purgeDeadLetters(options: { queue?: string } = {}): Promise<number> {
+    return this.removeDead((d) => options.queue === undefined || d.queue === options.queue);
   }
 
   async requeueDeadLetters(ids: readonly string[]): Promise<number> {
@@ -196,6 +209,15 @@ export class MemoryBroker implements Broker {
   }
 
   // ---- internals --------------------------------------------------------------------------------------------
+
+  /** Drops the dead letters `match` picks, keeping the others in order; resolves to how many were dropped. */
+  private removeDead(match: (letter: StoredDeadLetter) => boolean): number {
+    let kept = 0;
+    for (const letter of this.dead) if (!match(letter)) this.dead[kept++] = letter;
+    const removed = this.dead.length - kept;
+    this.dead.length = kept;
+    return removed;
+  }
 
   private check(): void {
     if (this.closed) throw new ConnectionError('memory broker is closed');

@@ -1,7 +1,8 @@
 /**
- * The dead-letter list `celerity.dead_letters`: one JSON record per item, oldest first, so `redis-cli lrange`
- * shows them as they are. Records are found by scanning (dead letters are few and read by people); requeueing
- * removes each by value before pushing its message, which makes concurrent requeues move each one once.
+ * The dead-letter list `celerity.dead_letters`: one JSON record per item, oldest first (RPUSH), so `redis-cli
+ * lrange` shows them as they are. Records are found by scanning from the newest end (dead letters are few and
+ * read by people, newest first); requeueing and deleting remove each by value (LREM), which makes concurrent
+ * operators move or delete each one once.
  */
 import type { DeadLetter } from '../port.js';
 import type { RedisContext } from './context.js';
@@ -49,13 +50,55 @@ export async function requeueDeadLetters(
   return { moved: Number(moved), queues: [...queues] };
 }
 
-/** Calls `visit` on each readable record, oldest first, until it returns false. */
+/** Deletes the letters with these ids; resolves to how many were deleted. */
+export async function deleteDeadLetters(ctx: RedisContext, ids: readonly string[]): Promise<number> {
+  const wanted = new Set(ids);
+  const texts: string[] = [];
+  if (wanted.size > 0) {
+    await scan(ctx, (text, letter) => {
+      if (wanted.delete(letter.id)) texts.push(text);
+      return wanted.size > 0;
+    });
+  }
+  return removeRecords(ctx, texts);
+}
+
+/** Deletes every item of the list, or the letters of `queue`; resolves to how many were deleted. */
+export async function purgeDeadLetters(ctx: RedisContext, options: { queue?: string }): Promise<number> {
+  if (options.queue === undefined) {
+    const results = await ctx.run(ctx.redis.multi().llen(ctx.keys.deadLetters).del(ctx.keys.deadLetters).exec());
+    return Number(results?.[0]?.[1] ?? 0);
+  }
+  const texts: string[] = [];
+  await scan(ctx, (text, letter) => {
+    if (letter.queue === options.queue) texts.push(text);
+    return true;
+  });
+  return removeRecords(ctx, texts);
+}
+
+/** LREMs each record by value in one transaction; resolves to how many were still there. */
+async function removeRecords(ctx: RedisContext, texts: readonly string[]): Promise<number> {
+  if (texts.length === 0) return 0;
+  const multi = ctx.redis.multi();
+  for (const text of texts) multi.lrem(ctx.keys.deadLetters, 1, text);
+  const results = (await ctx.run(multi.exec())) ?? [];
+  return results.reduce((n, [err, removed]) => n + (err ? 0 : Number(removed)), 0);
+}
+
+/**
+ * Calls `visit` on each readable record, newest first, until it returns false. Letters pushed meanwhile shift
+ * the negative indices, so a record can come round twice: each is visited once.
+ */
 async function scan(ctx: RedisContext, visit: (text: string, letter: DeadLetter) => boolean): Promise<void> {
-  for (let start = 0; ; start += CHUNK) {
-    const items = await ctx.run(ctx.redis.lrange(ctx.keys.deadLetters, start, start + CHUNK - 1));
-    for (const text of items) {
-      const letter = parseDeadLetter(text);
-      if (letter && !visit(text, letter)) return;
+  const seen = new Set<string>();
+  for (let end = -1; ; end -= CHUNK) {
+    const items = await ctx.run(ctx.redis.lrange(ctx.keys.deadLetters, end - CHUNK + 1, end));
+    for (let i = items.length - 1; i >= 0; i--) {
+      const letter = parseDeadLetter(items[i]!);
+      if (!letter || seen.has(letter.id)) continue;
+      seen.add(letter.id);
+      if (!visit(items[i]!, letter)) return;
     }
     if (items.length < CHUNK) return;
   }

@@ -39,7 +39,7 @@ import { encodeEnvelope } from '../../protocol/envelope.js';
 import { BlockingPopper } from './blocking.js';
 import { evalFramed, framedCommand } from '../../redis/framed.js';
 import type { RedisContext } from './context.js';
-import { listDeadLetters, requeueDeadLetters } from './dead-letters.js';
+import { deleteDeadLetters, listDeadLetters, purgeDeadLetters, requeueDeadLetters } from './dead-letters.js';
 import { deadLetterRecord, parseUnackedEntry, redeliverable } from './envelopes.js';
 import { RedisKeys, stepFor } from './keys.js';
 import type { DelayedDelivery, PriorityOrder } from './keys.js';
@@ -306,6 +306,14 @@ export class RedisBroker implements Broker {
     const { moved, queues } = await requeueDeadLetters(this.context(), ids);
     if (moved > 0) await this.declare(queues);
     return moved;
+  }
+
+  async deleteDeadLetters(ids: readonly string[]): Promise<number> {
+    return deleteDeadLetters(this.context(), ids);
+  }
+
+  async purgeDeadLetters(options: { queue?: string } = {}): Promise<number> {
+    return purgeDeadLetters(this.context(), options);
   }
 
   async claimRateSlot(key: string, spacingMs: number): Promise<number> {

@@ -211,8 +211,10 @@ export class SqliteBroker implements Broker {
     };
   }
 
+  /** Newest first (the highest ids). */
   async listDeadLetters(options: { queue?: string; limit?: number } = {}): Promise<DeadLetter[]> {
-    const rows = this.open().stmts.deadLettersList.all({ queue: options.queue ?? null, limit: options.limit ?? 100 });
+    const limit = Math.max(0, options.limit ?? 100);
+    const rows = this.open().stmts.deadLettersList.all({ queue: options.queue ?? null, limit });
     return rows.map((r) => ({
       id: String(r.id),
       queue: r.queue,
@@ -244,6 +246,19 @@ export class SqliteBroker implements Broker {
       .immediate();
     if (moved > 0) watcher.notify();
     return moved;
+  }
+
+  /** One transaction; an id that is not a row id of this store (`abc`, `1.0`) matches nothing. */
+  async deleteDeadLetters(ids: readonly string[]): Promise<number> {
+    const { db, stmts } = this.open();
+    const rowIds = [...new Set(ids)].filter((id) => /^[1-9]\d*$/.test(id)).map(Number).filter(Number.isSafeInteger);
+    return db
+      .transaction(() => rowIds.reduce((n, id) => n + stmts.deadLetterDelete.run({ id }).changes, 0))
+      .immediate();
+  }
+
+  async purgeDeadLetters(options: { queue?: string } = {}): Promise<number> {
+    return this.open().stmts.deadLettersPurge.run({ queue: options.queue ?? null }).changes;
   }
 
   /** Releases pending reserves (they resolve with `[]`) and closes the connection. */

@@ -72,6 +72,7 @@ export function prepareStatements(db: SqliteDatabase) {
     deadLettersList: sql<{ queue: string | null; limit: number }, DeadLetterRow>('dead-letters-list.sql'),
     deadLetterGet: sql<{ id: number }, { raw: string }>('dead-letter-get.sql'),
     deadLetterDelete: sql<{ id: number }>('dead-letter-delete.sql'),
+    deadLettersPurge: sql<{ queue: string | null }>('dead-letters-purge.sql'),
     rateSlot: sql<{ key: string; now: number; spacing: number }, { wait: number }>('rate-slot.sql'),
     revoke: sql<{ task_id: string; terminate: 0 | 1; signal: string; now: number }>('revoke.sql'),
     revocations: sql<{ cursor: number; since: number }, RevocationRow>('revocations.sql'),
