@@ -3,10 +3,11 @@
  * The `celerity` command. Every verb takes -A/--app (a module exporting `app`), --broker and --backend; settings
  * also come from CELERITY_* variables. Exit codes are in ./exit.ts and the README.
  */
-import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError, Option } from 'commander';
 import { READY_STATES } from '../protocol/types.js';
+import { confirm } from './confirm.js';
 import { appFrom, parseJsonFlag, UsageError, type CommonFlags } from './context.js';
+import { registerDeadLetters } from './dead-letters.js';
 import { registerEvents } from './events-view.js';
 import { Exit, fail } from './exit.js';
 import { registerRemoteControl } from './inspect.js';
@@ -150,16 +151,7 @@ common(program.command('purge').description('remove all waiting messages from qu
   .action(async (o: CommonFlags & { queues?: string[]; force?: boolean }) => {
     const app = await appFrom(o, { loglevel: 'warn' });
     const queues = o.queues ?? [...new Set([...(app.conf.queues ?? []), ...app.router.queues()])];
-    if (!o.force) {
-      if (!process.stdin.isTTY) throw new UsageError(`refusing to purge ${queues.join(', ')} without --force (no terminal to confirm on)`);
-      const rl = createInterface({ input: process.stdin, output: process.stderr });
-      const answer = await rl.question(`Remove every waiting message from ${queues.join(', ')}? There is no undo. (yes/NO) `);
-      rl.close();
-      if (answer.trim().toLowerCase() !== 'yes') {
-        process.stderr.write('aborted\n');
-        return;
-      }
-    }
+    if (!o.force && !(await confirm(`Remove every waiting message from ${queues.join(', ')}?`, `purge ${queues.join(', ')}`, '--force'))) return;
     const broker = await app.broker();
     let total = 0;
     for (const q of queues) total += await broker.purge(q);
@@ -167,35 +159,7 @@ common(program.command('purge').description('remove all waiting messages from qu
     process.stdout.write(`Purged ${total} message${total === 1 ? '' : 's'} from ${queues.length} queue${queues.length === 1 ? '' : 's'}.\n`);
   });
 
-const dead = program.command('dead-letters').description('list or requeue messages that could not be processed');
-common(dead.command('list').description('list dead letters, newest first'))
-  .option('-Q, --queue <name>', 'only this queue')
-  .option('--limit <n>', 'at most this many', int('--limit'), 50)
-  .option('--json', 'one JSON object per line, with the raw message')
-  .action(async (o: CommonFlags & { queue?: string; limit: number; json?: boolean }) => {
-    const app = await appFrom(o, { loglevel: 'warn' });
-    const letters = await (await app.broker()).listDeadLetters({ queue: o.queue, limit: o.limit });
-    await app.close();
-    for (const l of letters) {
-      if (o.json) process.stdout.write(`${JSON.stringify(l)}\n`);
-      else process.stdout.write(`${l.id}\t${l.failedAt.toISOString()}\t${l.queue}\t${l.taskName ?? '?'}[${l.taskId ?? '?'}]\t${l.reason}\n`);
-    }
-    if (!o.json && !letters.length) process.stderr.write('no dead letters\n');
-  });
-common(dead.command('requeue [ids...]').description('put dead letters back on their queues'))
-  .option('--all', 'every dead letter (of --queue, if given)')
-  .option('-Q, --queue <name>', 'with --all: only this queue')
-  .action(async (ids: string[], o: CommonFlags & { all?: boolean; queue?: string }) => {
-    if (!ids.length && !o.all) throw new UsageError('name the dead-letter ids to requeue, or pass --all');
-    const app = await appFrom(o, { loglevel: 'warn' });
-    const broker = await app.broker();
-    const chosen = o.all ? (await broker.listDeadLetters({ queue: o.queue, limit: Number.MAX_SAFE_INTEGER })).map((l) => l.id) : ids;
-    const moved = await broker.requeueDeadLetters(chosen);
-    await app.close();
-    process.stdout.write(`Requeued ${moved} message${moved === 1 ? '' : 's'}.\n`);
-    if (moved < chosen.length) process.exitCode = Exit.FAILURE;
-  });
-
+registerDeadLetters(program, common);
 registerRemoteControl(program, common);
 registerEvents(program, common);
 
