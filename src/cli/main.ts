@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { READY_STATES } from '../protocol/types.js';
+import { maskPassword } from '../util/mask.js';
 import { confirm } from './confirm.js';
 import { appFrom, parseJsonFlag, UsageError, type CommonFlags } from './context.js';
 import { registerDeadLetters } from './dead-letters.js';
@@ -25,6 +26,8 @@ const program = new Command('celerity')
   .description('Distributed task queue for TypeScript, wire-compatible with Celery 5')
   .version(VERSION, '-V, --version')
   .showHelpAfterError()
+  // Commander repeats a mistyped option as given: `--brokr=redis://:secret@host` must not print the secret.
+  .configureOutput({ outputError: (text, write) => write(maskPassword(text)) })
   .exitOverride();
 
 function common(cmd: Command): Command {
@@ -175,7 +178,7 @@ try {
     process.exit(err.exitCode === 0 ? Exit.OK : Exit.USAGE);
   }
   if (err instanceof UsageError) {
-    process.stderr.write(`celerity: error: ${err.message}\n`);
+    process.stderr.write(`celerity: error: ${maskPassword(err.message)}\n`);
     process.exit(Exit.USAGE);
   }
   fail(err);

@@ -57,10 +57,14 @@ describe('celerity: unusable broker and result backend URLs', () => {
     }
   });
 
-  it('a mistyped setting name holding a URL is reported without its password', () => {
+  it('a mistyped setting or flag name holding a URL is reported without its password', () => {
     const r = run(['call', 'x'], { CELERITY_BROKER: 'redis://:s3cret@cache:6379/0' });
     expect(r.code).toBe(78);
     expect(r.stderr).toContain('CELERITY_BROKER="redis://:***@cache:6379/0"');
     expect(r.stderr).not.toContain('s3cret');
+    const flag = run(['call', 'x', '--brokr=redis://:s3cret@cache:6379/0']);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toContain("unknown option '--brokr=redis://:***@cache:6379/0'");
+    expect(flag.stderr).not.toContain('s3cret');
   });
 });
