@@ -3,6 +3,7 @@
  * above it, once. A push transport (AMQP) implements `reserve` by draining what the server pushed under its qos
  * window; a list transport (Redis, SQLite) by popping a batch in one atomic step.
  */
+import type { TaskIdentity } from '../protocol/message.js';
 import type { BrokerMessage } from '../protocol/types.js';
 
 export interface BrokerCapabilities {
@@ -33,9 +34,17 @@ export interface Delivery {
   queue: string;
   /** Null when the stored bytes could not be read as a message; `raw` then holds them for the dead-letter store. */
   message: BrokerMessage | null;
-  /** The stored form, kept so a malformed message can be dead-lettered unchanged. */
+  /**
+   * The stored form, kept so a malformed message can be dead-lettered unchanged. Stored bytes that are not valid
+   * UTF-8 are kept byte for byte as Python's surrogateescape text (see `textOfBytes` in raw.ts).
+   */
   raw: string;
   decodeError?: string;
+  /**
+   * Set when `message` is null: the task id and name as far as the headers (or a protocol 1 body, or the
+   * correlation_id property) could still be read, so a FAILURE can be stored where a client waits for it.
+   */
+  identity?: TaskIdentity;
   /** True when this message was delivered before and came back (restore, requeue). */
   redelivered: boolean;
   priority: number;
@@ -59,7 +68,7 @@ export interface DeadLetter {
   id: string;
   queue: string;
   reason: string;
-  /** The message as it was stored, unchanged. */
+  /** The message as it was stored, unchanged (bytes that are not UTF-8 as in `Delivery.raw`). */
   raw: string;
   /** The task id, when the message was readable enough to have one. */
   taskId: string | null;

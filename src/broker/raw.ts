@@ -4,9 +4,13 @@
  * properties are embedded as objects when their stored text is a JSON object, otherwise as the text itself, so
  * even a corrupt row survives the trip into the dead-letter store.
  */
+import { isUtf8 } from 'node:buffer';
 import type { BrokerMessage } from '../protocol/types.js';
 import type { Delivery } from './port.js';
+import { DecodeError } from '../errors/index.js';
 import { tryParseJson } from '../protocol/json.js';
+import { peekTaskIdentity } from '../protocol/message.js';
+import type { TaskIdentity } from '../protocol/message.js';
 
 /** A message as stored: headers and properties as JSON text, body as bytes. */
 export interface StoredParts {
@@ -76,20 +80,12 @@ export function messageToParts(queue: string, priority: number, message: BrokerM
 }
 
 /**
- * Task id and name for the dead-letter listing: protocol 2 keeps them in the headers, protocol 1 in a JSON body.
+ * Task id and name for the dead-letter listing and for the FAILURE of a message that cannot be decoded: protocol 2
+ * keeps them in the headers, protocol 1 in a JSON body; the correlation_id property is the last resort.
  */
-export function taskIdentity(parts: StoredParts): { taskId: string | null; taskName: string | null } {
-  const pick = (o: Record<string, unknown>) => ({
-    taskId: typeof o.id === 'string' ? o.id : null,
-    taskName: typeof o.task === 'string' ? o.task : null,
-  });
-  const headers = parseObject(parts.headers);
-  if (headers && (typeof headers.id === 'string' || typeof headers.task === 'string')) return pick(headers);
-  if (parts.contentType === 'application/json') {
-    const body = parseObject(parts.body.toString('utf8'));
-    if (body) return pick(body);
-  }
-  return { taskId: null, taskName: null };
+export function taskIdentity(parts: StoredParts): TaskIdentity {
+  const body = () => (parts.contentType === 'application/json' ? parseObject(parts.body.toString('utf8')) : null);
+  return peekTaskIdentity(parseObject(parts.headers), parseObject(parts.properties), body);
 }
 
 /**
@@ -112,10 +108,19 @@ export function toDelivery(tag: string, parts: StoredParts, redelivered: boolean
     get raw(): string {
       return (raw ??= encodeRaw(parts));
     },
-    ...(decodeError === undefined ? {} : { decodeError }),
+    ...(decodeError === undefined ? {} : { decodeError, identity: taskIdentity(parts) }),
     redelivered,
     priority: parts.priority,
   };
+}
+
+/**
+ * What a worker records for a delivery whose stored form could not be read as a message: the reason, and the
+ * DecodeError to store as FAILURE under the task id when the adapter could still read one (`Delivery.identity`).
+ */
+export function undecodable(d: Delivery): TaskIdentity & { reason: string; error: DecodeError } {
+  const reason = `undecodable message: ${d.decodeError ?? 'unreadable'}`;
+  return { taskId: null, taskName: null, ...d.identity, reason, error: new DecodeError(reason) };
 }
 
 /** Ensures priorities stay in the documented 0..9 range whatever a caller passes. */
@@ -138,4 +143,71 @@ function parseObject(text: string): Record<string, unknown> | null {
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Stored bytes as a string, losslessly: UTF-8 text where the bytes are valid UTF-8, and each byte that is not part
+ * of a valid sequence as the lone surrogate U+DC80..U+DCFF (Python's `surrogateescape`, PEP 383). `bytesOfText`
+ * gives the exact bytes back; Python gets them with `text.encode('utf-8', 'surrogateescape')`. Valid UTF-8 never
+ * decodes to a lone surrogate, so the mapping is one to one.
+ */
+export function textOfBytes(bytes: Uint8Array): string {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (isUtf8(buf)) return buf.toString('utf8');
+  let out = '';
+  let run = 0;
+  for (let i = 0; i < buf.length; ) {
+    const n = sequenceLength(buf, i);
+    if (n > 0) {
+      i += n;
+      continue;
+    }
+    out += buf.toString('utf8', run, i) + String.fromCharCode(0xdc00 + buf[i]!);
+    run = ++i;
+  }
+  return out + buf.toString('utf8', run);
+}
+
+/** The bytes `textOfBytes` read; any other text as UTF-8. */
+export function bytesOfText(text: string): Buffer {
+  if (!ESCAPED_BYTE.test(text)) return Buffer.from(text, 'utf8');
+  const parts: Buffer[] = [];
+  let run = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0xdc80 || c > 0xdcff || isHighSurrogate(text.charCodeAt(i - 1))) continue;
+    let end = i + 1;
+    while (end < text.length && text.charCodeAt(end) >= 0xdc80 && text.charCodeAt(end) <= 0xdcff) end++;
+    parts.push(Buffer.from(text.slice(run, i), 'utf8'));
+    parts.push(Buffer.from(Array.from({ length: end - i }, (_, k) => text.charCodeAt(i + k) - 0xdc00)));
+    run = end;
+    i = end - 1;
+  }
+  parts.push(Buffer.from(text.slice(run), 'utf8'));
+  return Buffer.concat(parts);
+}
+
+/** A UTF-16 unit that only `textOfBytes` produces unpaired (an escaped byte), tested before the slow path. */
+const ESCAPED_BYTE = /[\udc80-\udcff]/;
+
+function isHighSurrogate(c: number): boolean {
+  return c >= 0xd800 && c <= 0xdbff;
+}
+
+/** Length of the well-formed UTF-8 sequence at `i` (Unicode table 3-7), 0 when the byte there starts none. */
+function sequenceLength(b: Buffer, i: number): number {
+  const b0 = b[i]!;
+  if (b0 < 0x80) return 1;
+  const cont = (k: number) => i + k < b.length && (b[i + k]! & 0xc0) === 0x80;
+  if (b0 >= 0xc2 && b0 <= 0xdf) return cont(1) ? 2 : 0;
+  const b1 = b[i + 1] ?? 0;
+  if (b0 >= 0xe0 && b0 <= 0xef) {
+    const ok = b0 === 0xe0 ? b1 >= 0xa0 : b0 === 0xed ? b1 <= 0x9f : true;
+    return ok && cont(1) && cont(2) ? 3 : 0;
+  }
+  if (b0 >= 0xf0 && b0 <= 0xf4) {
+    const ok = b0 === 0xf0 ? b1 >= 0x90 : b0 === 0xf4 ? b1 <= 0x8f : true;
+    return ok && cont(1) && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
 }

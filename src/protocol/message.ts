@@ -283,6 +283,40 @@ export function decodeTaskMessage(
   };
 }
 
+/** Who a message is for, as far as it can be read; null where it cannot. */
+export interface TaskIdentity {
+  taskId: string | null;
+  taskName: string | null;
+}
+
+/**
+ * The id (and name) of a message that cannot be decoded, so its FAILURE can be stored where a client waits for
+ * it: the `id` header (protocol 2), else the `id` of a dict body (protocol 1; `body` is only called when the
+ * headers have no id), else the `correlation_id` property, which Celery sets to the task id. Never throws.
+ */
+export function peekTaskIdentity(headers: unknown, properties: unknown, body?: () => unknown): TaskIdentity {
+  const h = isPlainObject(headers) ? headers : {};
+  const nameIn = (o: Record<string, unknown>) => (typeof o.task === 'string' && o.task !== '' ? o.task : null);
+  if (typeof h.id === 'string' && h.id !== '') return { taskId: h.id, taskName: nameIn(h) };
+  let parsed: unknown;
+  try {
+    parsed = body?.();
+  } catch {
+    parsed = undefined;
+  }
+  if (isPlainObject(parsed) && typeof parsed.id === 'string' && parsed.id !== '') {
+    return { taskId: parsed.id, taskName: nameIn(parsed) ?? nameIn(h) };
+  }
+  const cid = isPlainObject(properties) ? properties.correlation_id : undefined;
+  return { taskId: typeof cid === 'string' && cid !== '' ? cid : null, taskName: nameIn(h) };
+}
+
+/** `peekTaskIdentity` of a message whose task fields did not decode; a protocol 1 body is read when it is JSON. */
+export function peekMessageIdentity(msg: BrokerMessage): TaskIdentity {
+  const body = () => (msg.contentType === 'application/json' ? JSON.parse(msg.body.toString('utf8')) : undefined);
+  return peekTaskIdentity(msg.headers, msg.properties, body);
+}
+
 /**
  * A UTC instant as Python's `datetime.isoformat()` prints it: microseconds only when non-zero, `+00:00` for an
  * aware datetime (task eta/expires), nothing for the naive UTC Celery stores as `date_done`.

@@ -10,8 +10,9 @@
 import { EventEmitter } from 'node:events';
 import type { Celerity } from '../app/celerity.js';
 import type { Broker, Delivery } from '../broker/port.js';
+import { undecodable } from '../broker/raw.js';
 import { NotRegistered, toError } from '../errors/index.js';
-import { decodeTaskMessage } from '../protocol/message.js';
+import { decodeTaskMessage, peekMessageIdentity } from '../protocol/message.js';
 import type { TaskRequest, TaskState } from '../protocol/types.js';
 import type { Logger } from '../util/logger.js';
 import { sleep } from '../util/sleep.js';
@@ -293,16 +294,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Classifies a fresh delivery: dead-letter it, drop it as expired, hold it until its ETA, or schedule it. */
   private accept(d: Delivery): void {
     if (!d.message) {
-      this.track(this.outcomes.deadLetter(d, null, null, `undecodable message: ${d.decodeError ?? 'unreadable'}`));
+      const u = undecodable(d);
+      this.track(this.outcomes.deadLetter(d, u.taskId, u.taskName, u.reason, u.error));
       return;
     }
     let req: TaskRequest;
     try {
       req = decodeTaskMessage(d.message, this.app.serializers, { redelivered: d.redelivered });
     } catch (err) {
-      const id = typeof d.message.headers.id === 'string' ? d.message.headers.id : null;
-      const name = typeof d.message.headers.task === 'string' ? d.message.headers.task : null;
-      this.track(this.outcomes.deadLetter(d, id, name, `malformed message: ${toError(err).message}`, err));
+      const { taskId, taskName } = peekMessageIdentity(d.message);
+      this.track(this.outcomes.deadLetter(d, taskId, taskName, `malformed message: ${toError(err).message}`, err));
       return;
     }
     const task = this.app.lookupTask(req.task);

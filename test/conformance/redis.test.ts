@@ -326,9 +326,9 @@ describe.skipIf(!service.ok)('redis broker: kombu layout and behaviour', () => {
     const scripts = defineScripts(r);
     const ceiling = (Date.now() / 1000 - 1).toFixed(3);
     const keys = [`${s.prefix}unacked`, `${s.prefix}unacked_index`, `${s.prefix}jobs`];
-    const args: (string | number)[] = [ceiling];
+    const args: (string | number | Buffer)[] = [ceiling];
     for (const [tag, stored] of Object.entries(await r.hgetall(`${s.prefix}unacked`))) {
-      args.push(tag, stored, 1, redeliverable(parseUnackedEntry(stored)!).envelope);
+      args.push(tag, stored, 1, redeliverable(parseUnackedEntry(Buffer.from(stored))!).envelope);
     }
     const moved = await Promise.all([scripts.moveUnacked(keys, args), scripts.moveUnacked(keys, args)]);
     expect(moved.map(Number).sort()).toEqual([0, 250]);

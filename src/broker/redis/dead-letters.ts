@@ -2,10 +2,12 @@
  * The dead-letter list `celerity.dead_letters`: one JSON record per item, oldest first (RPUSH), so `redis-cli
  * lrange` shows them as they are. Records are found by scanning from the newest end (dead letters are few and
  * read by people, newest first); requeueing and deleting remove each by value (LREM), which makes concurrent
- * operators move or delete each one once.
+ * operators move or delete each one once. Items are read and removed as bytes, so an item another tool wrote that
+ * is not UTF-8 is matched exactly (decoded text would not match what LREM compares with).
  */
 import type { DeadLetter } from '../port.js';
 import type { RedisContext } from './context.js';
+import { bytesOfText } from '../raw.js';
 import { parseDeadLetter, redeliverable } from './envelopes.js';
 
 /** Items read per LRANGE. */
@@ -32,12 +34,12 @@ export async function requeueDeadLetters(
 ): Promise<{ moved: number; queues: string[] }> {
   const wanted = new Set(ids);
   const targets: string[] = [];
-  const args: (string | number)[] = [];
+  const args: (string | number | Buffer)[] = [];
   const queues = new Set<string>();
   if (wanted.size > 0) {
     await scan(ctx, (text, letter) => {
       if (!wanted.delete(letter.id)) return true;
-      const back = redeliverable({ envelope: letter.raw, exchange: '', routingKey: letter.queue });
+      const back = redeliverable({ envelope: bytesOfText(letter.raw), exchange: '', routingKey: letter.queue });
       const target = ctx.keys.list(letter.queue, back.step);
       if (!targets.includes(target)) targets.push(target);
       args.push(text, targets.indexOf(target) + 1, back.envelope);
@@ -53,7 +55,7 @@ export async function requeueDeadLetters(
 /** Deletes the letters with these ids; resolves to how many were deleted. */
 export async function deleteDeadLetters(ctx: RedisContext, ids: readonly string[]): Promise<number> {
   const wanted = new Set(ids);
-  const texts: string[] = [];
+  const texts: Buffer[] = [];
   if (wanted.size > 0) {
     await scan(ctx, (text, letter) => {
       if (wanted.delete(letter.id)) texts.push(text);
@@ -69,7 +71,7 @@ export async function purgeDeadLetters(ctx: RedisContext, options: { queue?: str
     const results = await ctx.run(ctx.redis.multi().llen(ctx.keys.deadLetters).del(ctx.keys.deadLetters).exec());
     return Number(results?.[0]?.[1] ?? 0);
   }
-  const texts: string[] = [];
+  const texts: Buffer[] = [];
   await scan(ctx, (text, letter) => {
     if (letter.queue === options.queue) texts.push(text);
     return true;
@@ -78,7 +80,7 @@ export async function purgeDeadLetters(ctx: RedisContext, options: { queue?: str
 }
 
 /** LREMs each record by value in one transaction; resolves to how many were still there. */
-async function removeRecords(ctx: RedisContext, texts: readonly string[]): Promise<number> {
+async function removeRecords(ctx: RedisContext, texts: readonly Buffer[]): Promise<number> {
   if (texts.length === 0) return 0;
   const multi = ctx.redis.multi();
   for (const text of texts) multi.lrem(ctx.keys.deadLetters, 1, text);
@@ -90,12 +92,12 @@ async function removeRecords(ctx: RedisContext, texts: readonly string[]): Promi
  * Calls `visit` on each readable record, newest first, until it returns false. Letters pushed meanwhile shift
  * the negative indices, so a record can come round twice: each is visited once.
  */
-async function scan(ctx: RedisContext, visit: (text: string, letter: DeadLetter) => boolean): Promise<void> {
+async function scan(ctx: RedisContext, visit: (item: Buffer, letter: DeadLetter) => boolean): Promise<void> {
   const seen = new Set<string>();
   for (let end = -1; ; end -= CHUNK) {
-    const items = await ctx.run(ctx.redis.lrange(ctx.keys.deadLetters, end - CHUNK + 1, end));
+    const items = await ctx.run(ctx.redis.lrangeBuffer(ctx.keys.deadLetters, end - CHUNK + 1, end));
     for (let i = items.length - 1; i >= 0; i--) {
-      const letter = parseDeadLetter(items[i]!);
+      const letter = parseDeadLetter(items[i]!.toString('utf8'));
       if (!letter || seen.has(letter.id)) continue;
       seen.add(letter.id);
       if (!visit(items[i]!, letter)) return;

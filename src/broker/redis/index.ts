@@ -248,11 +248,12 @@ export class RedisBroker implements Broker {
 
   async reject(tag: string, options: RejectOptions): Promise<void> {
     const { redis, scripts } = this.open();
-    const stored = await this.guard(redis.hget(this.keys.unacked, tag));
+    // Bytes, compared as bytes by move-unacked.lua: text decoded from an entry that is not UTF-8 would never match.
+    const stored = await this.guard(redis.hgetBuffer(this.keys.unacked, tag));
     if (stored === null) return;
     const entry = parseUnackedEntry(stored);
     let target: string;
-    let payload: string;
+    let payload: string | Buffer;
     if (options.requeue && entry?.routingKey) {
       const back = redeliverable(entry);
       target = this.keys.list(entry.routingKey, back.step);

@@ -6,7 +6,8 @@
  * worker's restore and ours never interleave), the timed-out entries are read in batches, their envelopes
  * rebuilt in TypeScript (redelivered, fresh delivery tag: JSON Lua cannot write byte-compatibly), and each batch
  * is moved by one compare-and-move script: an entry changed or re-scored since it was read is skipped, so even
- * without the mutex nothing is lost and nothing is pushed twice.
+ * without the mutex nothing is lost and nothing is pushed twice. Tags and entries are read and compared as bytes,
+ * so an entry holding anything at all can be moved.
  */
 import { randomUUID } from 'node:crypto';
 import type { RedisContext } from './context.js';
@@ -27,13 +28,10 @@ export async function restoreTimedOut(ctx: RedisContext, visibilityMs: number): 
     // Bounded so a registry someone else keeps refilling cannot hold this worker forever.
     for (let round = 0; round < 1000; round++) {
       const ceiling = epochSeconds(Date.now() - visibilityMs);
-      const found = (await ctx.run(scripts.expired([keys.unackedIndex, keys.unacked], [ceiling, BATCH]))) as (
-        | string
-        | null
-      )[];
+      const found = (await ctx.run(scripts.expired([keys.unackedIndex, keys.unacked], [ceiling, BATCH]))) as (Buffer | null)[];
       if (found.length === 0) break;
       const targets: string[] = [];
-      const args: (string | number)[] = [ceiling];
+      const args: (string | number | Buffer)[] = [ceiling];
       for (let i = 0; i < found.length; i += 2) {
         const stored = found[i + 1] ?? null;
         // An index entry without its registry entry is only removed; the target is never pushed to.
@@ -56,7 +54,7 @@ export async function restoreTimedOut(ctx: RedisContext, visibilityMs: number): 
  * Where a timed-out entry goes, and what is pushed there: its queue (the routing key, as kombu resolves the
  * anonymous exchange Celery publishes to) and priority list, or the dead-letter list when it cannot be read.
  */
-function destination(ctx: RedisContext, stored: string): [string, string] {
+function destination(ctx: RedisContext, stored: Buffer): [string, string | Buffer] {
   const entry = parseUnackedEntry(stored);
   if (!entry?.routingKey) {
     const reason = entry ? 'restore: no routing key to return it to' : 'restore: unreadable unacked entry';

@@ -24,6 +24,12 @@ const FILES = {
 
 export type ScriptName = keyof typeof FILES;
 
+/**
+ * Scripts whose replies carry queue items or unacked entries: answered as Buffers (ioredis's `...Buffer` form of
+ * the command), since an item need not be UTF-8 and text decoded from it would no longer match what is stored.
+ */
+const BYTE_REPLIES: ReadonlySet<ScriptName> = new Set(['reserve', 'expired']);
+
 
 /** Reads `name` from the `lua/` folder next to this module (cached: the files never change at runtime). */
 export function readLua(name: string): string {
@@ -45,7 +51,8 @@ export function defineScripts(redis: Redis): Scripts {
   for (const [name, file] of Object.entries(FILES) as [ScriptName, string][]) {
     const command = `celerity_${name}`;
     redis.defineCommand(command, { lua: readLua(file) });
-    const call = (redis as unknown as Record<string, Call>)[command]!.bind(redis);
+    const method = BYTE_REPLIES.has(name) ? `${command}Buffer` : command;
+    const call = (redis as unknown as Record<string, Call>)[method]!.bind(redis);
     out[name] = (keys, args) => call(keys.length, ...keys, ...args);
   }
   return out;

@@ -1,6 +1,7 @@
 /**
  * The caller of reserve.lua: builds its keys and arguments and turns its answer into deliveries.
  */
+import { randomUUID } from 'node:crypto';
 import type { Delivery } from '../port.js';
 import type { RedisContext } from './context.js';
 import { toDelivery } from './envelopes.js';
@@ -44,18 +45,21 @@ export async function takeReady(
     queues.length,
     keys.steps.join(''),
     CONSUMER_MARKER_MS,
+    randomUUID(),
     ...queues,
   ];
-  const reply = (await ctx.run(ctx.scripts.reserve(scriptKeys, args))) as (string | number | null)[];
+  // Bulk strings arrive as Buffers (the envelopes are bytes), integers as numbers.
+  const reply = (await ctx.run(ctx.scripts.reserve(scriptKeys, args))) as (Buffer | number | null)[];
   const deliveries: Delivery[] = [];
   for (let i = 2; i + 2 < reply.length; i += 3) {
     const index = Number(reply[i]) - 1;
     const step = keys.steps[Math.floor(index / queues.length)] ?? 0;
-    deliveries.push(toDelivery(String(reply[i + 2]), queues[index % queues.length]!, String(reply[i + 1]), step));
+    const tag = String(reply[i + 2]);
+    deliveries.push(toDelivery(tag, queues[index % queues.length]!, reply[i + 1] as Buffer, step));
   }
   return {
     deliveries,
-    oldest: reply[0] === null || reply[0] === undefined ? null : Number(reply[0]) * 1000,
-    nextDue: reply[1] === null || reply[1] === undefined ? null : Number(reply[1]),
+    oldest: reply[0] === null || reply[0] === undefined ? null : Number(String(reply[0])) * 1000,
+    nextDue: reply[1] === null || reply[1] === undefined ? null : Number(String(reply[1])),
   };
 }

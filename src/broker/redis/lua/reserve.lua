@@ -16,11 +16,20 @@ ARGV[4]  L            number of lists (= 4 * Q)
 ARGV[5]  Q            number of queues
 ARGV[6]  steps        the step digits in polling order, "0369" or "9630"
 ARGV[7]  marker_ttl   ms the consumer markers live (publishers park delayed messages only while one exists)
-ARGV[8 .. 7+Q]        queue names (the routing key to record when an envelope has no delivery_info)
+ARGV[8]  nonce        random per call; fresh delivery tags are 'celerity-<nonce>-<n>'
+ARGV[9 .. 8+Q]        queue names (the routing key to record when an envelope has no usable delivery_info)
 
 A parked member is one step digit followed by the envelope; it is LPUSHed (the tail, as a fresh publish) to
 that step's list of its queue. The consumer markers tell publishers that someone will promote parked messages
 of these queues (Python workers never do).
+
+Delivery tags are the keys of `unacked`, so no two reservations may share one, even of identical items. An
+envelope's own `delivery_tag` is used, as kombu does, when it is printable ASCII and no other reservation holds it
+(an item pushed twice carries the same tag twice); otherwise the reservation gets a fresh tag. An item is
+recorded in `unacked` byte for byte when it is a JSON object; anything else (not JSON, a JSON array, string or
+number) is recorded as a JSON string (cjson escapes only ASCII; other bytes are kept as they are), so kombu's
+restore, which JSON-decodes every entry, reads it (and logs that it cannot restore it) instead of failing. The
+client reads the bytes back from either form.
 
 Returns { oldest, next_due, index1, envelope1, tag1, index2, envelope2, tag2, ... } where `oldest` is the
 lowest unacked_index score (any consumer's) and `next_due` the earliest parked due time of these queues when
@@ -33,6 +42,7 @@ local now_ms = ARGV[3]
 local L = tonumber(ARGV[4])
 local Q = tonumber(ARGV[5])
 local steps = ARGV[6]
+local nonce = ARGV[8]
 
 -- Python's json.dumps of a string (ensure_ascii): what kombu writes for exchange and routing key.
 local escapes = { [8] = '\\b', [9] = '\\t', [10] = '\\n', [12] = '\\f', [13] = '\\r', [34] = '\\"', [92] = '\\\\' }
@@ -73,10 +83,20 @@ local function pystr(s)
   return '"' .. table.concat(out) .. '"'
 end
 
+-- Printable ASCII: safe as a delivery tag (the client reads tags as text) and as exchange or routing key (the
+-- client finds them at the end of the entry).
+local function printable(v)
+  return type(v) == 'string' and not string.find(v, '[^ -~]')
+end
+
 local function jsonfield(v, fallback)
-  if type(v) == 'string' then return pystr(v) end
-  if v == cjson.null then return 'null' end
-  return pystr(fallback)
+  return pystr(printable(v) and v or fallback)
+end
+
+local fresh_count = 0
+local function fresh_tag()
+  fresh_count = fresh_count + 1
+  return 'celerity-' .. nonce .. '-' .. fresh_count
 end
 
 local result = { false, false }
@@ -88,11 +108,17 @@ local taken = 0
 -- real properties; values with quotes, backslashes or escapes fail it and take the full decode below. The start
 -- is found with a plain find: an unanchored pattern retries at every byte of the ~870-byte envelope (measured
 -- 33 us per message, against 3 us this way).
+-- The tail alone would also match an item whose front is broken, and such an item must not be recorded as it is
+-- (kombu's restore JSON-decodes every entry, and fails on one that is not JSON): kombu's head, up to the headers,
+-- must be there too. Between the two lie only the headers and the producer's properties, written by the
+-- producer's JSON encoder.
+local HEAD = '^{"body": "[%w+/=]*", "content%-encoding": "[^"\\]*", "content%-type": "[^"\\]*", "headers": {'
 local TAIL_START = '"delivery_info": {"exchange": "'
 local TAIL = '^"delivery_info": {"exchange": "([^"\\]*)", "routing_key": "([^"\\]*)"}, "priority": [^,]+, '
   .. '"body_encoding": "base64", "delivery_tag": "([^"\\]+)"}}$'
 
 local function read_tail(envelope)
+  if not string.find(envelope, HEAD) then return nil end
   -- The tail is about 170 bytes plus exchange and routing key: look there first, then from the start.
   local window = #envelope - 512
   for _, start in ipairs(window > 1 and { window, 1 } or { 1 }) do
@@ -101,60 +127,75 @@ local function read_tail(envelope)
       local at = string.find(envelope, TAIL_START, from, true)
       if not at then break end
       local exchange, routing_key, tag = string.match(envelope, TAIL, at)
-      if tag then return exchange, routing_key, tag end
+      if tag then
+        if printable(exchange) and printable(routing_key) and printable(tag) then return exchange, routing_key, tag end
+        return nil
+      end
       from = at + 1
     end
   end
   return nil
 end
 
--- unacked_index and unacked entries are written in chunks: one ZADD and one HSET per chunk instead of one each
--- per message (every redis.call costs about 1 us on its own).
+-- unacked_index and unacked entries are written in chunks: one HMGET (tags already held), one ZADD and one HSET
+-- per chunk instead of one each per message (every redis.call costs about 1 us on its own).
 local CHUNK = 200
-local index_args, hash_args = {}, {}
+local pending_tags, pending_entries, pending_slots = {}, {}, {}
+local used = {}
 
 local function flush_tracked()
-  if #index_args > 0 then
-    redis.call('ZADD', KEYS[2], unpack(index_args))
-    redis.call('HSET', KEYS[1], unpack(hash_args))
-    index_args, hash_args = {}, {}
+  if #pending_tags == 0 then return end
+  local held = redis.call('HMGET', KEYS[1], unpack(pending_tags))
+  local index_args, hash_args = {}, {}
+  for k, tag in ipairs(pending_tags) do
+    if held[k] or used[tag] then
+      tag = fresh_tag()
+      result[pending_slots[k]] = tag
+    end
+    used[tag] = true
+    index_args[#index_args + 1] = now
+    index_args[#index_args + 1] = tag
+    hash_args[#hash_args + 1] = tag
+    hash_args[#hash_args + 1] = pending_entries[k]
   end
+  redis.call('ZADD', KEYS[2], unpack(index_args))
+  redis.call('HSET', KEYS[1], unpack(hash_args))
+  pending_tags, pending_entries, pending_slots = {}, {}, {}
 end
 
 -- Records a delivery as unacked, kombu's way, and adds it to the reply.
 local function track(index, envelope, tag, entry)
-  index_args[#index_args + 1] = now
-  index_args[#index_args + 1] = tag
-  hash_args[#hash_args + 1] = tag
-  hash_args[#hash_args + 1] = entry
-  if #index_args >= 2 * CHUNK then flush_tracked() end
   taken = taken + 1
   result[#result + 1] = index
   result[#result + 1] = envelope
   result[#result + 1] = tag
+  pending_tags[#pending_tags + 1] = tag
+  pending_entries[#pending_entries + 1] = entry
+  pending_slots[#pending_slots + 1] = #result
+  if #pending_tags >= CHUNK then flush_tracked() end
 end
 
 local function register(index, envelope)
-  local qname = ARGV[7 + ((index - 1) % Q) + 1]
+  local qname = ARGV[8 + ((index - 1) % Q) + 1]
   local fast_exchange, fast_routing_key, fast_tag = read_tail(envelope)
   if fast_tag then
     return track(index, envelope, fast_tag, '[' .. envelope .. ', "' .. fast_exchange .. '", "' .. fast_routing_key .. '"]')
   end
   local ok, msg = pcall(cjson.decode, envelope)
+  local object = ok and type(msg) == 'table' and string.find(envelope, '^%s*{') ~= nil
   local tag, exchange, routing_key
-  if ok and type(msg) == 'table' and type(msg['properties']) == 'table' then
+  if object and type(msg['properties']) == 'table' then
     local props = msg['properties']
-    if type(props['delivery_tag']) == 'string' and props['delivery_tag'] ~= '' then tag = props['delivery_tag'] end
+    if printable(props['delivery_tag']) and props['delivery_tag'] ~= '' then tag = props['delivery_tag'] end
     if type(props['delivery_info']) == 'table' then
       exchange = props['delivery_info']['exchange']
       routing_key = props['delivery_info']['routing_key']
     end
   end
-  -- Not kombu's shape: still tracked (so it can be dead-lettered or restored), under a tag derived from it.
-  if not tag then tag = 'celerity-' .. redis.sha1hex(envelope .. now .. taken .. index) end
-  -- A text that is not JSON is stored as a JSON string, so the entry stays readable for every restorer.
-  local first = ok and envelope or pystr(envelope)
-  track(index, envelope, tag, '[' .. first .. ', ' .. jsonfield(exchange, '') .. ', ' .. jsonfield(routing_key, qname) .. ']')
+  -- Not kombu's shape: still tracked (so it can be dead-lettered or restored), under a tag of its own.
+  local first = object and envelope or cjson.encode(envelope)
+  local entry = '[' .. first .. ', ' .. jsonfield(exchange, '') .. ', ' .. jsonfield(routing_key, qname) .. ']'
+  track(index, envelope, tag or fresh_tag(), entry)
 end
 
 -- 0. The registry must be usable before anything is popped: with `unacked` or `unacked_index` of another type the
