@@ -1,8 +1,9 @@
 /**
  * The `raw` form of a delivery: a JSON text of the stored message parts (body base64), readable by people and
  * by `json_extract`, and complete enough that a dead letter can be put back on its queue unchanged. Headers and
- * properties are embedded as objects when their stored text is a JSON object, otherwise as the text itself, so
- * even a corrupt row survives the trip into the dead-letter store.
+ * properties are embedded as objects when their stored text is a JSON object written the way JSON.stringify
+ * writes it (so it reads back as the same text), otherwise as the text itself, so even a corrupt row survives the
+ * trip into the dead-letter store exactly.
  */
 import { isUtf8 } from 'node:buffer';
 import type { BrokerMessage } from '../protocol/types.js';
@@ -54,10 +55,10 @@ export function decodeRaw(raw: string): StoredParts | null {
 
 /** Stored parts to a message; throws when headers or properties are not JSON objects. */
 export function partsToMessage(parts: StoredParts): BrokerMessage {
-  const headers: unknown = JSON.parse(parts.headers);
-  const properties: unknown = JSON.parse(parts.properties);
-  if (!isObject(headers)) throw new Error('headers are not a JSON object');
-  if (!isObject(properties)) throw new Error('properties are not a JSON object');
+  const headers = tryParseJson(parts.headers);
+  if (!isObject(headers)) throw new DecodeError(`headers are not a JSON object: ${preview(parts.headers)}`);
+  const properties = tryParseJson(parts.properties);
+  if (!isObject(properties)) throw new DecodeError(`properties are not a JSON object: ${preview(parts.properties)}`);
   return {
     headers,
     properties,
@@ -129,7 +130,13 @@ export function clampPriority(p: number): number {
 }
 
 function objectOrText(text: string): unknown {
-  return parseObject(text) ?? text;
+  const parsed = parseObject(text);
+  return parsed && JSON.stringify(parsed) === text ? parsed : text;
+}
+
+/** The start of a stored text, for an error message. */
+function preview(text: string): string {
+  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text);
 }
 
 function parseObject(text: string): Record<string, unknown> | null {

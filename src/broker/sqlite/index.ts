@@ -27,7 +27,7 @@ import type {
   Revocation,
 } from '../port.js';
 import { REVOKE_EXPIRES_MS } from '../port.js';
-import { clampPriority, decodeRaw, encodeRaw, messageToParts, taskIdentity, toDelivery } from '../raw.js';
+import { clampPriority, decodeRaw, encodeRaw, messageToParts, taskIdentity, textOfBytes, toDelivery } from '../raw.js';
 import type { StoredParts } from '../raw.js';
 import { ConnectionError } from '../../errors/index.js';
 import { openDatabase } from '../../sqlite/open.js';
@@ -295,12 +295,17 @@ function rowParts(row: Omit<MessageRow, 'tag' | 'redelivered'>): StoredParts {
   return {
     queue: row.queue,
     priority: row.priority,
-    headers: row.headers,
-    properties: row.properties,
+    // Another writer may have stored bytes (a BLOB) where text belongs: kept exactly, and reported unreadable.
+    headers: asText(row.headers),
+    properties: asText(row.properties),
     body: row.body,
     contentType: row.content_type,
     contentEncoding: row.content_encoding,
   };
+}
+
+function asText(value: string | Buffer): string {
+  return typeof value === 'string' ? value : textOfBytes(value);
 }
 
 /** RETURNING gives no order: restore the one reserve.sql selected by. */
