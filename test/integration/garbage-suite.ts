@@ -9,6 +9,9 @@ import { createHash, randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DeadLetter } from '../../src/broker/port.js';
 import type { Celerity, Worker } from '../../src/index.js';
+import { encodeTaskMessage } from '../../src/protocol/message.js';
+import { createSerializerRegistry } from '../../src/protocol/serializers.js';
+import type { BrokerMessage } from '../../src/protocol/types.js';
 
 /** A case of requirement "FAILURE wherever there is an id": an undecodable item naming task `id`. */
 export interface FailureCase<Item> {
@@ -50,6 +53,35 @@ export interface GarbageStore<Item> {
    */
   crash(app: Celerity, queue: string): Promise<number>;
   restore(app: Celerity): Promise<number>;
+}
+
+const registry = createSerializerRegistry();
+
+/** The message Celery (and this library) publishes for `task(id)`; `garbage.count` counts its runs per id. */
+export function taskMessage(id: string, task = 'garbage.count'): BrokerMessage {
+  return encodeTaskMessage(
+    {
+      id,
+      task,
+      args: [id],
+      kwargs: {},
+      eta: null,
+      expires: null,
+      retries: 0,
+      timelimit: [null, null],
+      rootId: null,
+      parentId: null,
+      group: null,
+      groupIndex: null,
+      shadow: null,
+      ignoreResult: false,
+      replyTo: '',
+      priority: 0,
+      embed: { callbacks: null, errbacks: null, chain: null, chord: null },
+      origin: 'gen1@garbage',
+    },
+    registry,
+  );
 }
 
 export const sha = (bytes: Uint8Array | string): string => createHash('sha256').update(bytes).digest('hex');
