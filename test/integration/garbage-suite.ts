@@ -185,6 +185,12 @@ export function garbageSuite<Item>(name: string, store: GarbageStore<Item>): voi
       await store.push(app, queue, items);
       await drain(goodIds.length, bad.length);
       await accountFor(goodIds, bad, store.fingerprint);
+      // Operators can get rid of them: some by id, then the rest of the queue's.
+      const broker = await app.broker();
+      const some = (await broker.listDeadLetters({ queue, limit: 25 })).map((l) => l.id);
+      expect(await broker.deleteDeadLetters([...some, ...some])).toBe(25);
+      expect(await broker.purgeDeadLetters({ queue })).toBe(bad.length - 25);
+      expect(await broker.listDeadLetters({ queue })).toEqual([]);
     });
 
     it('a consumer that reserved everything and died: restore brings back every item intact, then all are handled', { timeout: 120_000 }, async () => {
