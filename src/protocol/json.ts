@@ -5,6 +5,7 @@
  * hashes or diffs message text (dedup tools, monitors showing raw bodies) agreeing with Python producers.
  */
 import { DecodeError } from '../errors/index.js';
+import { MAY_HOLD_UNSAFE_INTEGER, parsePyJson } from './json-parse.js';
 
 /**
  * Serializes like Python's `json.dumps(value)`: `", "` and `": "` separators, every character outside printable
@@ -39,10 +40,28 @@ export function tryParseJson(text: string): unknown {
   }
 }
 
-/** `JSON.parse` that reports failure as a DecodeError naming what was being read. */
+/**
+ * Reads JSON text as Python wrote it, reporting failure as a DecodeError naming what was being read.
+ *
+ * Integers outside Number.MIN_SAFE_INTEGER..Number.MAX_SAFE_INTEGER arrive as exact `bigint`s, and Python's bare
+ * `NaN`, `Infinity` and `-Infinity` as those numbers; everything else is what `JSON.parse` gives (`1e400` is
+ * Infinity, `-0` is -0). Every message body and stored result goes through here, so `JSON.parse` does the work
+ * unless a cheap scan finds a run of digits that might not fit a number, or it rejects the text (the tokens above,
+ * or text that is not JSON at all, which the exact reader then reports with its position).
+ *
+ * @example
+ * parseJson('[[18446744073709551617], {}, {}]', 'JSON body') // [[18446744073709551617n], {}, {}]
+ */
 export function parseJson(text: string, what = 'JSON'): unknown {
+  if (!MAY_HOLD_UNSAFE_INTEGER.test(text)) {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      // NaN or Infinity (Python's allow_nan default), or not JSON: the exact reader tells which.
+    }
+  }
   try {
-    return JSON.parse(text) as unknown;
+    return parsePyJson(text);
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
     throw new DecodeError(`invalid ${what}: ${reason} (text starts ${JSON.stringify(text.slice(0, 60))})`, {

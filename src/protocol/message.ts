@@ -4,7 +4,7 @@
  */
 import { unzipSync } from 'node:zlib';
 import { DecodeError } from '../errors/index.js';
-import { formatPyNumber, pyDumps, pyJsonInner, pyJsonInnerRepeated, pyJsonString } from './json.js';
+import { formatPyNumber, parseJson, pyDumps, pyJsonInner, pyJsonInnerRepeated, pyJsonString } from './json.js';
 import { argsRepr, kwargsRepr } from './repr.js';
 import { jsonSerializer, type SerializerRegistry } from './serializers.js';
 import type { BrokerMessage, EmbedOptions, SignatureDict, TaskRequest, TaskSendSpec } from './types.js';
@@ -313,7 +313,7 @@ export function peekTaskIdentity(headers: unknown, properties: unknown, body?: (
 
 /** `peekTaskIdentity` of a message whose task fields did not decode; a protocol 1 body is read when it is JSON. */
 export function peekMessageIdentity(msg: BrokerMessage): TaskIdentity {
-  const body = () => (msg.contentType === 'application/json' ? JSON.parse(msg.body.toString('utf8')) : undefined);
+  const body = () => (msg.contentType === 'application/json' ? parseJson(msg.body.toString('utf8')) : undefined);
   return peekTaskIdentity(msg.headers, msg.properties, body);
 }
 

@@ -219,6 +219,8 @@ export const msgpackSerializer: Serializer = {
 
 const INT32_MIN = -0x80000000;
 const UINT32_LIMIT = 0x100000000;
+const INT64_MIN = -(2n ** 63n);
+const UINT64_MAX = 2n ** 64n - 1n;
 
 /**
  * Shapes a value as Python's `msgpack.packb` would receive it from JSON-like data: integers past 32 bits as
@@ -230,6 +232,15 @@ function toMsgpackValue(value: unknown, stack: object[]): unknown {
     case 'number':
       // Written as float64 otherwise, which Python would read back as a float.
       if (Number.isSafeInteger(value) && (value < INT32_MIN || value >= UINT32_LIMIT)) return BigInt(value);
+      return value;
+    case 'bigint':
+      // The encoder writes the low 64 bits of anything larger (2n ** 64n + 1n would arrive as 1), so refuse it, as
+      // Python's msgpack refuses ints it cannot pack.
+      if (value < INT64_MIN || value > UINT64_MAX) {
+        throw new RangeError(
+          `integer ${value} is outside msgpack's 64-bit range (-2**63 to 2**64-1): send it with the json serializer`,
+        );
+      }
       return value;
     case 'undefined':
     case 'function':
