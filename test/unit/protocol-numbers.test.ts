@@ -6,7 +6,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PostgresBackend } from '../../src/backend/postgres/index.js';
+import { SqliteBackend } from '../../src/backend/sqlite/index.js';
 import { DecodeError } from '../../src/errors/index.js';
 import { parsePyJson } from '../../src/protocol/json-parse.js';
 import { parseJson, pyDumps } from '../../src/protocol/json.js';
@@ -14,7 +19,9 @@ import { decodeTaskMessage, peekMessageIdentity } from '../../src/protocol/messa
 import { decodeEnvelope } from '../../src/protocol/envelope.js';
 import { decodeResultMeta, encodeResultMeta } from '../../src/protocol/result-meta.js';
 import { createSerializerRegistry, msgpackSerializer } from '../../src/protocol/serializers.js';
-import { PYTHON } from '../services.js';
+import type { ResultMeta } from '../../src/protocol/types.js';
+import { tempDir } from '../helpers.js';
+import { PYTHON, pingPostgres, requireService } from '../services.js';
 
 const BIG = 2n ** 64n + 1n;
 
@@ -224,5 +231,107 @@ describe('msgpack', () => {
     expect(() => msgpackSerializer.encode([BIG])).toThrow(RangeError);
     expect(() => msgpackSerializer.encode({ x: BIG })).toThrow(/18446744073709551617 is outside msgpack's 64-bit range .* json serializer/);
     expect(() => msgpackSerializer.encode(-(2n ** 63n) - 1n)).toThrow(RangeError);
+  });
+});
+
+/**
+ * The table backends store result text as written by whoever wrote it (Celerity, Python, a hand or another tool);
+ * a row holding Python's numbers is written with SQL here and read back through get, mget and waitFor.
+ */
+function successMeta(taskId: string): ResultMeta {
+  return { status: 'SUCCESS', result: 0, traceback: null, children: [], date_done: '2024-05-01T12:00:00.000000', task_id: taskId };
+}
+
+async function readsEveryWay(backend: SqliteBackend | PostgresBackend, id: string, expected: unknown): Promise<void> {
+  expect((await backend.get(id))?.result).toEqual(expected);
+  expect((await backend.mget([id]))[0]?.result).toEqual(expected);
+  expect((await backend.waitFor(id, { timeoutMs: 10_000 })).result).toEqual(expected);
+}
+
+describe('SQLite result backend', () => {
+  const tmp = tempDir();
+  const file = path.join(tmp.dir, 'results.db');
+  const backend = new SqliteBackend({ path: file, resultExpires: 0 });
+  beforeAll(() => backend.connect());
+  afterAll(async () => {
+    await backend.close();
+    tmp.cleanup();
+  });
+
+  it('reads big integers exactly and NaN as NaN in results, args and kwargs, with the state readable', async () => {
+    const id = randomUUID();
+    await backend.set(id, { ...successMeta(id), name: 't', args: [], kwargs: {}, worker: null, retries: 0, queue: null });
+    const db = new Database(file);
+    db.prepare('UPDATE celery_results SET result = ?, args = ?, kwargs = ? WHERE task_id = ?').run(
+      '{"big": 18446744073709551617, "nan": NaN}',
+      '[18446744073709551617]',
+      '{"k": -Infinity}',
+      id,
+    );
+    db.close();
+    const meta = await backend.get(id);
+    expect(meta?.status).toBe('SUCCESS');
+    expect(meta?.args).toEqual([BIG]);
+    expect(meta?.kwargs).toEqual({ k: -Infinity });
+    const result = meta?.result as { big: bigint; nan: number };
+    expect(result.big).toBe(BIG);
+    expect(result.nan).toBeNaN();
+    const waited = await backend.waitFor(id, { timeoutMs: 10_000 });
+    expect((waited.result as { big: bigint }).big).toBe(BIG);
+    expect((await backend.mget([id]))[0]?.args).toEqual([BIG]);
+  });
+
+  it('still hands back a value that is not JSON as its text, rather than failing the whole result', async () => {
+    const id = randomUUID();
+    await backend.set(id, successMeta(id));
+    const db = new Database(file);
+    db.prepare('UPDATE celery_results SET result = ? WHERE task_id = ?').run('not json {', id);
+    db.close();
+    await readsEveryWay(backend, id, 'not json {');
+  });
+});
+
+const URL_BASE = 'postgresql://postgres@127.0.0.1:5432/test';
+const postgres = await requireService('PostgreSQL', () => pingPostgres(URL_BASE));
+
+describe.skipIf(!postgres.ok)(`PostgreSQL result backend${postgres.ok ? '' : ` (skipped: ${postgres.reason})`}`, () => {
+  const schema = `celerity_numbers_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+  const backend = new PostgresBackend({ url: `${URL_BASE}?schema=${schema}`, resultExpires: 3600 });
+  const client = new pg.Client({ connectionString: URL_BASE });
+
+  beforeAll(async () => {
+    await backend.connect();
+    await client.connect();
+  });
+  afterAll(async () => {
+    await backend.close();
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await client.end();
+  });
+
+  it('reads json columns exactly: results, args, kwargs, saved groups', async () => {
+    const id = randomUUID();
+    await backend.set(id, { ...successMeta(id), name: 't', args: [], kwargs: {}, worker: null, retries: 0, queue: null });
+    await client.query(
+      `UPDATE ${schema}.celery_results SET result = $1::json, args = $2::json, kwargs = $3::json WHERE task_id = $4`,
+      ['{"big": 18446744073709551617, "small": 9007199254740991, "f": 0.1}', '[-18446744073709551617]', '{"k": 340282366920938463463374607431768211457}', id],
+    );
+    await readsEveryWay(backend, id, { big: BIG, small: 9007199254740991, f: 0.1 });
+    const meta = await backend.get(id);
+    expect(meta?.args).toEqual([-BIG]);
+    expect(meta?.kwargs).toEqual({ k: 2n ** 128n + 1n });
+
+    const groupId = randomUUID();
+    await backend.saveGroup(groupId, { result: [] });
+    await client.query(`UPDATE ${schema}.celery_groups SET result = $1::json WHERE group_id = $2`, ['[18446744073709551617]', groupId]);
+    expect(await backend.getGroup(groupId)).toEqual({ result: [BIG] });
+  });
+
+  it('leaves columns of other types as node-postgres reads them', async () => {
+    const id = randomUUID();
+    await backend.set(id, { ...successMeta(id), name: 't', args: [1], kwargs: {}, worker: 'w', retries: 3, queue: 'q' });
+    const meta = await backend.get(id);
+    expect(meta).toMatchObject({ status: 'SUCCESS', retries: 3, args: [1], date_done: '2024-05-01T12:00:00.000000' });
+    expect(await backend.incr(`numbers-${id}`, 5)).toBe(5);
   });
 });

@@ -12,6 +12,7 @@ import { ConnectionError } from '../../errors/index.js';
 import { awaitResult } from '../wait.js';
 import { ResultListener } from './listener.js';
 import { migrate } from './migrate.js';
+import { exactJsonTypes } from './json-columns.js';
 import { foldEntries, resultColumns, rowToMeta, rowToPart, sql } from './statements.js';
 import type { ChordPartRow, ResultRow } from './statements.js';
 import { channelFor, parsePostgresUrl } from './url.js';
@@ -76,7 +77,7 @@ export class PostgresBackend implements ResultBackend {
   }
 
   private async establish(): Promise<void> {
-    const pool = new Pool({ ...this.clientConfig, max: this.poolSize } satisfies PoolConfig);
+    const pool = new Pool({ ...this.clientConfig, max: this.poolSize, types: exactJsonTypes } satisfies PoolConfig);
     // An idle pooled connection that fails (server restart) is dropped by the pool; without a listener Node would
     // treat the event as unhandled. Statements in flight see the failure themselves.
     pool.on('error', () => undefined);

@@ -117,7 +117,8 @@ export function rowToMeta(row: ResultRow): ResultMeta {
 function parse(text: string | null, fallback: unknown): unknown {
   if (text === null) return fallback;
   try {
-    return JSON.parse(text);
+    // Exact: a Python-written 2**64 + 1 or NaN reads back as written (see protocol/json.ts).
+    return parseJson(text, 'stored value');
   } catch {
     // Rows may be written by hand or by other tools; a broken value should not make the whole result unreadable.
     return text;
