@@ -3,7 +3,7 @@
  * same key order and date format, so Python's AsyncResult, Flower and our own clients read either side's writes.
  */
 import { DecodeError } from '../errors/index.js';
-import { parseJson, pyDumps, pyJsonInner, pyJsonInnerRepeated, pyJsonString } from './json.js';
+import { parseJson, pyDumps, pyDumpsAllowNan, pyJsonInner, pyJsonInnerRepeated, pyJsonString } from './json.js';
 import { formatPyIsoDate } from './message.js';
 import { decodeText } from './serializers.js';
 import { READY_STATES, type ResultMeta, type TaskState } from './types.js';
@@ -22,7 +22,8 @@ export function encodeResultMeta(meta: ResultMeta, taskId: string = meta.task_id
     '{"status": "',
     pyJsonInnerRepeated(meta.status),
     '", "result": ',
-    meta.result == null ? 'null' : pyDumps(meta.result),
+    // NaN and the infinities as Celery's json.dumps writes them (allow_nan), so such a result is stored, not lost.
+    meta.result == null ? 'null' : pyDumpsAllowNan(meta.result),
     ', "traceback": ',
     meta.traceback == null ? 'null' : pyJsonString(meta.traceback),
     ', "children": ',
@@ -34,7 +35,7 @@ export function encodeResultMeta(meta: ResultMeta, taskId: string = meta.task_id
   if (meta.group_id) parts.push(', "group_id": ', pyJsonString(meta.group_id));
   if (meta.parent_id) parts.push(', "parent_id": ', pyJsonString(meta.parent_id));
   if (hasExtended(meta)) {
-    for (const k of EXTENDED_KEYS) parts.push(', "', k, '": ', pyDumps(meta[k] ?? null));
+    for (const k of EXTENDED_KEYS) parts.push(', "', k, '": ', pyDumpsAllowNan(meta[k] ?? null));
   }
   parts.push(', "task_id": "', pyJsonInner(taskId), '"}');
   return parts.join('');

@@ -14,13 +14,13 @@ import { PostgresBackend } from '../../src/backend/postgres/index.js';
 import { SqliteBackend } from '../../src/backend/sqlite/index.js';
 import { DecodeError } from '../../src/errors/index.js';
 import { parsePyJson } from '../../src/protocol/json-parse.js';
-import { parseJson, pyDumps } from '../../src/protocol/json.js';
+import { jsonColumnText, parseJson, pyDumps, pyDumpsAllowNan } from '../../src/protocol/json.js';
 import { decodeTaskMessage, peekMessageIdentity } from '../../src/protocol/message.js';
 import { decodeEnvelope } from '../../src/protocol/envelope.js';
 import { decodeResultMeta, encodeResultMeta } from '../../src/protocol/result-meta.js';
 import { createSerializerRegistry, msgpackSerializer } from '../../src/protocol/serializers.js';
 import type { ResultMeta } from '../../src/protocol/types.js';
-import { tempDir } from '../helpers.js';
+import { sqliteApp, tempDir } from '../helpers.js';
 import { PYTHON, pingPostgres, requireService } from '../services.js';
 
 const BIG = 2n ** 64n + 1n;
@@ -211,6 +211,37 @@ describe('result metas', () => {
   });
 });
 
+describe('writing what was read', () => {
+  it.skipIf(!hasPython)("result metas write NaN and the infinities as Python's json.dumps does", () => {
+    const [python] = pythonDumps(["[float('nan'), float('inf'), float('-inf'), 2**64 + 1, 0.1, {'k': [float('nan')]}]"]);
+    expect(pyDumpsAllowNan([NaN, Infinity, -Infinity, BIG, 0.1, { k: [NaN] }])).toBe(python);
+  });
+
+  it('a meta whose result and extended args hold NaN and bigints encodes, and decodes back to the same values', () => {
+    const id = randomUUID();
+    const text = encodeResultMeta({
+      status: 'SUCCESS', result: [NaN, BIG], traceback: null, children: [], date_done: null,
+      name: 't', args: [-Infinity, BIG], kwargs: { k: NaN }, worker: 'w', retries: 0, queue: 'q', task_id: id,
+    });
+    expect(text).toContain('"result": [NaN, 18446744073709551617]');
+    expect(text).toContain('"args": [-Infinity, 18446744073709551617], "kwargs": {"k": NaN}');
+    const meta = decodeResultMeta(text);
+    expect(meta.args).toEqual([-Infinity, BIG]);
+    expect((meta.result as unknown[])[1]).toBe(BIG);
+    expect((meta.kwargs as { k: number }).k).toBeNaN();
+  });
+
+  it('message bodies still refuse NaN: a producer gets a TypeError at once rather than a message strict readers reject', () => {
+    expect(() => pyDumps([NaN])).toThrow(TypeError);
+  });
+
+  it('table stores write bigints exactly and keep JSON.stringify for everything else', () => {
+    expect(jsonColumnText({ a: [1, 'é'], n: NaN })).toBe(JSON.stringify({ a: [1, 'é'], n: NaN }));
+    expect(jsonColumnText({ big: BIG, n: NaN, f: 0.1 })).toBe('{"big": 18446744073709551617, "n": null, "f": 0.1}');
+    expect(jsonColumnText(undefined)).toBe('null');
+  });
+});
+
 describe('msgpack', () => {
   const hex = (b: Buffer) => b.toString('hex');
 
@@ -281,6 +312,30 @@ describe('SQLite result backend', () => {
     expect((await backend.mget([id]))[0]?.args).toEqual([BIG]);
   });
 
+  it('stores and reads back bigint results and args exactly', async () => {
+    const id = randomUUID();
+    await backend.set(id, { ...successMeta(id), result: { big: BIG }, name: 't', args: [-BIG, 1], kwargs: { k: BIG }, worker: null, retries: 0, queue: null });
+    await readsEveryWay(backend, id, { big: BIG });
+    expect(await backend.get(id)).toMatchObject({ args: [-BIG, 1], kwargs: { k: BIG } });
+  });
+
+  it('a task on the embedded store receives a bigint argument exactly and its result is stored', async () => {
+    const dir = tempDir();
+    const app = sqliteApp(dir.dir);
+    app.task('t.describe', (x: unknown) => [typeof x, String(x), x]);
+    const worker = app.worker();
+    await worker.start();
+    try {
+      const r = await app.sendTask('t.describe', [BIG]);
+      expect(await r.get({ timeout: 10_000 })).toEqual(['bigint', '18446744073709551617', BIG]);
+      expect((await r.meta())?.args).toEqual([BIG]);
+    } finally {
+      await worker.stop({ timeout: 0 });
+      await app.close();
+      dir.cleanup();
+    }
+  });
+
   it('still hands back a value that is not JSON as its text, rather than failing the whole result', async () => {
     const id = randomUUID();
     await backend.set(id, successMeta(id));
@@ -325,6 +380,17 @@ describe.skipIf(!postgres.ok)(`PostgreSQL result backend${postgres.ok ? '' : ` (
     await backend.saveGroup(groupId, { result: [] });
     await client.query(`UPDATE ${schema}.celery_groups SET result = $1::json WHERE group_id = $2`, ['[18446744073709551617]', groupId]);
     expect(await backend.getGroup(groupId)).toEqual({ result: [BIG] });
+  });
+
+  it('stores bigint results, args and chord parts exactly (NaN as null, which a json column requires)', async () => {
+    const id = randomUUID();
+    await backend.set(id, { ...successMeta(id), result: [BIG, NaN], name: 't', args: [BIG], kwargs: {}, worker: null, retries: 0, queue: null });
+    await readsEveryWay(backend, id, [BIG, null]);
+    expect((await backend.get(id))?.args).toEqual([BIG]);
+    const groupId = randomUUID();
+    await backend.setChordSize(groupId, 1);
+    const parts = await backend.chordPartReturn(groupId, { taskId: id, groupIndex: 0, status: 'SUCCESS', result: -BIG });
+    expect(parts?.map((p) => p.result)).toEqual([-BIG]);
   });
 
   it('leaves columns of other types as node-postgres reads them', async () => {

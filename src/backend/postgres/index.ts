@@ -9,6 +9,7 @@ import type { ClientConfig, PoolConfig, QueryResultRow } from 'pg';
 import type { ChordPart, GroupMeta, ResultBackend, SetOptions, WaitOptions } from '../port.js';
 import type { ResultMeta } from '../../protocol/types.js';
 import { ConnectionError } from '../../errors/index.js';
+import { jsonColumnText } from '../../protocol/json.js';
 import { awaitResult } from '../wait.js';
 import { ResultListener } from './listener.js';
 import { migrate } from './migrate.js';
@@ -149,7 +150,7 @@ export class PostgresBackend implements ResultBackend {
       part.taskId,
       part.groupIndex,
       part.status,
-      JSON.stringify(part.result ?? null),
+      jsonColumnText(part.result ?? null),
       this.ttlMs(options),
     ];
     const { rows } = await this.query<{ claimed: boolean }>(sql('chord-part.sql'), params);
@@ -163,7 +164,7 @@ export class PostgresBackend implements ResultBackend {
   }
 
   async saveGroup(groupId: string, meta: GroupMeta, options?: SetOptions): Promise<void> {
-    const params = [groupId, JSON.stringify(meta.result ?? null), this.ttlMs(options)];
+    const params = [groupId, jsonColumnText(meta.result ?? null), this.ttlMs(options)];
     await this.query(sql('group-save.sql'), params);
   }
 

@@ -3,6 +3,7 @@
  * meta and a `celery_results` row.
  */
 import { readAsset } from '../../util/assets.js';
+import { jsonColumnText } from '../../protocol/json.js';
 import type { ResultMeta } from '../../protocol/types.js';
 import type { ChordPart } from '../port.js';
 
@@ -77,16 +78,16 @@ export function resultColumns(folded: Map<string, ResultMeta>): unknown[][] {
     const row = [
       taskId,
       meta.status,
-      JSON.stringify(meta.result ?? null),
+      jsonColumnText(meta.result ?? null),
       text(meta.traceback),
-      JSON.stringify(meta.children ?? []),
+      jsonColumnText(meta.children ?? []),
       instant(dateDone),
       dateDone,
       text(meta.group_id),
       text(meta.parent_id),
       text(meta.name),
-      meta.args == null ? null : JSON.stringify(meta.args),
-      meta.kwargs == null ? null : JSON.stringify(meta.kwargs),
+      meta.args == null ? null : jsonColumnText(meta.args),
+      meta.kwargs == null ? null : jsonColumnText(meta.kwargs),
       text(meta.worker),
       meta.retries ?? null,
       text(meta.queue),

@@ -5,7 +5,7 @@
 import { prepare, type SqliteDatabase } from '../../sqlite/open.js';
 import { readSql, type Stmt } from '../../sqlite/sql-files.js';
 import type { ResultMeta } from '../../protocol/types.js';
-import { parseJson, pyDumps } from '../../protocol/json.js';
+import { jsonColumnText, parseJson, pyDumps } from '../../protocol/json.js';
 import type { ChordPart } from '../port.js';
 
 export interface ResultRow {
@@ -73,15 +73,15 @@ export function metaToParams(taskId: string, meta: ResultMeta, now: number, expi
   return {
     task_id: taskId,
     status: meta.status,
-    result: JSON.stringify(meta.result ?? null),
+    result: jsonColumnText(meta.result ?? null),
     traceback: meta.traceback ?? null,
-    children: JSON.stringify(meta.children ?? []),
+    children: jsonColumnText(meta.children ?? []),
     date_done: meta.date_done ?? null,
     group_id: meta.group_id ?? null,
     parent_id: meta.parent_id ?? null,
     name: meta.name ?? null,
-    args: meta.args == null ? null : JSON.stringify(meta.args),
-    kwargs: meta.kwargs == null ? null : JSON.stringify(meta.kwargs),
+    args: meta.args == null ? null : jsonColumnText(meta.args),
+    kwargs: meta.kwargs == null ? null : jsonColumnText(meta.kwargs),
     worker: meta.worker ?? null,
     retries: meta.retries ?? null,
     queue: meta.queue ?? null,
