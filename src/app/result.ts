@@ -89,6 +89,10 @@ export class AsyncResult<T = unknown> {
   /**
    * Waits for the result. Resolves with the return value; rejects with the task's error rebuilt (type, message,
    * remote traceback as stack), TaskRevokedError, or TimeoutError after `timeout` ms.
+   *
+   * Numbers come back as the task's side wrote them: an integer outside Number.MIN_SAFE_INTEGER..MAX_SAFE_INTEGER
+   * (a Python task's `2**64 + 1`) as an exact `bigint`, smaller ones as `number`, and Python's NaN and infinities
+   * as those numbers. Type `T` accordingly (`number | bigint`) where a result may be that large.
    */
   async get(options: GetOptions = {}): Promise<T> {
     const backend = await this.source.backend();
