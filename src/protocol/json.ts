@@ -88,7 +88,9 @@ export function parseJson(text: string, what = 'JSON'): unknown {
     try {
       return JSON.parse(text) as unknown;
     } catch {
-      // NaN or Infinity (Python's allow_nan default), or not JSON: the exact reader tells which.
+      // NaN or Infinity (Python's allow_nan default), or not JSON: the exact reader tells which. Such text costs
+      // about 7 µs (JSON.parse's exception, then the reader) against 0.4 µs; looking for the tokens up front
+      // instead would double the scan every message pays (0.09 -> 0.19 µs on a result meta), so they pay here.
     }
   }
   try {
