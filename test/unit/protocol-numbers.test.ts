@@ -98,6 +98,39 @@ describe('parseJson: floats and the tokens Python writes for them', () => {
     }
   });
 
+  it('agrees with JSON.parse on 1,000 generated documents, each written compactly and in Python\'s style', () => {
+    // A fixed-seed generator: the same documents on every run, so a disagreement is reproducible.
+    let seed = 0x9e3779b9;
+    const rand = () => ((seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0) / 2 ** 32);
+    const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+    const chars = ['a', 'Z', ' ', '"', '\\', '/', '\n', '\t', '\u0001', 'é', '日', '\ud83c\udf89', '\ud800', '0', '-'];
+    const gen = (depth: number): unknown => {
+      const kind = depth > 4 ? rand() * 4 : rand() * 6;
+      if (kind < 1) return Array.from({ length: Math.floor(rand() * 8) }, () => pick(chars)).join('');
+      if (kind < 2) return pick([0, -0, 1, -1, 2 ** 53 - 1, -(2 ** 53 - 1), 0.1, 1e-7, 1e20, -(2 ** 60), 1.5e300, 5e-324, rand() * 1e6, -rand()]);
+      if (kind < 3) return Math.floor((rand() - 0.5) * 2 ** 52);
+      if (kind < 4) return pick([true, false, null]);
+      if (kind < 5) return Array.from({ length: Math.floor(rand() * 5) }, () => gen(depth + 1));
+      return Object.fromEntries(Array.from({ length: Math.floor(rand() * 5) }, () => [pick(['a', 'b', '1', '__proto__', 'é', '']), gen(depth + 1)]));
+    };
+    // The one intended difference: an integer lexeme past 2^53 is a bigint of exactly its digits. Both writers
+    // put integral doubles below 1e21 as their shortest digits (String(v)); from 1e21 JSON.stringify uses an
+    // exponent (a float) and pyDumps the double's exact value (BigInt(v)), which Python reads as an int too.
+    const unsafeInt = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && !Number.isSafeInteger(v);
+    const stringified = (_key: string, v: unknown) => (unsafeInt(v) && Math.abs(v) < 1e21 ? BigInt(String(v)) : v);
+    const pythonStyle = (_key: string, v: unknown) =>
+      unsafeInt(v) ? (Math.abs(v) < 1e21 ? BigInt(String(v)) : BigInt(v)) : v;
+    for (let i = 0; i < 1000; i++) {
+      const doc = gen(0);
+      for (const [text, reviver] of [[JSON.stringify(doc), stringified], [pyDumps(doc), pythonStyle]] as const) {
+        const expected = JSON.parse(text, reviver) as unknown;
+        const actual = parsePyJson(text);
+        expect(actual, text).toStrictEqual(expected);
+        expect(pyDumps(actual), text).toBe(pyDumps(expected));
+      }
+    }
+  });
+
   it('makes __proto__ an own property, as JSON.parse does, never the prototype', () => {
     const v = parsePyJson('{"__proto__": {"polluted": true}, "n": NaN}') as Record<string, unknown>;
     expect(Object.getPrototypeOf(v)).toBe(Object.prototype);
