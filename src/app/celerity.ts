@@ -213,7 +213,9 @@ export class Celerity implements TaskSender, CanvasApp {
       extraHeaders: options.headers,
     };
     const message = encodeTaskMessage(spec, this._serializers, options.serializer ?? this._conf.taskSerializer);
-    return { id, message, queue, priority, notBefore: eta ? eta.getTime() : undefined };
+    // Held by the broker until its ETA, or until its expiry when that comes first: a worker then revokes it at once.
+    const notBefore = eta ? Math.min(eta.getTime(), expires?.getTime() ?? Infinity) : undefined;
+    return { id, message, queue, priority, notBefore };
   }
 
   /**

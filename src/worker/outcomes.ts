@@ -220,11 +220,14 @@ export class OutcomeWriter {
     this.host.emit('task-revoked', { id: req.id, name: req.task, expired: why === 'expired' });
   }
 
-  /** An ETA far ahead goes back to the broker with a due time, instead of being held unacked in memory. */
-  async park(job: Job): Promise<void> {
+  /**
+   * An ETA far ahead goes back to the broker, due at `due` (its ETA, or its expiry when that comes first), instead
+   * of being held unacked in memory.
+   */
+  async park(job: Job, due = job.req.eta!.getTime()): Promise<void> {
     const { delivery, req } = job;
     try {
-      await this.host.app.publish({ queue: delivery.queue, message: delivery.message!, priority: delivery.priority, notBefore: req.eta!.getTime() });
+      await this.host.app.publish({ queue: delivery.queue, message: delivery.message!, priority: delivery.priority, notBefore: due });
       await this.host.completer.ack(delivery.tag);
     } catch (err) {
       this.host.log.error({ id: req.id, err: toError(err).message }, 'could not park an ETA task; it will come back after the visibility timeout');

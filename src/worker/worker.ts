@@ -29,6 +29,7 @@ import { Housekeeping } from './housekeeping.js';
 import { OutcomeWriter, type OutcomeHost } from './outcomes.js';
 import { RateGate } from './rate-limit.js';
 import type { WorkerOptions } from './options.js';
+import { holdUntil, isExpired } from './expiry.js';
 
 export type { WorkerOptions } from './options.js';
 
@@ -319,18 +320,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
     if (this.log.isLevelEnabled('info')) this.log.info({ id: req.id, task: req.task }, `Task ${req.task}[${req.id}] received`);
     this.emit('task-received', req);
     const now = Date.now();
-    if (req.expires && req.expires.getTime() <= now) return this.track(this.outcomes.revoke(job, 'expired'));
+    if (isExpired(req, now)) return this.track(this.outcomes.revoke(job, 'expired'));
     const wait = req.eta ? req.eta.getTime() - now : 0;
     if (wait > 0) {
-      if (this.broker.capabilities.nativeDelay && wait > this.app.conf.etaParkThreshold * 1000) {
-        this.track(this.outcomes.park(job));
+      // Parked until its ETA or its expiry, whichever comes first: an expiry before the ETA revokes it on return.
+      const due = Math.min(req.eta!.getTime(), req.expires?.getTime() ?? Infinity);
+      if (this.broker.capabilities.nativeDelay && due - now > this.app.conf.etaParkThreshold * 1000) {
+        this.track(this.outcomes.park(job, due));
         return;
       }
-      this.held.set(d.tag, job);
-      job.timer = setTimeout(() => {
-        this.held.delete(d.tag);
-        this.schedule(job);
-      }, wait);
+      this.hold(job, req.eta!.getTime(), () => this.schedule(job));
       return;
     }
     this.schedule(job);
@@ -341,8 +340,37 @@ export class Worker extends EventEmitter<WorkerEvents> {
     else this.waiting.push(job);
   }
 
-  /** Runs a job on a free slot, unless its rate limit makes it wait: then it is held and the slot stays free. */
+  /**
+   * Keeps `job` reserved until `readyAt`, then calls `ready`; a job that expires first is revoked at its expiry.
+   */
+  private hold(job: Job, readyAt: number, ready: () => void): void {
+    const tag = job.delivery.tag;
+    this.held.set(tag, job);
+    holdUntil(
+      job,
+      readyAt,
+      () => {
+        this.held.delete(tag);
+        ready();
+      },
+      () => {
+        this.held.delete(tag);
+        this.track(this.outcomes.revoke(job, 'expired'));
+        this.wakeLoop();
+      },
+    );
+  }
+
+  /**
+   * Runs a job on a free slot, unless its rate limit makes it wait: then it is held and the slot stays free. A job
+   * that expired while it waited (for its ETA, a rate-limit slot or this free slot) is revoked instead of run.
+   */
   private begin(job: Job): void {
+    if (isExpired(job.req)) {
+      this.track(this.outcomes.revoke(job, 'expired'));
+      this.wakeLoop();
+      return;
+    }
     const wait = job.rateCleared ? 0 : this.rates.wait(job.req.task, job.task.options);
     job.rateCleared = false;
     if (wait === 0) {
@@ -354,11 +382,10 @@ export class Worker extends EventEmitter<WorkerEvents> {
     void Promise.resolve(wait).then((ms) => {
       // Returned to the broker by a shutdown while the shared schedule was being asked.
       if (this.held.get(tag) !== job) return;
-      job.timer = setTimeout(() => {
-        this.held.delete(tag);
+      this.hold(job, Date.now() + ms, () => {
         job.rateCleared = true;
         this.schedule(job);
-      }, ms);
+      });
     });
   }
 
