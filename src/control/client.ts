@@ -1,21 +1,21 @@
 /**
- * The requester's end of Celery's remote control on Redis: what `celery inspect` and `celery control` do
+ * The requester's end of Celery's remote control: what `celery inspect` and `celery control` do
  * (celery/app/control.py over kombu/pidbox.py `Mailbox._broadcast`), so `celerity inspect` can query Celery and
- * Celerity workers alike.
+ * Celerity workers alike, over the broker's mailbox.
  *
- * A call declares a reply queue `<oid>.reply.celery.pidbox` (`SADD _kombu.binding.reply.celery.pidbox
- * "<oid>\x06\x16\x06\x16<oid>.reply.celery.pidbox"`, which is how a kombu worker finds where to push its reply),
- * PUBLISHes the request on `/<db>.celery.pidbox`, BRPOPs replies, then removes the binding and the lists again.
+ * A call opens a reply queue `<oid>.reply.celery.pidbox` bound to `reply.celery.pidbox` with its oid (on Redis,
+ * `SADD _kombu.binding.reply.celery.pidbox "<oid>\x06\x16\x06\x16<oid>.reply.celery.pidbox"`, which is how a
+ * kombu worker finds where to push its reply), broadcasts the request on `celery.pidbox`, takes replies, then
+ * deletes the reply queue again.
  *
  * Waiting follows kombu: up to `timeout` for each next reply, until `limit` replies (by default the number of
- * destinations, when given). One improvement: PUBLISH reports how many connections heard the request, and each
+ * destinations, when given). One improvement: a broadcast reports how many subscribers heard the request, and each
  * node answers at most once, so a call also ends as soon as every listener has answered, and at once when
  * nobody listens, instead of always sitting out the timeout. Each call has its own oid, so concurrent calls never
  * see each other's replies.
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import { BlockingPopper } from '../broker/redis/blocking.js';
+import type { Mailbox, MailboxQueue } from '../broker/mailbox.js';
 import {
   DEFAULT_CONTROL_NAMESPACE,
   decodeControlReply,
@@ -29,10 +29,9 @@ import { createSerializerRegistry } from '../protocol/serializers.js';
 import type { SerializerRegistry } from '../protocol/serializers.js';
 import { ConnectionError } from '../errors/index.js';
 import { LamportClock } from './clock.js';
-import { KombuNames, connectRedis, quit, resolveTarget } from './redis.js';
-import type { RedisTarget, RedisTargetOptions } from './redis.js';
+import { mailboxOf, type MailboxSource } from './transport.js';
 
-export interface ControlClientOptions extends RedisTargetOptions {
+export interface ControlClientOptions extends MailboxSource {
   /** Celery's `control_exchange` (default `celery`). */
   namespace?: string;
   clock?: LamportClock;
@@ -79,18 +78,18 @@ const DEFAULT_TIMEOUT_MS = 1_000;
 export class ControlClient {
   readonly clock: LamportClock;
   private readonly namespace: string;
-  private readonly target: RedisTarget;
+  private readonly mailbox: Mailbox;
+  private readonly ownsMailbox: boolean;
   private readonly registry: SerializerRegistry;
   private readonly serializer: string;
   private readonly onError: (err: Error) => void;
-  private conn: { redis: Redis; popper: BlockingPopper } | null = null;
-  private connecting: Promise<void> | null = null;
+  private closed = false;
   private readonly calls = new Set<Promise<unknown>>();
 
   constructor(options: ControlClientOptions) {
     this.namespace = options.namespace ?? DEFAULT_CONTROL_NAMESPACE;
     this.clock = options.clock ?? new LamportClock();
-    this.target = resolveTarget(options);
+    ({ mailbox: this.mailbox, owned: this.ownsMailbox } = mailboxOf(options, 'celerity-control-client'));
     this.registry = createSerializerRegistry(options.accept ?? ['json']);
     this.serializer = options.serializer ?? 'json';
     this.registry.get(this.serializer);
@@ -99,17 +98,8 @@ export class ControlClient {
 
   /** Opens the connection; the other methods call it themselves when needed. */
   async connect(): Promise<void> {
-    if (this.conn) return;
-    this.connecting ??= connectRedis(this.target, 'celerity-control-client').then(
-      (redis) => {
-        this.conn = { redis, popper: new BlockingPopper(redis) };
-      },
-      (err: unknown) => {
-        this.connecting = null;
-        throw err;
-      },
-    );
-    await this.connecting;
+    if (this.closed) throw new ConnectionError('control client is closed');
+    await this.mailbox.connect();
   }
 
   /**
@@ -176,23 +166,15 @@ export class ControlClient {
 
   /** Waits for calls in progress, then disconnects. */
   async close(): Promise<void> {
+    this.closed = true;
     await Promise.allSettled([...this.calls]);
-    const conn = this.conn;
-    this.conn = null;
-    this.connecting = null;
-    if (!conn) return;
-    await conn.popper.close();
-    await quit(conn.redis);
+    if (this.ownsMailbox) await this.mailbox.close();
   }
 
   private async send(method: string, options: BroadcastOptions): Promise<Record<string, unknown>[]> {
-    const conn = this.conn;
-    if (!conn) throw new ConnectionError('control client is closed');
-    const { redis } = conn;
-    const names = this.target.names;
     const destination = options.destination && options.destination.length > 0 ? [...options.destination] : null;
     const timeoutMs = options.timeout ?? DEFAULT_TIMEOUT_MS;
-    const channel = names.channel(pidboxExchange(this.namespace));
+    const exchange = pidboxExchange(this.namespace);
     const request = {
       method,
       arguments: options.arguments ?? {},
@@ -209,42 +191,33 @@ export class ControlClient {
         { deliveryTag: randomUUID(), serializer: this.serializer, registry: this.registry, namespace: this.namespace },
       );
     if (!options.reply) {
-      await redis.publish(channel, encode({}));
+      await this.mailbox.broadcast(exchange, '', encode({}));
       return [];
     }
 
     const oid = randomUUID();
     const ticket = randomUUID();
-    const bindingKey = names.bindings(replyExchange(this.namespace));
-    const member = KombuNames.bindingMember(oid, '', replyQueue(oid, this.namespace));
-    const lists = names.queueLists(replyQueue(oid, this.namespace));
-    await redis.sadd(bindingKey, member);
+    const queue = await this.mailbox.openQueue(replyExchange(this.namespace), oid, replyQueue(oid, this.namespace));
     try {
       const envelope = encode({
         ticket,
         replyTo: { exchange: replyExchange(this.namespace), routing_key: oid },
       });
-      const listeners = await redis.publish(channel, envelope);
+      const listeners = await this.mailbox.broadcast(exchange, '', envelope);
       const limit = options.limit ?? (destination ? destination.length : null);
-      return await this.collect(conn.popper, lists, ticket, {
+      return await this.collect(queue, ticket, {
         max: Math.min(limit ?? Infinity, listeners),
         timeoutMs,
         onReply: options.onReply,
         signal: options.signal,
       });
     } finally {
-      await redis
-        .multi()
-        .srem(bindingKey, member)
-        .del(...lists)
-        .exec()
-        .catch(() => undefined);
+      await queue.close().catch(() => undefined);
     }
   }
 
   private async collect(
-    popper: BlockingPopper,
-    lists: string[],
+    queue: MailboxQueue,
     ticket: string,
     options: {
       max: number;
@@ -255,11 +228,11 @@ export class ControlClient {
   ): Promise<Record<string, unknown>[]> {
     const replies: Record<string, unknown>[] = [];
     while (replies.length < options.max) {
-      const item = await popper.pop(lists, options.timeoutMs, options.signal);
-      if (!item) break;
+      const item = await queue.take(options.timeoutMs, options.signal);
+      if (item === null) break;
       let reply;
       try {
-        reply = decodeControlReply(item[1], this.registry);
+        reply = decodeControlReply(item, this.registry);
       } catch (err) {
         this.onError(err as Error);
         continue;

@@ -14,7 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { Mailbox } from '../broker/mailbox.js';
 import {
   EVENT_EXCHANGE,
   createEvent,
@@ -27,8 +27,7 @@ import type { CeleryEvent, EventFieldsByType, WorkerEventFields } from '../proto
 import { createSerializerRegistry } from '../protocol/serializers.js';
 import type { SerializerRegistry } from '../protocol/serializers.js';
 import { LamportClock } from './clock.js';
-import { connectRedis, quit, resolveTarget } from './redis.js';
-import type { RedisTarget, RedisTargetOptions } from './redis.js';
+import { mailboxOf, type MailboxSource } from './transport.js';
 
 export interface HeartbeatOptions {
   /** Seconds between heartbeats (Celery's default 2). */
@@ -37,7 +36,7 @@ export interface HeartbeatOptions {
   state: () => { active: number; processed: number };
 }
 
-export interface EventDispatcherOptions extends RedisTargetOptions {
+export interface EventDispatcherOptions extends MailboxSource {
   /** The node name events are sent as. */
   hostname: string;
   /** Celery's `event_exchange` (default `celeryev`). */
@@ -71,7 +70,8 @@ export class EventDispatcher {
   /** The groups sent; null = all. Mutable, for `enable_events` / `disable_events`. */
   groups: Set<string> | null;
   private readonly exchange: string;
-  private readonly target: RedisTarget;
+  private readonly mailbox: Mailbox;
+  private readonly ownsMailbox: boolean;
   private readonly registry: SerializerRegistry;
   private readonly serializer: string;
   private readonly pid: number;
@@ -83,7 +83,7 @@ export class EventDispatcher {
   private readonly buffers = new Map<string, CeleryEvent[]>();
   private flushScheduled: NodeJS.Immediate | null = null;
   private readonly pending = new Set<Promise<void>>();
-  private redis: Redis | null = null;
+  private started = false;
   private timer: NodeJS.Timeout | null = null;
   private online = false;
 
@@ -92,7 +92,7 @@ export class EventDispatcher {
     this.clock = options.clock ?? new LamportClock();
     this.groups = options.groups ? new Set(options.groups) : null;
     this.exchange = options.exchange ?? EVENT_EXCHANGE;
-    this.target = resolveTarget(options);
+    ({ mailbox: this.mailbox, owned: this.ownsMailbox } = mailboxOf(options, 'celerity-events'));
     this.registry = createSerializerRegistry(['json']);
     this.serializer = options.serializer ?? 'json';
     this.registry.get(this.serializer);
@@ -110,8 +110,9 @@ export class EventDispatcher {
 
   /** Connects; with `heartbeat`, announces the worker online and starts the heartbeats. */
   async start(): Promise<void> {
-    if (this.redis) return;
-    this.redis = await connectRedis(this.target, 'celerity-events');
+    if (this.started) return;
+    await this.mailbox.connect();
+    this.started = true;
     if (!this.heartbeat) return;
     this.online = true;
     await this.send('worker-online', this.workerFields());
@@ -131,7 +132,7 @@ export class EventDispatcher {
   send(type: string, fields?: Record<string, unknown>): Promise<void>;
   send(type: string, fields: object = {}): Promise<void> {
     const group = eventGroup(type);
-    if (!this.redis || (this.groups && !this.groups.has(group))) return Promise.resolve();
+    if (!this.started || (this.groups && !this.groups.has(group))) return Promise.resolve();
     const event = createEvent(type, fields, { hostname: this.hostname, pid: this.pid, clock: this.clock.forward() });
     if (!this.bufferGroups.has(group)) return this.publish(event);
     const buffer = this.buffers.get(group) ?? [];
@@ -161,16 +162,15 @@ export class EventDispatcher {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    if (!this.redis) return;
+    if (!this.started) return;
     await this.flush();
     if (this.online) {
       this.online = false;
       await this.send('worker-offline', this.workerFields());
     }
     await Promise.allSettled([...this.pending]);
-    const redis = this.redis;
-    this.redis = null;
-    await quit(redis);
+    this.started = false;
+    if (this.ownsMailbox) await this.mailbox.close();
   }
 
   private workerFields(): WorkerEventFields {
@@ -185,8 +185,7 @@ export class EventDispatcher {
   }
 
   private publish(event: CeleryEvent | CeleryEvent[], routingKey?: string): Promise<void> {
-    const redis = this.redis;
-    if (!redis) return Promise.resolve();
+    if (!this.started) return Promise.resolve();
     const done = (async () => {
       const message = encodeEventMessage(event, {
         hostname: this.hostname,
@@ -196,7 +195,7 @@ export class EventDispatcher {
         registry: this.registry,
         ...(routingKey ? { routingKey } : {}),
       });
-      await redis.publish(this.target.names.channel(this.exchange, message.routingKey), message.envelope);
+      await this.mailbox.broadcast(this.exchange, message.routingKey, message.envelope);
     })().catch((err: unknown) => this.report(err));
     this.pending.add(done);
     void done.finally(() => this.pending.delete(done));

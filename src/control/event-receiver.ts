@@ -8,20 +8,19 @@
  * (Redis pub/sub keeps nothing), as with Celery.
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Mailbox, MailboxSubscription } from '../broker/mailbox.js';
 import { DEFAULT_CONTROL_NAMESPACE, encodeControlRequest, pidboxExchange } from '../protocol/control.js';
 import { EVENT_EXCHANGE, decodeEventMessage } from '../protocol/events.js';
 import type { CeleryEvent } from '../protocol/events.js';
 import { createSerializerRegistry } from '../protocol/serializers.js';
 import type { SerializerRegistry } from '../protocol/serializers.js';
 import { LamportClock } from './clock.js';
-import { connectRedis, duplicateConnection, quit, resolveTarget } from './redis.js';
-import type { RedisTarget, RedisTargetOptions } from './redis.js';
+import { mailboxOf, type MailboxSource } from './transport.js';
 
 /** An event as received, with Celery's receiver-side field: `local_received`, epoch seconds. */
 export type ReceivedEvent = CeleryEvent & { local_received: number };
 
-export interface EventReceiverOptions extends RedisTargetOptions {
+export interface EventReceiverOptions extends MailboxSource {
   /** Celery's `event_exchange` (default `celeryev`). */
   exchange?: string;
   /** Which events, as an AMQP topic binding key (default `#`: all); `worker.#` for worker events only. */
@@ -51,13 +50,13 @@ export class EventReceiver {
   private readonly routingKey: string;
   private readonly wakeup: boolean;
   private readonly controlNamespace: string;
-  private readonly target: RedisTarget;
+  private readonly mailbox: Mailbox;
+  private readonly ownsMailbox: boolean;
   private readonly registry: SerializerRegistry;
   private readonly onError: (err: Error) => void;
   private readonly listeners = new Set<Listener>();
   private readonly closers = new Set<() => void>();
-  private redis: Redis | null = null;
-  private subscriber: Redis | null = null;
+  private subscription: MailboxSubscription | null = null;
 
   constructor(options: EventReceiverOptions) {
     this.clock = options.clock ?? new LamportClock();
@@ -65,22 +64,17 @@ export class EventReceiver {
     this.routingKey = options.routingKey ?? '#';
     this.wakeup = options.wakeup ?? true;
     this.controlNamespace = options.controlNamespace ?? DEFAULT_CONTROL_NAMESPACE;
-    this.target = resolveTarget(options);
+    ({ mailbox: this.mailbox, owned: this.ownsMailbox } = mailboxOf(options, 'celerity-events-receiver'));
     this.registry = createSerializerRegistry(options.accept ?? ['json']);
     this.onError = options.onError ?? (() => undefined);
   }
 
   /** Subscribes; resolves once events are being received (and the wakeup sent). */
   async start(): Promise<void> {
-    if (this.redis) return;
-    const redis = await connectRedis(this.target, 'celerity-events-receiver');
-    this.redis = redis;
+    if (this.subscription) return;
     try {
-      const subscriber = await duplicateConnection(redis, 'celerity-events-sub', this.target.target);
-      this.subscriber = subscriber;
-      subscriber.on('pmessage', (_pattern: string, _channel: string, message: string) => this.receive(message));
-      await subscriber.psubscribe(this.target.names.subscription(this.exchange, this.routingKey));
-      if (this.wakeup) await this.wakeWorkers(redis);
+      this.subscription = await this.mailbox.subscribe(this.exchange, this.routingKey, (raw) => this.receive(raw));
+      if (this.wakeup) await this.wakeWorkers();
     } catch (err) {
       await this.close();
       throw err;
@@ -144,10 +138,10 @@ export class EventReceiver {
   /** Unsubscribes and disconnects; open iterators end. */
   async close(): Promise<void> {
     for (const stop of [...this.closers]) stop();
-    const { redis, subscriber } = this;
-    this.redis = null;
-    this.subscriber = null;
-    await Promise.all([subscriber && quit(subscriber), redis && quit(redis)]);
+    const subscription = this.subscription;
+    this.subscription = null;
+    await subscription?.close().catch((err: unknown) => this.report(err));
+    if (this.ownsMailbox) await this.mailbox.close();
   }
 
   private receive(raw: string): void {
@@ -175,7 +169,7 @@ export class EventReceiver {
   }
 
   /** Celery's `wakeup_workers`: a `heartbeat` control broadcast with no reply wanted. */
-  private async wakeWorkers(redis: Redis): Promise<void> {
+  private async wakeWorkers(): Promise<void> {
     const envelope = encodeControlRequest(
       {
         method: 'heartbeat',
@@ -188,7 +182,7 @@ export class EventReceiver {
       },
       { deliveryTag: randomUUID(), namespace: this.controlNamespace },
     );
-    await redis.publish(this.target.names.channel(pidboxExchange(this.controlNamespace)), envelope);
+    await this.mailbox.broadcast(pidboxExchange(this.controlNamespace), '', envelope);
   }
 
   private report(err: unknown): void {

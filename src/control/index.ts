@@ -1,5 +1,5 @@
 /**
- * Celery's remote control (pidbox) and monitoring events over Redis: a node's ControlServer, the requester's
+ * Celery's remote control (pidbox) and monitoring events over the broker's mailbox: a node's ControlServer, the requester's
  * ControlClient, and the EventDispatcher / EventReceiver pair. Wire formats live in protocol/control.ts and
  * protocol/events.ts.
  */
@@ -27,4 +27,5 @@ export type {
 } from './handler.js';
 export { ControlServer } from './server.js';
 export type { ControlServerOptions } from './server.js';
-export type { RedisTargetOptions } from './redis.js';
+export type { RedisTargetOptions } from '../broker/redis/fanout.js';
+export type { MailboxSource } from './transport.js';

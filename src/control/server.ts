@@ -1,9 +1,9 @@
 /**
- * A node's end of Celery's remote control on Redis: what lets `celery inspect ping` and Flower see a Celerity
- * worker. Mirrors a Celery 5.2 worker's pidbox (celery/worker/pidbox.py over kombu/pidbox.py `Node`):
+ * A node's end of Celery's remote control: what lets `celery inspect ping` and Flower see a Celerity worker.
+ * Mirrors a Celery 5.2 worker's pidbox (celery/worker/pidbox.py over kombu/pidbox.py `Node`), over the broker's
+ * mailbox (on Redis, kombu's own layout: see broker/redis/mailbox.ts):
  *
- * - on start, declares its queue `<hostname>.celery.pidbox` on the fanout exchange (`SADD
- *   _kombu.binding.celery.pidbox "\x06\x16\x06\x16<hostname>.celery.pidbox"`) and PSUBSCRIBEs `/<db>.celery.pidbox`;
+ * - on start, subscribes to the fanout exchange `celery.pidbox` with its queue `<hostname>.celery.pidbox`;
  * - for each request: adjusts its Lamport clock, acts only when addressed (destination, or pattern + matcher),
  *   runs the command and, when the request has `reply_to`, pushes `{hostname: reply}` onto the requester's list;
  * - on close, unsubscribes and removes the binding and the (always empty) queue lists, as kombu's queue delete.
@@ -13,8 +13,7 @@
  * it would drop requests from clients whose clocks run ahead.
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import { SEP } from '../broker/redis/keys.js';
+import type { Mailbox, MailboxSubscription } from '../broker/mailbox.js';
 import {
   DEFAULT_CONTROL_NAMESPACE,
   decodeControlRequest,
@@ -27,14 +26,12 @@ import type { ControlRequest } from '../protocol/control.js';
 import { pyRepr } from '../protocol/repr.js';
 import { createSerializerRegistry } from '../protocol/serializers.js';
 import type { SerializerRegistry } from '../protocol/serializers.js';
-import { readAsset } from '../util/assets.js';
 import { LamportClock } from './clock.js';
 import { dispatchCommand } from './dispatch.js';
 import type { ControlHandler } from './handler.js';
-import { KombuNames, connectRedis, duplicateConnection, quit, resolveTarget } from './redis.js';
-import type { RedisTarget, RedisTargetOptions } from './redis.js';
+import { mailboxOf, type MailboxSource } from './transport.js';
 
-export interface ControlServerOptions extends RedisTargetOptions {
+export interface ControlServerOptions extends MailboxSource {
   /** The node name, `celery@host` style; what `celery inspect` prints and `--destination` selects. */
   hostname: string;
   handler: ControlHandler;
@@ -50,19 +47,17 @@ export interface ControlServerOptions extends RedisTargetOptions {
   onError?: (err: Error) => void;
 }
 
-type ReplyScript = (numKeys: number, key: string, ...args: string[]) => Promise<number>;
-
 export class ControlServer {
   readonly hostname: string;
   readonly clock: LamportClock;
   private readonly handler: ControlHandler;
   private readonly namespace: string;
-  private readonly target: RedisTarget;
+  private readonly mailbox: Mailbox;
+  private readonly ownsMailbox: boolean;
   private readonly registry: SerializerRegistry;
   private readonly serializer: string;
   private readonly onError: (err: Error) => void;
-  private redis: Redis | null = null;
-  private subscriber: Redis | null = null;
+  private subscription: MailboxSubscription | null = null;
   /** The request being handled and those queued behind it. */
   private queue: Promise<void> = Promise.resolve();
   private closing = false;
@@ -72,47 +67,34 @@ export class ControlServer {
     this.handler = options.handler;
     this.namespace = options.namespace ?? DEFAULT_CONTROL_NAMESPACE;
     this.clock = options.clock ?? new LamportClock();
-    this.target = resolveTarget(options);
+    ({ mailbox: this.mailbox, owned: this.ownsMailbox } = mailboxOf(options, 'celerity-control'));
     this.registry = createSerializerRegistry(options.accept ?? ['json']);
     this.serializer = options.serializer ?? 'json';
     this.registry.get(this.serializer);
     this.onError = options.onError ?? (() => undefined);
   }
 
-  /** Connects, declares the node's queue and subscribes; resolves once requests can arrive. */
+  /** Declares the node's queue and subscribes; resolves once requests can arrive. */
   async start(): Promise<void> {
-    if (this.redis || this.closing) return;
-    const redis = await connectRedis(this.target, 'celerity-control');
-    this.redis = redis;
+    if (this.subscription || this.closing) return;
     try {
-      redis.defineCommand('celerityControlReply', { lua: readAsset(import.meta.url, 'lua/reply.lua') });
-      const subscriber = await duplicateConnection(redis, 'celerity-control-sub', this.target.target);
-      this.subscriber = subscriber;
-      await redis.sadd(this.bindingKey(), this.bindingMember());
-      subscriber.on('pmessage', (_pattern: string, _channel: string, message: string) => this.enqueue(message));
-      await subscriber.psubscribe(this.target.names.subscription(pidboxExchange(this.namespace)));
+      this.subscription = await this.mailbox.subscribe(pidboxExchange(this.namespace), '', (raw) => this.enqueue(raw), {
+        queue: nodeQueue(this.hostname, this.namespace),
+      });
     } catch (err) {
-      await this.disconnect();
+      if (this.ownsMailbox) await this.mailbox.close();
       throw err;
     }
   }
 
-  /** Stops listening, lets the request in hand finish, removes the node's queue declaration and disconnects. */
+  /** Stops listening, lets the request in hand finish and reply, removes the node's queue declaration. */
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    const { redis, subscriber } = this;
-    if (!redis || !subscriber) return;
-    await subscriber.punsubscribe().catch(() => undefined);
     await this.queue;
-    const lists = this.target.names.queueLists(nodeQueue(this.hostname, this.namespace));
-    await redis
-      .multi()
-      .srem(this.bindingKey(), this.bindingMember())
-      .del(...lists)
-      .exec()
-      .catch((err: unknown) => this.report(err));
-    await this.disconnect();
+    await this.subscription?.close().catch((err: unknown) => this.report(err));
+    this.subscription = null;
+    if (this.ownsMailbox) await this.mailbox.close();
   }
 
   private enqueue(raw: string): void {
@@ -141,9 +123,8 @@ export class ControlServer {
   }
 
   private async reply(request: ControlRequest, value: unknown): Promise<void> {
-    const redis = this.redis;
     const replyTo = request.replyTo;
-    if (!redis || !replyTo) return;
+    if (!replyTo) return;
     const encode = (v: unknown): string =>
       encodeControlReply(v, {
         hostname: this.hostname,
@@ -162,17 +143,7 @@ export class ControlServer {
       envelope = encode({ error: `EncodeError(${pyRepr((err as Error).message)})` });
       this.report(err);
     }
-    const script = (redis as unknown as { celerityControlReply: ReplyScript }).celerityControlReply.bind(redis);
-    const names = this.target.names;
-    await script(1, names.bindings(replyTo.exchange), replyTo.routing_key, envelope, names.prefix, SEP);
-  }
-
-  private bindingKey(): string {
-    return this.target.names.bindings(pidboxExchange(this.namespace));
-  }
-
-  private bindingMember(): string {
-    return KombuNames.bindingMember('', '', nodeQueue(this.hostname, this.namespace));
+    await this.mailbox.send(replyTo.exchange, replyTo.routing_key, envelope);
   }
 
   private report(err: unknown): void {
@@ -181,12 +152,5 @@ export class ControlServer {
     } catch {
       // A failing error callback must not stop the request loop.
     }
-  }
-
-  private async disconnect(): Promise<void> {
-    const { redis, subscriber } = this;
-    this.redis = null;
-    this.subscriber = null;
-    await Promise.all([subscriber && quit(subscriber), redis && quit(redis)]);
   }
 }

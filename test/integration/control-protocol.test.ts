@@ -8,7 +8,7 @@ import { LamportClock } from '../../src/control/clock.js';
 import { dispatchCommand } from '../../src/control/dispatch.js';
 import { ControlCommandError } from '../../src/control/handler.js';
 import type { ControlContext, ControlHandler } from '../../src/control/handler.js';
-import { KombuNames, resolveTarget } from '../../src/control/redis.js';
+import { KombuNames, resolveTarget } from '../../src/broker/redis/fanout.js';
 import {
   decodeControlReply,
   decodeControlRequest,

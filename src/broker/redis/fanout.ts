@@ -12,9 +12,9 @@
  */
 import { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
-import { ConnectionError } from '../errors/index.js';
-import { PRIORITY_STEPS, SEP } from '../broker/redis/keys.js';
-import { connectionFailure, parseRedisUrl } from '../redis/url.js';
+import { ConnectionError } from '../../errors/index.js';
+import { PRIORITY_STEPS, SEP } from './keys.js';
+import { connectionFailure, parseRedisUrl } from '../../redis/url.js';
 
 /** Where to connect, and kombu's naming options. */
 export interface RedisTargetOptions {

@@ -1,5 +1,5 @@
 --[[
-reply.lua: delivers a control reply the way kombu's Redis transport publishes to a direct exchange (look up the
+mailbox-send.lua: delivers a control reply the way kombu's Redis transport publishes to a direct exchange (look up the
 exchange's bindings, LPUSH to every queue bound with the reply's routing key), in one atomic step. Atomic so that
 a requester that has stopped listening (kombu SREMs its binding, then DELs its lists) never finds a reply left
 behind in a list nobody reads; kombu would push such a reply to its dead-letter list `ae.undeliver` instead,
