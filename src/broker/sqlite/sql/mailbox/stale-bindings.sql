@@ -1,0 +1,2 @@
+-- stale-bindings: then forgets those queues' bindings.
+DELETE FROM mailbox_bindings WHERE seen_at < :before;

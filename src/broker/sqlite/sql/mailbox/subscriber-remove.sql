@@ -1,0 +1,2 @@
+-- subscriber-remove: ends a subscription.
+DELETE FROM mailbox_subscribers WHERE id = :id;
