@@ -4,6 +4,7 @@
  * window; a list transport (Redis, SQLite) by popping a batch in one atomic step.
  */
 import type { TaskIdentity } from '../protocol/message.js';
+import type { Mailbox } from './mailbox.js';
 import type { BrokerMessage } from '../protocol/types.js';
 
 export interface BrokerCapabilities {
@@ -118,6 +119,11 @@ export interface Broker {
   revoke?(taskIds: readonly string[], options: { terminate: boolean; signal: string }): Promise<void>;
   /** Revocations stored after `cursor` (0: every one still remembered), oldest first, and the cursor to ask next. */
   revocationsSince?(cursor: number): Promise<{ revocations: Revocation[]; cursor: number }>;
+  /**
+   * A new mailbox on this broker's transport, for remote control and events (its caller closes it). Absent where
+   * the transport has none.
+   */
+  mailbox?(): Mailbox;
   close(): Promise<void>;
 }
 

@@ -16,6 +16,8 @@ import type {
 import { clampPriority, decodeRaw, encodeRaw, messageToParts, taskIdentity, toDelivery } from '../raw.js';
 import type { StoredParts } from '../raw.js';
 import { ConnectionError } from '../../errors/index.js';
+import type { Mailbox } from '../mailbox.js';
+import { MemoryMailbox, MemoryMailboxHub } from './mailbox.js';
 
 export interface MemoryBrokerOptions {
   /** Seconds a reserved message stays invisible before it returns to its queue. Default 3600. */
@@ -40,6 +42,7 @@ interface StoredDeadLetter extends DeadLetter {
 
 export class MemoryBroker implements Broker {
   private readonly rateSlots = new Map<string, number>();
+  private readonly mailboxHub = new MemoryMailboxHub();
   readonly capabilities: BrokerCapabilities = {
     nativePriority: true,
     nativeDelay: true,
@@ -201,6 +204,11 @@ export class MemoryBroker implements Broker {
     const start = Math.max(now, this.rateSlots.get(key) ?? 0);
     this.rateSlots.set(key, start + spacingMs);
     return start - now;
+  }
+
+  /** Control and events between the users of this broker object. */
+  mailbox(): Mailbox {
+    return new MemoryMailbox(this.mailboxHub);
   }
 
   async close(): Promise<void> {

@@ -48,6 +48,8 @@ import { ACK_SCRIPT, defineScripts } from './scripts.js';
 import type { Scripts } from './scripts.js';
 import { takeReady } from './take.js';
 import { connectionFailure, parseRedisUrl } from '../../redis/url.js';
+import type { Mailbox } from '../mailbox.js';
+import { RedisMailbox } from './mailbox.js';
 
 export { redisOptionsFromUrl, parseRedisUrl } from '../../redis/url.js';
 export type { DelayedDelivery, PriorityOrder } from './keys.js';
@@ -105,7 +107,7 @@ export class RedisBroker implements Broker {
   /** Settles once every batch published so far has been written (see publish); unset when none is waiting. */
   private sendQueue: Promise<void> | undefined;
 
-  constructor(options: RedisBrokerOptions) {
+  constructor(private readonly options: RedisBrokerOptions) {
     const url = parseRedisUrl(options.url, {
       setting: 'broker',
       params: ['global_keyprefix', 'priority_order', 'delayed_delivery'],
@@ -323,6 +325,11 @@ export class RedisBroker implements Broker {
   }
 
   /** Wakes pending reserves (they resolve with `[]`), lets them finish, and quits every connection. */
+  /** kombu's pidbox and celeryev on the same server, database and key prefix as the queues. */
+  mailbox(): Mailbox {
+    return new RedisMailbox({ url: this.options.url, globalKeyprefix: this.options.globalKeyprefix });
+  }
+
   async close(): Promise<void> {
     const conn = this.conn;
     if (!conn) return;

@@ -35,6 +35,8 @@ import type { SqliteDatabase } from '../../sqlite/open.js';
 import { ChangeWatcher } from '../../sqlite/watcher.js';
 import { createSchema, prepareStatements } from './statements.js';
 import type { MessageRow, PublishParams, Statements } from './statements.js';
+import type { Mailbox } from '../mailbox.js';
+import { SqliteMailbox } from './mailbox.js';
 
 export interface SqliteBrokerOptions {
   /** Database file; `:memory:` gives a private store (tests only: no other connection can see it). */
@@ -262,6 +264,11 @@ export class SqliteBroker implements Broker {
   }
 
   /** Releases pending reserves (they resolve with `[]`) and closes the connection. */
+  /** Remote control and events between the processes sharing this file. */
+  mailbox(): Mailbox {
+    return new SqliteMailbox({ path: this.options.path, pollIntervalMs: this.options.pollIntervalMs });
+  }
+
   async close(): Promise<void> {
     const conn = this.conn;
     if (!conn) return;
