@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { ResultBackend } from '../backend/port.js';
 import type { Broker, OutboundMessage } from '../broker/port.js';
+import type { Mailbox } from '../broker/mailbox.js';
 import { createBackend } from '../backend/index.js';
 import { createBroker } from '../broker/index.js';
 import { CelerityError } from '../errors/index.js';
@@ -21,7 +22,6 @@ import { Task, type AnyTask, type ApplyOptions, type TaskFn, type TaskOptions, t
 import type { WorkerOptions } from '../worker/worker.js';
 import { parseRate } from '../worker/rate-limit.js';
 import { Worker } from '../worker/worker.js';
-import { isRedisUrl } from '../worker/node.js';
 import { maskPassword } from '../redis/url.js';
 import { Canvas } from '../canvas/engine.js';
 import type { CanvasApp } from '../canvas/host.js';
@@ -72,7 +72,7 @@ export class Celerity implements TaskSender, CanvasApp {
   private readonly origin = `gen${process.pid}@${os.hostname()}`;
   /** The canvas engine: what signatures built from this app's tasks send themselves with. */
   readonly canvas: Canvas = new Canvas(this);
-  private controlClient: ControlClient | undefined;
+  private control: { client: ControlClient; mailbox: Mailbox } | undefined;
   private builtins: Map<string, AnyTask> | undefined;
 
   /**
@@ -233,23 +233,24 @@ export class Celerity implements TaskSender, CanvasApp {
 
   /**
    * Celery's `app.control.revoke`: every worker discards these tasks when they arrive (and, with `terminate`,
-   * stops them if running). On Redis it travels over remote control, as Celery's does; on the embedded store the
-   * ids are stored in the broker, where every worker reads them before it looks at the messages it reserves.
+   * stops them if running). A broker that stores revocations (the embedded store) keeps the ids where every worker
+   * reads them before it looks at the messages it reserves, including workers started later; otherwise the ids
+   * travel over remote control through the broker's mailbox, as Celery's do.
    */
   async revokeTasks(ids: readonly string[], options: RevokeTaskOptions = {}): Promise<void> {
     if (!ids.length) return;
-    const url = this._conf.broker;
-    if (!isRedisUrl(url)) {
-      const broker = await this.broker();
-      if (!broker.revoke) throw new CelerityError(`the broker at ${maskPassword(url)} cannot revoke tasks`);
+    const broker = await this.broker();
+    if (broker.revoke) {
       await broker.revoke(ids, { terminate: options.terminate ?? false, signal: options.signal ?? 'SIGTERM' });
       return;
     }
-    if (!this.controlClient) {
+    if (!broker.mailbox) throw new CelerityError(`the broker at ${maskPassword(this._conf.broker)} cannot revoke tasks`);
+    if (!this.control) {
       const { ControlClient } = await import('../control/client.js');
-      this.controlClient = new ControlClient({ url, accept: this._conf.acceptContent, serializer: this._conf.taskSerializer });
+      const mailbox = broker.mailbox();
+      this.control = { mailbox, client: new ControlClient({ mailbox, accept: this._conf.acceptContent, serializer: this._conf.taskSerializer }) };
     }
-    await this.controlClient.revoke(ids, { terminate: options.terminate, signalName: options.signal, reply: options.wait, timeout: options.timeout });
+    await this.control.client.revoke(ids, { terminate: options.terminate, signalName: options.signal, reply: options.wait, timeout: options.timeout });
   }
 
   /** Publishes already built messages (used by the worker for retries and parking). */
@@ -309,9 +310,10 @@ export class Celerity implements TaskSender, CanvasApp {
   /** Flushes pending sends and closes connections; the process can then exit on its own. */
   async close(): Promise<void> {
     await this.publisher.drain();
-    const control = this.controlClient;
-    this.controlClient = undefined;
-    await control?.close();
+    const control = this.control;
+    this.control = undefined;
+    await control?.client.close();
+    await control?.mailbox.close();
     const [b, r] = [this.brokerP, this.backendP];
     this.brokerP = this.backendP = undefined;
     this.connectedBroker = undefined;

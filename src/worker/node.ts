@@ -1,5 +1,6 @@
 /**
- * The worker as a Celery node on Redis: what lets `celery inspect`, `celery control`, `celerity inspect` and
+ * The worker as a Celery node on its broker's mailbox (Redis: kombu's pidbox and celeryev; the embedded store: its
+ * own tables): what lets `celery inspect`, `celery control`, `celerity inspect` and
  * Flower see and steer it. Started by Worker.start() after the pool, before consuming; closed by Worker.stop()
  * after the last task was written, so the final events and replies describe the finished state.
  *
@@ -15,6 +16,7 @@
  * a task that blocks the loop delays them, as it delays everything else.
  */
 import type { Celerity } from '../app/celerity.js';
+import type { Mailbox } from '../broker/mailbox.js';
 import { ControlClient } from '../control/client.js';
 import { LamportClock } from '../control/clock.js';
 import { EventDispatcher } from '../control/event-dispatcher.js';
@@ -90,23 +92,24 @@ export class WorkerNode {
   /** Jobs by request while task events are on, for the pid of their task-started event; weak, so nothing to clean. */
   private readonly startedJobs = new WeakMap<TaskRequest, NodeJob>();
   readonly events: TaskEventBridge;
-  private readonly url: string;
+  private readonly mailbox: Mailbox;
   private readonly statedb: StateDb | null;
   private readonly server: ControlServer;
   private readonly dispatcher: EventDispatcher;
   private closing: Promise<void> | undefined;
 
   /**
-   * The node for a worker, started; undefined when the broker is not Redis (one info line says so) or `options`
+   * The node for a worker, started; undefined when the broker has no mailbox (one info line says so) or `options`
    * is false.
    */
   static async open(host: NodeHost, options: NodeOptions | false = {}): Promise<WorkerNode | undefined> {
     if (options === false) return undefined;
-    if (!isRedisUrl(host.app.conf.broker)) {
-      host.log.info('remote control and events need a Redis broker: this worker answers no inspect/control commands and sends no events');
+    const broker = await host.app.broker();
+    if (!broker.mailbox) {
+      host.log.info('this broker carries no remote control or events: this worker answers no inspect/control commands and sends no events');
       return undefined;
     }
-    const node = new WorkerNode(host, options);
+    const node = new WorkerNode(host, options, broker.mailbox());
     await node.start(options);
     return node;
   }
@@ -114,9 +117,10 @@ export class WorkerNode {
   private constructor(
     readonly host: NodeHost,
     options: NodeOptions,
+    mailbox: Mailbox,
   ) {
     const { app, worker, log } = host;
-    this.url = app.conf.broker;
+    this.mailbox = mailbox;
     const file = options.statedb !== undefined ? options.statedb : app.conf.statedb;
     this.statedb = file
       ? new StateDb(file, () => ({ revoked: this.revoked, clock: this.clock.value }), {
@@ -125,7 +129,7 @@ export class WorkerNode {
       : null;
     const onError = (err: Error): void => log.warn({ err: err.message }, 'remote control: a request or reply failed');
     this.server = new ControlServer({
-      url: this.url,
+      mailbox,
       hostname: worker.hostname,
       handler: new WorkerControl(this),
       clock: this.clock,
@@ -135,7 +139,7 @@ export class WorkerNode {
     });
     // Always made, heartbeats or not: `enable_events` may turn task events on later.
     this.dispatcher = new EventDispatcher({
-      url: this.url,
+      mailbox,
       hostname: worker.hostname,
       clock: this.clock,
       serializer: 'json',
@@ -171,6 +175,7 @@ export class WorkerNode {
     } catch (err) {
       this.events.disable();
       await Promise.allSettled([this.server.close(), this.dispatcher.close()]);
+      await this.mailbox.close().catch(() => undefined);
       throw err;
     }
   }
@@ -218,6 +223,7 @@ export class WorkerNode {
       this.events.disable();
       await this.server.close();
       await this.dispatcher.close();
+      await this.mailbox.close().catch((err: unknown) => this.host.log.warn({ err: toError(err).message }, 'could not close the mailbox'));
       await this.statedb?.save();
     })();
     return this.closing;
@@ -229,7 +235,7 @@ export class WorkerNode {
    */
   private async mingle(): Promise<void> {
     const { app, worker, log } = this.host;
-    const client = new ControlClient({ url: this.url, clock: this.clock, accept: app.conf.acceptContent, serializer: app.conf.taskSerializer });
+    const client = new ControlClient({ mailbox: this.mailbox, clock: this.clock, accept: app.conf.acceptContent, serializer: app.conf.taskSerializer });
     try {
       const ours: Record<string, number> = {};
       for (const id of this.revoked.ids()) ours[id] = pythonFloat(Number(process.hrtime.bigint()) / 1e9);

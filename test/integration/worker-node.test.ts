@@ -509,23 +509,41 @@ describe.skipIf(!ready.ok)(`a worker as a Celery node on Redis${ready.ok ? '' : 
     });
   });
 
-  it('a worker on another broker than Redis says once that it is no node, and runs tasks', async () => {
+  it('a worker on the embedded SQLite store is a node too: ping, inspect and events through the file', async () => {
     const tmp = tempDir();
     cleanups.push(() => tmp.cleanup());
     const url = `sqlite://${path.join(tmp.dir, 'c.db')}`;
-    const lines: string[] = [];
-    const logger = { info: (...a: unknown[]) => lines.push(String(a.find((x) => typeof x === 'string'))) };
     const app = new Celerity('sqlite-node', { broker: url, backend: url, loglevel: 'silent' }, {});
-    const spy = Object.create(app.log) as typeof app.log;
-    spy.info = logger.info as typeof spy.info;
     app.task('t.add', (x: number, y: number) => x + y);
-    const worker = app.worker({ logger: spy, concurrency: 1 });
+    const hostname = `sqlite-${randomUUID().slice(0, 8)}@test`;
+    const worker = app.worker({ concurrency: 1, hostname, node: { taskEvents: true, heartbeatInterval: 0.2 } });
     await worker.start();
+    // A second app on the same file, as `celerity inspect` in another process would open it.
+    const other = new Celerity('sqlite-client', { broker: url, backend: url, loglevel: 'silent' }, {});
+    const mailbox = (await other.broker()).mailbox!();
+    const client = new ControlClient({ mailbox });
+    const receiver = new EventReceiver({ mailbox, wakeup: false });
+    const events: ReceivedEvent[] = [];
+    const succeeded = deferred();
+    receiver.on((e) => {
+      events.push(e);
+      if (e.type === 'task-succeeded') succeeded.resolve();
+    });
+    await receiver.start();
     cleanups.push(async () => {
+      await receiver.close();
+      await client.close();
+      await mailbox.close();
+      await other.close();
       await worker.stop();
       await app.close();
     });
-    expect(await (await app.sendTask('t.add', [1, 2])).get({ timeout: 10_000 })).toBe(3);
-    expect(lines.filter((l) => l.includes('need a Redis broker'))).toHaveLength(1);
+    expect(await client.ping()).toEqual({ [hostname]: { ok: 'pong' } });
+    const registered = await client.inspect<string[]>('registered');
+    expect(registered[hostname]).toContain('t.add');
+    expect(await (await other.sendTask('t.add', [1, 2])).get({ timeout: 10_000 })).toBe(3);
+    await succeeded.promise;
+    expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['task-received', 'task-started', 'task-succeeded']));
+    expect(events.every((e) => e.hostname === hostname)).toBe(true);
   });
 });
