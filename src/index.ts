@@ -41,6 +41,7 @@ export {
   ConnectionError,
   ContentDisallowed,
   DecodeError,
+  EncodeError,
   Ignore,
   MaxRetriesExceededError,
   NotRegistered,

@@ -51,6 +51,12 @@ export class DecodeError extends CelerityError {}
 /** A content type that is not on the accept-list (Celery's ContentDisallowed). */
 export class ContentDisallowed extends DecodeError {}
 
+/**
+ * A value cannot be stored as a result (a Map, NaN, a cycle, ...). Stored as Celery stores it, kombu's
+ * `EncodeError`, so a Python caller's AsyncResult raises the same class its own workers would.
+ */
+export class EncodeError extends CelerityError {}
+
 /** A worker received a task name it does not know (Celery's NotRegistered). */
 export class NotRegistered extends CelerityError {
   static forTask(taskName: string): NotRegistered {
@@ -176,6 +182,7 @@ export function serializeError(err: unknown): SerializedException {
   const e = toError(err);
   const name = e.name || 'Error';
   if (name === 'WorkerLostError') return { exc_type: name, exc_message: [e.message], exc_module: 'billiard.exceptions' };
+  if (name === 'EncodeError') return { exc_type: name, exc_message: [e.message], exc_module: 'kombu.exceptions' };
   if (CELERY_EXCEPTIONS.has(name)) {
     return { exc_type: name, exc_message: [e.message], exc_module: 'celery.exceptions' };
   }
@@ -196,8 +203,8 @@ export function deserializeError(value: unknown, traceback: string | null): Erro
   const type = typeof v.exc_type === 'string' ? v.exc_type : 'Exception';
   const message = formatExcMessage(v.exc_message);
   const module = typeof v.exc_module === 'string' ? v.exc_module : null;
-  if (module === 'billiard.exceptions' && type === 'WorkerLostError') {
-    const e = new WorkerLostError(message);
+  if ((module === 'billiard.exceptions' && type === 'WorkerLostError') || (module === 'kombu.exceptions' && type === 'EncodeError')) {
+    const e = type === 'EncodeError' ? new EncodeError(message) : new WorkerLostError(message);
     if (traceback) e.stack = `${type}: ${message}\n${traceback}`;
     return e;
   }

@@ -21,46 +21,29 @@ import { MAY_HOLD_UNSAFE_INTEGER, parsePyJson } from './json-parse.js';
  * pyDumps({ a: [1, 2.5e-7], b: 'café' }) // '{"a": [1, 2.5e-07], "b": "caf\\u00e9"}'
  */
 export function pyDumps(value: unknown): string {
-  const text = encode(value, undefined, 'throw');
+  const text = encode(value, undefined);
   if (text === undefined) throw new TypeError(`cannot serialize ${typeof value} to JSON`);
   return text;
 }
 
 /** pyDumps for an object member: `undefined` for values JSON leaves out (undefined, functions, symbols). */
 export function pyDumpsOptional(value: unknown): string | undefined {
-  return encode(value, undefined, 'throw');
+  return encode(value, undefined);
 }
 
 /**
- * pyDumps with Python's `allow_nan=True` default: NaN, Infinity and -Infinity written as the bare tokens
- * `json.dumps` writes, which Python's `json.loads` and `parseJson` read back. For result metas, where Celery writes
- * them so: a task that received NaN (its args kept with `result_extended`) or returned one is stored as a Python
- * worker would store it, instead of failing the write of its whole batch.
- */
-export function pyDumpsAllowNan(value: unknown): string {
-  const text = encode(value, undefined, 'python');
-  if (text === undefined) throw new TypeError(`cannot serialize ${typeof value} to JSON`);
-  return text;
-}
-
-/**
- * Text for a JSON column of a table store: `JSON.stringify` (native, and what those stores have always written:
- * NaN and the infinities become null), with integers past 2^53 that a task received or returned as bigint written
- * exactly instead of failing the write (`JSON.stringify` refuses bigint).
+ * Text for a JSON column of a table store: `JSON.stringify` (native), with integers past 2^53 that a task received
+ * or returned as bigint written exactly instead of failing the write (`JSON.stringify` refuses bigint). The value
+ * must have passed the result check (`encodable.ts`): JSON.stringify would write NaN as null and a Map as `{}`.
  */
 export function jsonColumnText(value: unknown): string {
   try {
     return JSON.stringify(value) ?? 'null';
   } catch (err) {
     if (!(err instanceof TypeError) || !/BigInt/i.test(err.message)) throw err;
-    return encode(value, undefined, 'null') ?? 'null';
+    return encode(value, undefined) ?? 'null';
   }
 }
-
-/** What the encoder does with NaN and the infinities: refuse, write Python's tokens, or write null. */
-type NonFinite = 'throw' | 'python' | 'null';
-
-const NON_FINITE_TOKENS = { NaN: 'NaN', Infinity: 'Infinity', '-Infinity': '-Infinity' } as Record<string, string>;
 
 /** `JSON.parse` for stored text that may be foreign or damaged: `undefined` instead of an exception. */
 export function tryParseJson(text: string): unknown {
@@ -186,16 +169,12 @@ function escapeChar(ch: string): string {
 }
 
 /** `stack` holds the containers being encoded (cycle check); made on the first one, so scalars allocate nothing. */
-function encode(value: unknown, stack: object[] | undefined, nonFinite: NonFinite): string | undefined {
+function encode(value: unknown, stack: object[] | undefined): string | undefined {
   switch (typeof value) {
     case 'string':
       return pyJsonString(value);
     case 'number':
-      if (!Number.isFinite(value)) {
-        if (nonFinite === 'python') return NON_FINITE_TOKENS[String(value)];
-        if (nonFinite === 'null') return 'null';
-        throw new TypeError(`${value} cannot be represented in standard JSON`);
-      }
+      if (!Number.isFinite(value)) throw new TypeError(`${value} cannot be represented in standard JSON`);
       return formatPyNumber(value);
     case 'bigint':
       return value.toString();
@@ -215,19 +194,19 @@ function encode(value: unknown, stack: object[] | undefined, nonFinite: NonFinit
     throw new TypeError(`a ${obj.constructor.name} cannot be serialized as JSON: convert it to an object or array`);
   }
   const toJSON = (obj as { toJSON?: unknown }).toJSON;
-  if (typeof toJSON === 'function') return encode(toJSON.call(obj) as unknown, stack, nonFinite);
+  if (typeof toJSON === 'function') return encode(toJSON.call(obj) as unknown, stack);
   if (!stack) stack = [];
   else if (stack.includes(obj)) throw new TypeError('cannot serialize a circular structure as JSON');
   stack.push(obj);
   try {
     if (Array.isArray(obj)) {
-      return `[${obj.map((item: unknown) => encode(item, stack, nonFinite) ?? 'null').join(', ')}]`;
+      return `[${obj.map((item: unknown) => encode(item, stack) ?? 'null').join(', ')}]`;
     }
     // Concatenation rather than an array and join: fewer allocations on the hot path of every publish.
     let out = '';
     for (const key in obj) {
       if (!Object.prototype.hasOwnProperty.call(obj, key)) continue;
-      const text = encode((obj as Record<string, unknown>)[key], stack, nonFinite);
+      const text = encode((obj as Record<string, unknown>)[key], stack);
       if (text !== undefined) out += `${out ? ', ' : ''}${keyText(key)}: ${text}`;
     }
     return `{${out}}`;

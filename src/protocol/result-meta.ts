@@ -3,7 +3,8 @@
  * same key order and date format, so Python's AsyncResult, Flower and our own clients read either side's writes.
  */
 import { DecodeError } from '../errors/index.js';
-import { parseJson, pyDumps, pyDumpsAllowNan, pyJsonInner, pyJsonInnerRepeated, pyJsonString } from './json.js';
+import { assertMetaEncodable } from './encodable.js';
+import { parseJson, pyDumps, pyJsonInner, pyJsonInnerRepeated, pyJsonString } from './json.js';
 import { formatPyIsoDate } from './message.js';
 import { decodeText } from './serializers.js';
 import { READY_STATES, type ResultMeta, type TaskState } from './types.js';
@@ -15,15 +16,19 @@ const EXTENDED_KEYS = ['name', 'args', 'kwargs', 'worker', 'retries', 'queue'] a
  * The meta as JSON text in Celery's order: `status, result, traceback, children, date_done`, then `group_id` and
  * `parent_id` when set, the extended fields when present, and `task_id` (or `taskId` when given) last. Written
  * straight into the text, without an intermediate object: one is encoded for every task a worker runs.
+ *
+ * Throws EncodeError, naming the value and its path, for a meta that cannot be stored faithfully (see
+ * `encodable.ts`): NaN and the infinities included, which Celery would write as bare tokens but PostgreSQL and
+ * strict JSON readers refuse, so that every store follows one rule.
  */
 export function encodeResultMeta(meta: ResultMeta, taskId: string = meta.task_id): string {
+  assertMetaEncodable(meta);
   // Joined, not concatenated: one flat string, which the framed write to Redis copies without flattening it first.
   const parts = [
     '{"status": "',
     pyJsonInnerRepeated(meta.status),
     '", "result": ',
-    // NaN and the infinities as Celery's json.dumps writes them (allow_nan), so such a result is stored, not lost.
-    meta.result == null ? 'null' : pyDumpsAllowNan(meta.result),
+    meta.result == null ? 'null' : pyDumps(meta.result),
     ', "traceback": ',
     meta.traceback == null ? 'null' : pyJsonString(meta.traceback),
     ', "children": ',
@@ -35,7 +40,7 @@ export function encodeResultMeta(meta: ResultMeta, taskId: string = meta.task_id
   if (meta.group_id) parts.push(', "group_id": ', pyJsonString(meta.group_id));
   if (meta.parent_id) parts.push(', "parent_id": ', pyJsonString(meta.parent_id));
   if (hasExtended(meta)) {
-    for (const k of EXTENDED_KEYS) parts.push(', "', k, '": ', pyDumpsAllowNan(meta[k] ?? null));
+    for (const k of EXTENDED_KEYS) parts.push(', "', k, '": ', pyDumps(meta[k] ?? null));
   }
   parts.push(', "task_id": "', pyJsonInner(taskId), '"}');
   return parts.join('');

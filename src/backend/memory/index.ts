@@ -3,12 +3,15 @@
  * overwritten, results, saved groups and chord joins expire, counters are atomic, and `waitFor` is woken by `set`
  * rather than by polling.
  * Values go through JSON on the way in, as they would through any real store, so tests cannot come to depend on
- * sharing objects with the backend.
+ * sharing objects with the backend, and come back as the other stores give them: a bigint exact, a Date as its ISO
+ * string. A meta that cannot be stored faithfully is refused with EncodeError, as every store refuses it.
  */
 import type { ChordPart, GroupMeta, ResultBackend, SetOptions, WaitOptions } from '../port.js';
 import type { ResultMeta } from '../../protocol/types.js';
 import { READY_STATES } from '../../protocol/types.js';
 import { ConnectionError } from '../../errors/index.js';
+import { assertMetaEncodable } from '../../protocol/encodable.js';
+import { jsonColumnText, parseJson } from '../../protocol/json.js';
 import { awaitResult, type Settle } from '../wait.js';
 
 export interface MemoryBackendOptions {
@@ -74,6 +77,8 @@ export class MemoryBackend implements ResultBackend {
 
   async setMany(entries: readonly { taskId: string; meta: ResultMeta }[], options?: SetOptions): Promise<void> {
     this.check();
+    // All or nothing, as a transaction: every meta is checked before any is stored.
+    for (const { meta } of entries) assertMetaEncodable(meta);
     for (const { taskId, meta } of entries) this.store(taskId, meta, options);
   }
 
@@ -172,6 +177,7 @@ export class MemoryBackend implements ResultBackend {
   }
 
   private store(taskId: string, meta: ResultMeta, options: SetOptions | undefined): void {
+    assertMetaEncodable(meta);
     // Celery's rule: once a task succeeded, a late STARTED/RETRY/FAILURE from a redelivery must not hide it.
     if (this.live(this.results, taskId)?.value.status === 'SUCCESS') return;
     const value = copy({ ...meta, task_id: taskId });
@@ -207,8 +213,9 @@ export class MemoryBackend implements ResultBackend {
   }
 }
 
+/** Through the text a table store writes and the reader every store uses, so bigints survive (JSON.stringify throws). */
 function copy<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value)) as T;
+  return parseJson(jsonColumnText(value), 'memory backend copy') as T;
 }
 
 /** By group index, parts without one last; `sort` is stable, so ties keep arrival order. */

@@ -3,6 +3,7 @@
  * meta and a `celery_results` row.
  */
 import { readAsset } from '../../util/assets.js';
+import { assertMetaEncodable } from '../../protocol/encodable.js';
 import { jsonColumnText } from '../../protocol/json.js';
 import type { ResultMeta } from '../../protocol/types.js';
 import type { ChordPart } from '../port.js';
@@ -60,7 +61,6 @@ export function foldEntries(entries: readonly { taskId: string; meta: ResultMeta
   return folded;
 }
 
-/** set.sql's parameters $1..$15: one array per column, index i of each belonging to the same task. */
 /**
  * PostgreSQL text cannot hold NUL, and one such character (in an error message, say) would fail the whole batch of
  * results it is written with, and so the batch's acks, again on every delivery. It becomes U+FFFD. JSON columns
@@ -71,9 +71,14 @@ function text(value: string | null | undefined): string | null {
   return value.includes('\u0000') ? value.replaceAll('\u0000', '\ufffd') : value;
 }
 
+/**
+ * set.sql's parameters $1..$15: one array per column, index i of each belonging to the same task. Throws
+ * EncodeError for a meta that cannot be stored faithfully (NaN, a Map, ...), as every store does.
+ */
 export function resultColumns(folded: Map<string, ResultMeta>): unknown[][] {
   const cols: unknown[][] = Array.from({ length: 15 }, () => []);
   for (const [taskId, meta] of folded) {
+    assertMetaEncodable(meta);
     const dateDone = meta.date_done ?? null;
     const row = [
       taskId,

@@ -5,6 +5,7 @@
 import { prepare, type SqliteDatabase } from '../../sqlite/open.js';
 import { readSql, type Stmt } from '../../sqlite/sql-files.js';
 import type { ResultMeta } from '../../protocol/types.js';
+import { assertMetaEncodable } from '../../protocol/encodable.js';
 import { jsonColumnText, parseJson, pyDumps } from '../../protocol/json.js';
 import type { ChordPart } from '../port.js';
 
@@ -69,7 +70,9 @@ export function createSchema(db: SqliteDatabase): void {
   db.exec(readSql(import.meta.url, 'schema.sql'));
 }
 
+/** Throws EncodeError for a meta that cannot be stored faithfully (NaN, a Map, ...), as every store does. */
 export function metaToParams(taskId: string, meta: ResultMeta, now: number, expiresAt: number | null): SetParams {
+  assertMetaEncodable(meta);
   return {
     task_id: taskId,
     status: meta.status,
