@@ -93,7 +93,7 @@ const EXPECTED: Record<keyof CelerityConfig, string> = {
   maxTasksPerChild: 'a positive integer, or null for no limit',
   maxMemoryPerChild: 'a positive number of KiB, or null for no limit',
   rejectOnWorkerLost: 'a boolean',
-  sendTaskEvents: 'a boolean (task events for monitors; Redis brokers)',
+  sendTaskEvents: 'a boolean (task events for monitors)',
   statedb: 'a file path where the worker keeps revoked task ids across restarts, or null',
 };
 

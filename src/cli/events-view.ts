@@ -8,9 +8,9 @@
  * with exit code 0. On start it asks every worker for a heartbeat, so the workers that are up show at once.
  */
 import type { Command } from 'commander';
+import type { Mailbox } from '../broker/mailbox.js';
 import { EventReceiver, type ReceivedEvent } from '../control/event-receiver.js';
 import { ConfigurationError } from '../errors/index.js';
-import { isRedisUrl } from '../worker/node.js';
 import { appFrom, maskUrl, type CommonFlags } from './context.js';
 
 interface EventsFlags extends CommonFlags {
@@ -19,26 +19,30 @@ interface EventsFlags extends CommonFlags {
 }
 
 export function registerEvents(program: Command, common: (cmd: Command) => Command): void {
-  common(program.command('events').description('show live events from the workers (celery events --dump); Redis brokers'))
+  common(program.command('events').description('show live events from the workers (celery events --dump)'))
     .option('-j, --json', 'one JSON object per event, as received')
     .option('--no-heartbeats', 'leave worker-heartbeat events out')
     .action(async (flags: EventsFlags) => {
       const app = await appFrom(flags, { loglevel: flags.loglevel ? undefined : 'warn' });
-      const url = app.conf.broker;
-      if (!isRedisUrl(url)) {
-        throw new ConfigurationError('broker', url, 'a Redis broker URL (redis://, rediss://, sentinel://, unix://): events travel over Redis');
+      const broker = await app.broker();
+      if (!broker.mailbox) {
+        await app.close();
+        throw new ConfigurationError('broker', app.conf.broker, 'a broker that carries events (Redis, or the embedded SQLite store)');
       }
-      await showEvents(url, flags, app.conf.acceptContent);
-      await app.close();
+      try {
+        await showEvents(broker.mailbox(), app.conf.broker, flags, app.conf.acceptContent);
+      } finally {
+        await app.close();
+      }
     });
 }
 
-async function showEvents(url: string, flags: EventsFlags, accept: readonly string[]): Promise<void> {
+async function showEvents(mailbox: Mailbox, url: string, flags: EventsFlags, accept: readonly string[]): Promise<void> {
   const stop = new AbortController();
   const end = (): void => stop.abort();
   process.once('SIGINT', end);
   process.once('SIGTERM', end);
-  const receiver = new EventReceiver({ url, accept: [...new Set(['json', ...accept])] });
+  const receiver = new EventReceiver({ mailbox, closeMailbox: true, accept: [...new Set(['json', ...accept])] });
   const view = new EventView();
   try {
     await receiver.start();

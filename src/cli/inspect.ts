@@ -9,7 +9,6 @@ import { Option } from 'commander';
 import type { Celerity } from '../app/celerity.js';
 import { ControlClient } from '../control/client.js';
 import { ConfigurationError } from '../errors/index.js';
-import { isRedisUrl } from '../worker/node.js';
 import { appFrom, UsageError, type CommonFlags } from './context.js';
 import { Exit } from './exit.js';
 
@@ -117,7 +116,7 @@ const CONTROL: ControlSpec[] = [
 export function registerRemoteControl(program: Command, common: (cmd: Command) => Command): void {
   const inspect = program
     .command('inspect')
-    .description("ask workers (Celerity or Celery) what they are doing, as `celery inspect` does; Redis brokers");
+    .description("ask workers (Celerity or Celery) what they are doing, as `celery inspect` does");
   for (const spec of INSPECT) {
     const cmd = remoteOptions(common(inspect.command(spec.usage ?? spec.method).description(spec.description)));
     if (spec.method.includes('_')) cmd.alias(spec.method.replace(/_/g, '-'));
@@ -178,13 +177,14 @@ async function remote(flags: RemoteFlags, method: string, args: Record<string, u
 }
 
 /**
- * `control revoke` on a broker without remote control (the embedded store): the ids are stored in the broker,
- * where every worker reads them. Resolves false for a Redis broker, which takes the remote-control path.
+ * `control revoke` on a broker that stores revocations (the embedded store): the ids are stored in the broker,
+ * where every worker reads them, including workers started later. Resolves false for any other broker, which takes
+ * the remote-control path.
  */
 async function revokeInStore(flags: RemoteFlags & Record<string, unknown>, ids: string[]): Promise<boolean> {
   const app = await appFrom(flags, { loglevel: flags.loglevel ? undefined : 'warn' });
   try {
-    if (isRedisUrl(app.conf.broker)) return false;
+    if (!(await app.broker()).revoke) return false;
     await app.revokeTasks(ids, { terminate: !!flags.terminate, signal: String(flags.signal ?? 'SIGTERM') });
     process.stdout.write(`revoked in the broker, for every worker: ${ids.join(', ')}\n`);
     process.exitCode = 0;
@@ -215,12 +215,19 @@ async function shutdown(flags: RemoteFlags): Promise<number> {
 
 async function connect(flags: RemoteFlags): Promise<{ client: ControlClient; app: Celerity }> {
   const app = await appFrom(flags, { loglevel: flags.loglevel ? undefined : 'warn' });
-  const url = app.conf.broker;
-  if (!isRedisUrl(url)) {
-    throw new ConfigurationError('broker', url, 'a Redis broker URL (redis://, rediss://, sentinel://, unix://): remote control travels over Redis');
+  const broker = await app.broker();
+  if (!broker.mailbox) {
+    await app.close();
+    throw new ConfigurationError('broker', app.conf.broker, 'a broker that carries remote control (Redis, or the embedded SQLite store)');
   }
-  const client = new ControlClient({ url, accept: app.conf.acceptContent, serializer: app.conf.taskSerializer });
-  await client.connect();
+  const client = new ControlClient({ mailbox: broker.mailbox(), closeMailbox: true, accept: app.conf.acceptContent, serializer: app.conf.taskSerializer });
+  try {
+    await client.connect();
+  } catch (err) {
+    await client.close();
+    await app.close();
+    throw err;
+  }
   return { client, app };
 }
 

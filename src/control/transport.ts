@@ -9,10 +9,12 @@ import type { RedisTargetOptions } from '../broker/redis/fanout.js';
 export interface MailboxSource extends Partial<RedisTargetOptions> {
   /** The mailbox to use (a broker's); when absent, one is opened for `url` and closed with its user. */
   mailbox?: Mailbox;
+  /** Close `mailbox` too when closing (it was opened for this user alone). Default false. */
+  closeMailbox?: boolean;
 }
 
 export function mailboxOf(source: MailboxSource, connectionName: string): { mailbox: Mailbox; owned: boolean } {
-  if (source.mailbox) return { mailbox: source.mailbox, owned: false };
+  if (source.mailbox) return { mailbox: source.mailbox, owned: source.closeMailbox ?? false };
   if (!source.url) throw new TypeError('remote control and events need a mailbox or a broker URL');
   return { mailbox: new RedisMailbox(source as RedisTargetOptions, connectionName), owned: true };
 }

@@ -274,6 +274,8 @@ function brokerInfo(url: string, visibilityTimeout: number): Record<string, unkn
       alternates: [],
     };
   } catch {
-    return { transport: 'redis' };
+    // Not a Redis URL (the embedded store): the transport by its scheme, without the rest of the URL.
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase() ?? 'unknown';
+    return { transport: scheme, transport_options: { visibility_timeout: visibilityTimeout } };
   }
 }

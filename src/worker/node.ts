@@ -69,14 +69,6 @@ export interface NodeHost {
   wake(): void;
 }
 
-const REDIS_SCHEMES = new Set(['redis', 'rediss', 'unix', 'redis+socket', 'sentinel']);
-
-/** Remote control and events travel over Redis here (kombu's pidbox and celeryev on the broker connection). */
-export function isRedisUrl(url: string): boolean {
-  const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url);
-  return !!m && REDIS_SCHEMES.has(m[1]!.toLowerCase());
-}
-
 export class WorkerNode {
   readonly clock = new LamportClock();
   readonly revoked = new RevokedIds();

@@ -14,7 +14,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Celerity, ControlClient, EventReceiver } from '../../src/index.js';
 import type { ReceivedEvent } from '../../src/index.js';
 import { pingRedis, requireService } from '../services.js';
-import { spawnWorker } from './worker-process.js';
+import { exited, spawnWorker, watchCli, type WatchedCli } from './worker-process.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cli = path.join(root, 'dist/cli/main.js');
@@ -65,38 +65,8 @@ async function startWorker(name: string, args: string[] = [], extraEnv: NodeJS.P
   return { ...started, node };
 }
 
-/** A long-running CLI process whose stdout lines are collected. */
-function watch(args: string[]): { proc: ChildProcess; lines: string[]; next(match: (line: string) => boolean, ms?: number): Promise<string> } {
-  const proc = spawn(process.execPath, [cli, ...args], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
-  procs.push(proc);
-  const lines: string[] = [];
-  const waiters = new Set<{ match: (l: string) => boolean; resolve: (l: string) => void }>();
-  createInterface({ input: proc.stdout! }).on('line', (line) => {
-    lines.push(line);
-    for (const w of waiters) {
-      if (!w.match(line)) continue;
-      waiters.delete(w);
-      w.resolve(line);
-    }
-  });
-  const next = (match: (l: string) => boolean, ms = 20_000) =>
-    new Promise<string>((resolve, reject) => {
-      const found = lines.find(match);
-      if (found) return resolve(found);
-      const timer = setTimeout(() => reject(new Error(`no matching line within ${ms} ms; got:\n${lines.join('\n')}`)), ms);
-      waiters.add({
-        match,
-        resolve: (l) => {
-          clearTimeout(timer);
-          resolve(l);
-        },
-      });
-    });
-  return { proc, lines, next };
-}
-
-function exited(proc: ChildProcess): Promise<number | null> {
-  return proc.exitCode !== null ? Promise.resolve(proc.exitCode) : new Promise((r) => proc.once('exit', (code) => r(code)));
+function watch(args: string[]): WatchedCli {
+  return watchCli(args, env(), (proc) => procs.push(proc));
 }
 
 function client(): Celerity {
@@ -120,13 +90,6 @@ describe('celerity inspect / control / events: help', () => {
     expect(cel(['inspect', 'ping', '--help']).stdout).toMatch(/--destination/);
     expect(cel(['control', 'revoke', '--help']).stdout).toMatch(/--terminate/);
     expect(cel(['inspect', 'nosuch']).code).toBe(2);
-  });
-
-  it('needs a Redis broker, and says so', () => {
-    const r = cel(['inspect', 'ping'], { CELERITY_BROKER_URL: 'sqlite://./never.db' });
-    expect(r.code).toBe(78);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toContain('remote control travels over Redis');
   });
 });
 
