@@ -37,8 +37,8 @@ export class Autoscaler {
   private timer: NodeJS.Timeout | undefined;
   private lastGrowth = 0;
   private busy = false;
-  readonly max: number;
-  readonly min: number;
+  max: number;
+  min: number;
   private readonly keepaliveMs: number;
   private readonly intervalMs: number;
 
@@ -61,6 +61,20 @@ export class Autoscaler {
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  /**
+   * New bounds (Celery's `autoscale` control command; null keeps one): a pool above the new max shrinks to it, one
+   * below the new min grows to it, at once. Resolves to the bounds in force, [max, min].
+   */
+  async update(max: number | null, min: number | null): Promise<[number, number]> {
+    if (max !== null) this.max = Math.max(1, max);
+    if (min !== null) this.min = Math.max(1, min);
+    if (this.min > this.max) this.min = this.max;
+    const size = this.target.concurrency;
+    if (size > this.max) await this.target.shrink(size - this.max);
+    else if (size < this.min) await this.target.grow(this.min - size);
+    return [this.max, this.min];
   }
 
   /** One sizing decision; resolves when the pool has been resized. Exposed so tests drive it without a timer. */

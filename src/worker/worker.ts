@@ -184,7 +184,18 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * autoscaler grows the pool to the work reserved, so reserving only for the current size would never grow it.
    */
   get prefetch(): number {
-    return (this.autoscaleOptions?.max ?? this.slots) * this.multiplier;
+    return (this.scaler?.max ?? this.autoscaleOptions?.max ?? this.slots) * this.multiplier;
+  }
+
+  /**
+   * Celery's `autoscale` control command: new --autoscale bounds (null keeps one), applied at once. Resolves to
+   * [max, min] in force, or null when this worker does not autoscale.
+   */
+  async autoscale(max: number | null, min: number | null): Promise<[number, number] | null> {
+    if (!this.scaler) return null;
+    const bounds = await this.scaler.update(max, min);
+    this.wakeLoop();
+    return bounds;
   }
 
   /** Changes the number of task slots, and of children in the threads/process pools. */
