@@ -109,6 +109,32 @@ const COMMANDS: Record<string, Command> = {
     return ok('pool will shrink');
   },
   shutdown: async () => ({ kind: 'none' }),
+  conf: async (args, handler, ctx) => {
+    if (!handler.conf) throw noSuchCommand('conf');
+    return reply(await handler.conf(strtobool(args.with_defaults), ctx));
+  },
+  report: async (_args, handler, ctx) => {
+    if (!handler.report) throw noSuchCommand('report');
+    return ok(await handler.report(ctx));
+  },
+  autoscale: async (args, handler, ctx) => {
+    const bounds = handler.autoscale ? await handler.autoscale(optionalCount(args.max), optionalCount(args.min), ctx) : null;
+    if (!bounds) throw new PyError('ValueError', 'Autoscale not enabled');
+    return ok(`autoscale now max=${bounds[0]} min=${bounds[1]}`);
+  },
+  memsample: async (_args, handler, ctx) => {
+    if (!handler.memsample) throw noSuchCommand('memsample');
+    return reply(await handler.memsample(ctx));
+  },
+  memdump: async (args, handler, ctx) => {
+    if (!handler.memdump) throw noSuchCommand('memdump');
+    return reply(await handler.memdump(args.samples === undefined || args.samples === null ? 10 : count(args.samples), ctx));
+  },
+  // Celery draws a graph of Python objects with the objgraph library; a Node worker has none to draw.
+  objgraph: async () => nok('objgraph is not supported by Celerity workers (it graphs Python objects); use memsample and memdump'),
+  // Celery runs elections over gossip, which Celery workers started with --without-gossip (and Celerity) do not
+  // take part in; such a worker answers None, as here.
+  election: async () => reply(null),
   heartbeat: async (_args, handler, ctx) => {
     if (!handler.heartbeat) throw noSuchCommand('heartbeat');
     await handler.heartbeat(ctx);
@@ -131,6 +157,7 @@ const ALIASES: Record<string, string> = {
   dump_schedule: 'scheduled',
   dump_revoked: 'revoked',
   dump_tasks: 'registered',
+  dump_conf: 'conf',
 };
 
 /** Celery's `shutdown` default message. */
@@ -267,6 +294,20 @@ function seconds(value: unknown): number | null {
   const n = Number(value);
   if (!Number.isFinite(n)) throw new PyError('ValueError', `could not convert string to float: ${pyRepr(value)}`);
   return n;
+}
+
+/** Celery's `strtobool` on a command argument: a boolean, a number, or yes/no/true/false/on/off/1/0 text. */
+function strtobool(value: unknown): boolean {
+  if (typeof value !== 'string') return truthy(value);
+  const text = value.trim().toLowerCase();
+  if (['y', 'yes', 't', 'true', 'on', '1'].includes(text)) return true;
+  if (['n', 'no', 'f', 'false', 'off', '0', ''].includes(text)) return false;
+  throw new PyError('TypeError', `${pyRepr(value)} is not a valid boolean argument.`);
+}
+
+/** An int argument that may be absent (None). */
+function optionalCount(value: unknown): number | null {
+  return value === null || value === undefined ? null : count(value);
 }
 
 function count(value: unknown): number {

@@ -13,7 +13,6 @@
  * thrown at the code that sent it; Redis keeps nothing for subscribers that are not listening either.
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Mailbox } from '../broker/mailbox.js';
 import {
   EVENT_EXCHANGE,
@@ -26,6 +25,7 @@ import {
 import type { CeleryEvent, EventFieldsByType, WorkerEventFields } from '../protocol/events.js';
 import { createSerializerRegistry } from '../protocol/serializers.js';
 import type { SerializerRegistry } from '../protocol/serializers.js';
+import { VERSION } from '../util/version.js';
 import { LamportClock } from './clock.js';
 import { mailboxOf, type MailboxSource } from './transport.js';
 
@@ -60,9 +60,6 @@ export interface EventDispatcherOptions extends MailboxSource {
   onError?: (err: Error) => void;
 }
 
-const VERSION: string = (
-  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
-).version;
 
 export class EventDispatcher {
   readonly hostname: string;

@@ -134,6 +134,16 @@ export interface ControlHandler {
   enableEvents?(ctx: ControlContext): Promise<boolean>;
   /** Turn task events off; resolve to false when they already were. */
   disableEvents?(ctx: ControlContext): Promise<boolean>;
+  /** Settings by Celery name (`inspect conf`): only those that differ from the defaults unless `withDefaults`. */
+  conf?(withDefaults: boolean, ctx: ControlContext): Promise<Record<string, unknown>>;
+  /** Software, platform and settings as text, like Celery's bug report (`inspect report`). */
+  report?(ctx: ControlContext): Promise<string>;
+  /** New autoscale bounds (null keeps one); resolves to [max, min] in force, or null when the node does not autoscale. */
+  autoscale?(max: number | null, min: number | null, ctx: ControlContext): Promise<[number, number] | null>;
+  /** Samples the resident memory now, as text (`52.3MB`), and keeps the sample for `memdump`. */
+  memsample?(ctx: ControlContext): Promise<string>;
+  /** The kept samples (at most `samples` of them) and the memory now, as text; clears the samples. */
+  memdump?(samples: number, ctx: ControlContext): Promise<string>;
   /** Revoked ids another node shared at its start (Celery's mingle), to add to this node's own. */
   mergeRevoked?(ids: string[], ctx: ControlContext): Promise<void>;
   /** Further commands by Celery name (Celery apps register their own with `@control_command`). */

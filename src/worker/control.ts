@@ -30,11 +30,14 @@ import type { Job } from './job.js';
 import type { NodeHost, WorkerNode } from './node.js';
 import { parseRate } from './rate-limit.js';
 import { revokeJobs } from './revoking.js';
+import { bugReport, confTable, MemorySamples } from './diagnostics.js';
 
 /** A job as the node reads it (its start time and pid are Job fields). */
 export type NodeJob = Job;
 
 export class WorkerControl implements ControlHandler {
+  private readonly memory = new MemorySamples();
+
   constructor(private readonly node: WorkerNode) {}
 
   private get host(): NodeHost {
@@ -188,6 +191,27 @@ export class WorkerControl implements ControlHandler {
     if (pool) void pool.shrink(n).catch((err: unknown) => log.error({ err: toError(err).message }, 'pool_shrink failed'));
     this.host.resize(worker.concurrency - n);
     log.info({ concurrency: worker.concurrency }, `Pool shrunk to ${worker.concurrency}`);
+  }
+
+  /** New --autoscale bounds; null when the worker was started without --autoscale. */
+  autoscale(max: number | null, min: number | null): Promise<[number, number] | null> {
+    return this.host.worker.autoscale(max, min);
+  }
+
+  async conf(withDefaults: boolean): Promise<Record<string, unknown>> {
+    return confTable(this.host.app.conf, withDefaults);
+  }
+
+  async report(): Promise<string> {
+    return bugReport(this.host.app.conf, this.host.app.main);
+  }
+
+  async memsample(): Promise<string> {
+    return this.memory.sample();
+  }
+
+  async memdump(samples: number): Promise<string> {
+    return this.memory.dump(samples);
   }
 
   async shutdown(message: string): Promise<void> {

@@ -278,6 +278,29 @@ describe('command semantics (celery/worker/control.py)', () => {
     expect(calls.at(-1)).toEqual(['poolGrow', 1]);
   });
 
+  it('answers conf, report, memory samples, autoscale, objgraph and election as Celery names them', async () => {
+    const withConf: ControlHandler = {
+      ...handler,
+      conf: async (withDefaults) => ({ broker_url: 'redis://h/0', ...(withDefaults ? { task_default_queue: 'celery' } : {}) }),
+      report: async () => 'software -> celerity',
+      memsample: async () => '12.5MB',
+      memdump: async (n) => `- rss (end): 12MB. (${n})`,
+      autoscale: async (max, min) => [max ?? 4, min ?? 1],
+    };
+    const call = (method: string, args: Record<string, unknown> = {}) => dispatchCommand(withConf, method, args, ctx(method));
+    expect(await call('conf', {})).toEqual({ kind: 'reply', value: { broker_url: 'redis://h/0' } });
+    expect(await call('dump_conf', { with_defaults: 'yes' })).toEqual({ kind: 'reply', value: { broker_url: 'redis://h/0', task_default_queue: 'celery' } });
+    expect(await call('conf', { with_defaults: 'maybe' })).toEqual({ kind: 'reply', value: { error: 'TypeError("\'maybe\' is not a valid boolean argument.")' } });
+    expect(await call('report')).toEqual({ kind: 'reply', value: { ok: 'software -> celerity' } });
+    expect(await call('memsample')).toEqual({ kind: 'reply', value: '12.5MB' });
+    expect(await call('memdump', {})).toEqual({ kind: 'reply', value: '- rss (end): 12MB. (10)' });
+    expect(await call('autoscale', { max: 8, min: null })).toEqual({ kind: 'reply', value: { ok: 'autoscale now max=8 min=1' } });
+    expect(await call('objgraph', {})).toMatchObject({ kind: 'reply', value: { error: expect.stringContaining('not supported') } });
+    expect(await call('election', { id: 'e', topic: 't' })).toEqual({ kind: 'reply', value: null });
+    // A worker that does not autoscale answers as Celery's does.
+    expect(await run('autoscale', { max: 8, min: 2 })).toEqual({ kind: 'reply', value: { error: "ValueError('Autoscale not enabled')" } });
+  });
+
   it('passes add_consumer options through and never answers shutdown', async () => {
     expect(await run('add_consumer', { queue: 'q1', routing_key: 'rk', auto_delete: true })).toEqual({
       kind: 'reply',

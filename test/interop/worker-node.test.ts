@@ -87,7 +87,7 @@ describe.skipIf(!ready.ok)(`a Celerity worker among Python Celery 5.2 nodes${rea
     expect(await client.revoke(revokedOnPython, { reply: true, destination: [pyNode], timeout: 5_000 })).toEqual({
       [pyNode]: { ok: `tasks ${revokedOnPython} flagged as revoked` },
     });
-    const tsArgs = [cli, 'worker', '-A', path.join(root, 'test/interop/node-app.ts'), '-Q', tsQueue, '-c', '2', '-n', tsNode, '-E', '--log-format', 'json'];
+    const tsArgs = [cli, 'worker', '-A', path.join(root, 'test/interop/node-app.ts'), '-Q', tsQueue, '--autoscale', '3,2', '-n', tsNode, '-E', '--log-format', 'json'];
     await start(process.execPath, tsArgs, tsEnv(), /ready\./, root);
   }, 90_000);
 
@@ -140,6 +140,31 @@ describe.skipIf(!ready.ok)(`a Celerity worker among Python Celery 5.2 nodes${rea
     const revoked = await celery('inspect', 'revoked', '--timeout', '3', '-d', tsNode);
     expect(revoked.stdout).toContain(id);
   }, 40_000);
+
+  it('celery inspect conf, report and memsample read the Celerity worker; objgraph says it is not supported', async () => {
+    const conf = await celery('inspect', 'conf', '--timeout', '3', '-d', tsNode, '--json');
+    expect(conf.code).toBe(0);
+    const settings = (JSON.parse(conf.stdout) as Record<string, Record<string, unknown>>)[tsNode]!;
+    expect(settings).toMatchObject({ broker_url: BROKER, result_backend: BROKER, result_expires: 300 });
+    const withDefaults = JSON.parse((await celery('inspect', 'conf', 'true', '--timeout', '3', '-d', tsNode, '--json')).stdout) as Record<string, Record<string, unknown>>;
+    expect(withDefaults[tsNode]).toMatchObject({ task_default_queue: tsQueue, task_serializer: 'json', broker_transport_options: { visibility_timeout: 3600 } });
+    const report = await celery('inspect', 'report', '--timeout', '3', '-d', tsNode);
+    expect(report.stdout).toContain('software -> celerity:');
+    expect(report.stdout).toContain('settings -> transport:redis results:redis');
+    const mem = await celery('inspect', 'memsample', '--timeout', '3', '-d', tsNode);
+    expect(mem.stdout).toMatch(/\d+(\.\d+)?MB/);
+    const graph = await celery('inspect', 'objgraph', '--timeout', '3', '-d', tsNode);
+    expect(graph.stdout).toContain('objgraph is not supported by Celerity workers');
+  });
+
+  it('celery control autoscale changes the bounds of the Celerity worker and resizes its pool', async () => {
+    const r = await celery('control', 'autoscale', '5', '3', '--timeout', '3', '-d', tsNode);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('autoscale now max=5 min=3');
+    const stats = await client.inspect<{ pool: { 'max-concurrency': number } }>('stats', {}, { destination: [tsNode] });
+    expect(stats[tsNode]!.pool['max-concurrency']).toBe(3);
+    expect((await celery('control', 'autoscale', '3', '2', '--timeout', '3', '-d', tsNode)).stdout).toContain('autoscale now max=3 min=2');
+  });
 
   it('celerity inspect sees the Python worker', async () => {
     const ping = await celerity('inspect', 'ping', '-d', pyNode, '-t', '3');
