@@ -16,9 +16,10 @@ import type { EmbedOptions, TaskSendSpec } from '../protocol/types.js';
 import { Batcher } from '../util/batcher.js';
 import { createLogger, type Logger } from '../util/logger.js';
 import { compileConfig, type CelerityConfig, type CelerityOptions } from './config.js';
-import { AsyncResult } from './result.js';
+import { AsyncResult } from '../result/results.js';
 import { Router } from './routing.js';
-import { Task, type AnyTask, type ApplyOptions, type TaskFn, type TaskOptions, type TaskSender } from './task.js';
+import { Task, type AnyTask, type TaskFn, type TaskOptions, type TaskSender } from './task.js';
+import type { ApplyOptions, CarriedFields } from '../canvas/options.js';
 import type { WorkerOptions } from '../worker/worker.js';
 import { parseRate } from '../worker/rate-limit.js';
 import { Worker } from '../worker/worker.js';
@@ -28,7 +29,7 @@ import type { CanvasApp } from '../canvas/host.js';
 import { applyOptionsFromCelery } from '../canvas/options.js';
 import { Signature, type SignatureOptions } from '../canvas/signature.js';
 import { taskDict } from '../canvas/dicts.js';
-import type { RevokeTaskOptions } from './result.js';
+import type { RevokeTaskOptions } from '../result/results.js';
 import type { ControlClient } from '../control/client.js';
 import { createBuiltins } from './builtins.js';
 
@@ -36,12 +37,6 @@ import { createBuiltins } from './builtins.js';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- deliberately unchecked, like Celery's send_task
 type Untyped = any;
 
-/** Message fields that canvas (and retries) carry over: the embed, the group and the index in it. */
-export interface CarriedFields {
-  embed?: EmbedOptions;
-  group?: string | null;
-  groupIndex?: number | null;
-}
 
 const EMPTY_EMBED: EmbedOptions = Object.freeze({ callbacks: null, errbacks: null, chain: null, chord: null });
 

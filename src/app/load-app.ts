@@ -2,24 +2,10 @@
  * Loads the user's app module for `-A`: a `.ts` file directly (through tsx, since Node 20 cannot strip types), a
  * `.js`/`.mjs` file, or a bare path tried with those extensions. The module exports `app` or a default export.
  */
-import { existsSync, statSync } from 'node:fs';
-import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Celerity } from './celerity.js';
-import { CelerityError } from '../errors/index.js';
-
-export class AppLoadError extends CelerityError {}
-
-const EXTENSIONS = ['', '.ts', '.mts', '.js', '.mjs', '/index.ts', '/index.js'];
-
-export function resolveAppPath(spec: string, cwd = process.cwd()): string {
-  const base = path.resolve(cwd, spec);
-  for (const ext of EXTENSIONS) {
-    const candidate = base + ext;
-    if (existsSync(candidate) && statSync(candidate).isFile()) return candidate;
-  }
-  throw new AppLoadError(`cannot find app module ${JSON.stringify(spec)} (tried ${EXTENSIONS.map((e) => `${spec}${e}`).filter(Boolean).join(', ')})`);
-}
+import type { Celerity } from './celerity.js';
+import { resolveAppPath } from '../util/app-path.js';
+import { AppLoadError, CelerityError } from '../errors/index.js';
 
 export async function loadApp(spec: string): Promise<Celerity> {
   const file = resolveAppPath(spec);
@@ -47,7 +33,6 @@ export async function loadApp(spec: string): Promise<Celerity> {
  * whose class is not this one.
  */
 function isApp(v: unknown): v is Celerity {
-  if (v instanceof Celerity) return true;
   const o = v as Record<string, unknown> | null;
   return !!o && typeof o === 'object' && typeof o.task === 'function' && typeof o.worker === 'function' && typeof o.sendTask === 'function';
 }

@@ -6,8 +6,8 @@
  * Arrow functions simply don't see it. Keeping it off the argument list keeps `fn.length` and the argument types
  * equal to what callers pass.
  */
-import type { AsyncResult } from './result.js';
-import type { GroupResult } from './group-result.js';
+import type { ApplyOptions } from '../canvas/options.js';
+import type { AsyncResult, GroupResult } from '../result/results.js';
 import type { TaskState } from '../protocol/types.js';
 import type { CanvasHost } from '../canvas/host.js';
 import { Signature, type SignatureOptions } from '../canvas/signature.js';
@@ -87,27 +87,6 @@ export interface RetryOptions {
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the constraint must accept every parameter list
 export type TaskFn = (this: TaskContext, ...args: any[]) => unknown;
-
-/** Options of one call. Times in seconds (Celery's units); `eta`/`expires` may also be absolute dates. */
-export interface ApplyOptions {
-  kwargs?: Record<string, unknown>;
-  countdown?: number;
-  eta?: Date | string;
-  /** Seconds from now, or an absolute date. */
-  expires?: number | Date | string;
-  queue?: string;
-  priority?: number;
-  taskId?: string;
-  timeLimit?: number;
-  softTimeLimit?: number;
-  ignoreResult?: boolean;
-  serializer?: string;
-  retries?: number;
-  parentId?: string;
-  rootId?: string;
-  /** Extra headers, passed through to the worker. */
-  headers?: Record<string, unknown>;
-}
 
 /** The part of the app a Task needs; keeps task.ts free of a cycle with celerity.ts. */
 export interface TaskSender {

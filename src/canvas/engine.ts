@@ -13,8 +13,7 @@
  * by `freeze`, which is how ids assigned up front stay with the signature.
  */
 import { randomUUID } from 'node:crypto';
-import { AsyncResult, type RevokeTaskOptions } from '../app/result.js';
-import { GroupResult } from '../app/group-result.js';
+import { AsyncResult, GroupResult, type RevokeTaskOptions } from '../result/results.js';
 import type { SignatureDict } from '../protocol/types.js';
 import type { AnyResult, CanvasApp, CanvasHost } from './host.js';
 import { addErrback, chordDict, chordParts, chunksGroup, clone, descend, groupTasks, kindOf, mergeCall, normalize, unrollGroup } from './dicts.js';

@@ -3,8 +3,7 @@
  * canvas to build signatures from tasks).
  */
 import type { ResultBackend } from '../backend/port.js';
-import type { AsyncResult, ResultSource } from '../app/result.js';
-import type { GroupResult } from '../app/group-result.js';
+import type { AsyncResult, GroupResult, ResultSource } from '../result/results.js';
 import type { SignatureDict } from '../protocol/types.js';
 
 /** Either handle a canvas gives back: a task's result, or a group's. */

@@ -3,7 +3,7 @@
  * Celery's built-in `celery.map` / `celery.starmap` task, which calls the task once per item, in order, inside one
  * worker; chunks is a group of starmaps of `n` items each.
  */
-import type { GroupResult } from '../app/group-result.js';
+import type { GroupResult } from '../result/results.js';
 import { taskDict } from './dicts.js';
 import type { CanvasHost } from './host.js';
 import { Signature } from './signature.js';

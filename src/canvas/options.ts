@@ -2,10 +2,36 @@
  * Celery's calling options (snake_case, as a signature carries them and as a Python producer writes them into
  * callbacks and chains) to this app's ApplyOptions and the message fields canvas carries.
  */
-import type { ApplyOptions } from '../app/task.js';
-import type { CarriedFields } from '../app/celerity.js';
 import { formatPyIsoDate } from '../protocol/message.js';
-import type { SignatureDict } from '../protocol/types.js';
+import type { EmbedOptions, SignatureDict } from '../protocol/types.js';
+
+/** Options of one call. Times in seconds (Celery's units); `eta`/`expires` may also be absolute dates. */
+export interface ApplyOptions {
+  kwargs?: Record<string, unknown>;
+  countdown?: number;
+  eta?: Date | string;
+  /** Seconds from now, or an absolute date. */
+  expires?: number | Date | string;
+  queue?: string;
+  priority?: number;
+  taskId?: string;
+  timeLimit?: number;
+  softTimeLimit?: number;
+  ignoreResult?: boolean;
+  serializer?: string;
+  retries?: number;
+  parentId?: string;
+  rootId?: string;
+  /** Extra headers, passed through to the worker. */
+  headers?: Record<string, unknown>;
+}
+
+/** Message fields that canvas (and retries) carry over: the embed, the group and the index in it. */
+export interface CarriedFields {
+  embed?: EmbedOptions;
+  group?: string | null;
+  groupIndex?: number | null;
+}
 
 /** Options of a signature or of one application of it: a task call's options (times in seconds, as in Celery). */
 export type SignatureOptions = Omit<ApplyOptions, 'kwargs'>;

@@ -7,8 +7,7 @@
  * is what a Python worker reads when it applies a callback or the next step of a chain; `set()` takes them in
  * camelCase and translates.
  */
-import type { AsyncResult } from '../app/result.js';
-import type { GroupResult } from '../app/group-result.js';
+import type { AsyncResult, GroupResult } from '../result/results.js';
 import type { SignatureDict } from '../protocol/types.js';
 import { addErrback, chainDict, chordDict, chordParts, groupDict, groupTasks, kindOf, mergeCall, normalize } from './dicts.js';
 import type { AnyResult, CanvasHost } from './host.js';

@@ -13,6 +13,9 @@ export class CelerityError extends Error {
   }
 }
 
+/** The app module given as `-A` cannot be found or loaded, or exports no app. */
+export class AppLoadError extends CelerityError {}
+
 /**
  * Bad configuration: names the key, the value and what was expected. Passwords in the value are masked (in the
  * message and in `value`, which loggers print with the error), whoever throws it: a broker URL typed under the

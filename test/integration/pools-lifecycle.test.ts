@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AppLoadError } from '../../src/app/load-app.js';
+import { AppLoadError } from '../../src/errors/index.js';
 import { ProcessPool, ThreadPool, WorkerLostError, type ExecutionPool, type PoolHooks } from '../../src/worker/pools/index.js';
 import { deferred, poolJob } from '../helpers.js';
 

@@ -5,7 +5,7 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { resolveAppPath } from '../../app/load-app.js';
+import { resolveAppPath } from '../../util/app-path.js';
 import { ChildPool } from './child-pool.js';
 import type { ChildHandle } from './pool-child.js';
 import { childEntry } from './entry.js';

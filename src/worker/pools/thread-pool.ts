@@ -4,7 +4,7 @@
  * though: memory limits are per isolate (`resourceLimits`), and native code that crashes takes the worker along.
  */
 import { Worker, type ResourceLimits } from 'node:worker_threads';
-import { resolveAppPath } from '../../app/load-app.js';
+import { resolveAppPath } from '../../util/app-path.js';
 import { ChildPool } from './child-pool.js';
 import type { ChildHandle } from './pool-child.js';
 import { childEntry } from './entry.js';
