@@ -11,7 +11,7 @@
  * All of this happens before the task's message is acknowledged, so a crash in between repeats it rather than
  * losing it (the join counts a repeated part once).
  */
-import type { Celerity } from '../app/celerity.js';
+import type { WorkerApp } from './worker-app.js';
 import type { AnyResult } from '../canvas/host.js';
 import { groupDict, kindOf } from '../canvas/dicts.js';
 import type { ChordPart } from '../backend/port.js';
@@ -32,7 +32,7 @@ export function hasCanvas(req: TaskRequest): boolean {
 
 export class CanvasSteps {
   constructor(
-    private readonly app: Celerity,
+    private readonly app: WorkerApp,
     private readonly log: Logger,
   ) {}
 

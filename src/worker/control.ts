@@ -27,18 +27,16 @@ import { toError } from '../errors/index.js';
 import { argsRepr, kwargsRepr } from '../protocol/repr.js';
 import { parseRedisUrl } from '../redis/url.js';
 import type { Job } from './job.js';
-import type { NodeHost, WorkerNode } from './node.js';
+import type { NodeHost, NodeState } from './node-state.js';
 import { parseRate } from './rate-limit.js';
 import { revokeJobs } from './revoking.js';
 import { bugReport, confTable, MemorySamples } from './diagnostics.js';
 
-/** A job as the node reads it (its start time and pid are Job fields). */
-export type NodeJob = Job;
 
 export class WorkerControl implements ControlHandler {
   private readonly memory = new MemorySamples();
 
-  constructor(private readonly node: WorkerNode) {}
+  constructor(private readonly node: NodeState) {}
 
   private get host(): NodeHost {
     return this.node.host;
@@ -247,7 +245,7 @@ export class WorkerControl implements ControlHandler {
   }
 
   /** Celery's `Request.info()`. */
-  private info(job: NodeJob, safe = false): TaskInfo {
+  private info(job: Job, safe = false): TaskInfo {
     const { req, delivery } = job;
     const routing = (delivery.message?.properties.delivery_info ?? {}) as { exchange?: unknown; routing_key?: unknown };
     const acksLate = job.task.options.acksLate ?? this.host.app.conf.acksLate;

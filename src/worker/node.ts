@@ -15,7 +15,6 @@
  * child is busy with CPU work, so heartbeats, replies and visibility extension keep their pace; with the async pool
  * a task that blocks the loop delays them, as it delays everything else.
  */
-import type { Celerity } from '../app/celerity.js';
 import type { Mailbox } from '../broker/mailbox.js';
 import { ControlClient } from '../control/client.js';
 import { LamportClock } from '../control/clock.js';
@@ -23,13 +22,11 @@ import { EventDispatcher } from '../control/event-dispatcher.js';
 import { ControlServer } from '../control/server.js';
 import { toError } from '../errors/index.js';
 import type { TaskRequest } from '../protocol/types.js';
-import type { Logger } from '../util/logger.js';
-import { WorkerControl, type NodeJob } from './control.js';
+import { WorkerControl } from './control.js';
 import type { Job } from './job.js';
 import { TaskEventBridge } from './node-events.js';
-import type { ExecutionPool } from './pools/pool.js';
 import { RevokedIds, StateDb } from './revoked.js';
-import type { Worker } from './worker.js';
+import type { NodeHost, NodeState } from './node-state.js';
 
 export interface NodeOptions {
   /** Send task events (Celery's `-E`); default: the app's `sendTaskEvents`. `enable_events` turns them on later. */
@@ -44,32 +41,9 @@ export interface NodeOptions {
   statedb?: string | null;
 }
 
-/** The parts of the worker's private state the node reaches; built by Worker.start(). */
-export interface NodeHost {
-  readonly worker: Worker;
-  readonly app: Celerity;
-  readonly log: Logger;
-  readonly pool: ExecutionPool | null;
-  /** The worker's jobs by stage, live (the same collections the worker uses). */
-  readonly jobs: {
-    readonly waiting: Job[];
-    /** Held until their ETA or their rate-limit slot, by delivery tag. */
-    readonly held: Map<string, Job>;
-    readonly running: ReadonlyMap<string, Job>;
-    /** Ran; result and ack being written. */
-    readonly finishing: ReadonlyMap<string, Job>;
-  };
-  /** Stores REVOKED for a job that will not run or was terminated, and acks it unless it was `acked` on start. */
-  revoke(job: Job, why: 'revoked' | 'terminated', acked?: boolean): void;
-  /** Frees a running job's slot and forgets its run: nothing it does later is waited for at shutdown. */
-  release(job: Job): void;
-  /** Sets how many tasks run at once (the prefetch window follows); the caller resizes a threads/process pool. */
-  resize(concurrency: number): void;
-  /** Wakes the fetch loop after a change of queues. */
-  wake(): void;
-}
+export type { NodeHost } from './node-state.js';
 
-export class WorkerNode {
+export class WorkerNode implements NodeState {
   readonly clock = new LamportClock();
   readonly revoked = new RevokedIds();
   /** Per-task time limits set by the `time_limit` command; they replace the task's own options for later runs. */
@@ -82,7 +56,7 @@ export class WorkerNode {
   readonly terminations = new Map<string, string | number>();
   readonly startedAt = Date.now();
   /** Jobs by request while task events are on, for the pid of their task-started event; weak, so nothing to clean. */
-  private readonly startedJobs = new WeakMap<TaskRequest, NodeJob>();
+  private readonly startedJobs = new WeakMap<TaskRequest, Job>();
   readonly events: TaskEventBridge;
   private readonly mailbox: Mailbox;
   private readonly statedb: StateDb | null;
@@ -185,7 +159,7 @@ export class WorkerNode {
 
   /** Records when (and where) a job started, for `inspect active` and task-started. */
   started(job: Job, pid: number | null): void {
-    const j = job as NodeJob;
+    const j = job as Job;
     if (j.timeStart === undefined) {
       j.timeStart = Date.now() / 1000;
       if (this.events.enabled) this.startedJobs.set(job.req, j);
@@ -201,7 +175,7 @@ export class WorkerNode {
   }
 
   /** A job the worker holds, by task id: running first, then waiting or held, then finishing. */
-  jobById(id: string): NodeJob | undefined {
+  jobById(id: string): Job | undefined {
     const { waiting, held, running, finishing } = this.host.jobs;
     for (const jobs of [running.values(), waiting, held.values(), finishing.values()]) {
       for (const job of jobs) if (job.req.id === id) return job;

@@ -5,7 +5,7 @@
  */
 import { TaskRevokedError } from '../errors/index.js';
 import type { Job } from './job.js';
-import type { NodeHost } from './node.js';
+import type { NodeHost } from './node-state.js';
 
 /**
  * Drops the waiting and held jobs among `ids`; with `terminate`, stops the running ones too and calls
