@@ -1,6 +1,47 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/**
+ * The layers of src/, lowest first: a folder may import from its own layer's folders and from lower layers, never
+ * from higher ones (docs/architecture.md has the picture). `import type` counts too. The app's `worker()` is the
+ * one deliberate edge downwards from app/ into worker/; the worker reaches the app only through interfaces.
+ */
+const LAYERS = [
+  ['util', 'errors'],
+  ['protocol'],
+  ['redis', 'sqlite'],
+  ['broker', 'backend'],
+  ['result'],
+  ['canvas'],
+  ['control'],
+  ['app'],
+  ['worker'],
+  ['cli'],
+];
+
+/** An import of a folder by a relative path from anywhere in src/ (`../x/`, `../../x/`, ...). */
+const folderImport = (folder) => `^(\\.\\./)+${folder}/`;
+
+const layerRules = LAYERS.flatMap((layer, level) => {
+  const higher = LAYERS.slice(level + 1).flat();
+  if (!higher.length) return [];
+  return layer.map((folder) => ({
+    files: [`src/${folder}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...higher
+              .filter((h) => !(folder === 'app' && h === 'worker'))
+              .map((h) => ({ regex: folderImport(h), message: `${folder}/ sits below ${h}/ and must not import it (see LAYERS in eslint.config.js).` })),
+          ],
+        },
+      ],
+    },
+  }));
+});
+
 export default tseslint.config(
   { ignores: ['dist/**', 'dist-check/**', 'node_modules/**', 'coverage/**'] },
   js.configs.recommended,
@@ -10,6 +51,18 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
       'no-constant-condition': ['error', { checkLoops: false }],
+    },
+  },
+  ...layerRules,
+  {
+    // The app reaches the worker only to construct it (`app.worker()`).
+    files: ['src/app/**/*.ts'],
+    ignores: ['src/app/celerity.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: folderImport('worker'), message: 'only app.worker() (celerity.ts) reaches into worker/.' }, { regex: folderImport('cli'), message: 'app/ sits below cli/.' }] },
+      ],
     },
   },
   {
