@@ -27,6 +27,15 @@ export interface EncodeProblem {
   path: string;
 }
 
+/**
+ * Stands in for a value found unstorable somewhere else (a pool child, which cannot send a function or a Symbol
+ * at all): the check reports the problem found there, so the result is judged the same wherever the task ran, and
+ * the worker decides, as for any value, whether it mattered (a result that is not stored is not checked).
+ */
+export class UnencodableValue {
+  constructor(readonly problem: EncodeProblem) {}
+}
+
 /** Built-ins JSON.stringify writes as `{}` (or as something else than their content). */
 const OPAQUE: (abstract new (...args: never[]) => object)[] = [
   Map, Set, WeakMap, WeakSet, WeakRef, RegExp, Promise, Error, ArrayBuffer, SharedArrayBuffer,
@@ -53,6 +62,7 @@ export function findUnencodable(value: unknown, root: string): EncodeProblem | n
   // Scalars, the common result, cost a typeof or two and allocate nothing.
   if (value === null || typeof value === 'string' || typeof value === 'boolean' || typeof value === 'bigint' || value === undefined) return null;
   if (typeof value === 'number' && Number.isFinite(value)) return null;
+  if (value instanceof UnencodableValue) return { ...value.problem, path: root + value.problem.path.replace(/^result/, '') };
   if (quickCheck(value, [])) return null;
   const frames: Frame[] = [];
   // The containers on the current path (a cycle returns to one of them); shared, acyclic references are fine.
@@ -212,11 +222,17 @@ const WHAT: Record<MetaField, string> = {
   kwargs: 'the keyword arguments',
 };
 
+/** The EncodeError a store refuses `value` with as the meta's `field`; null when it can be stored. */
+export function fieldEncodeError(value: unknown, field: MetaField): EncodeError | null {
+  const problem = findUnencodable(value, field);
+  return problem ? encodeErrorFor(problem, WHAT[field]) : null;
+}
+
 /** The first field of `meta` that cannot be stored, as the EncodeError a store refuses it with; null when none. */
 export function metaEncodeError(meta: ResultMeta, fields: readonly MetaField[] = ['result', 'children', 'args', 'kwargs']): { field: MetaField; error: EncodeError } | null {
   for (const field of fields) {
-    const problem = findUnencodable(meta[field], field);
-    if (problem) return { field, error: encodeErrorFor(problem, WHAT[field]) };
+    const error = fieldEncodeError(meta[field], field);
+    if (error) return { field, error };
   }
   return null;
 }

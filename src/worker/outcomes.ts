@@ -5,7 +5,8 @@
  */
 import type { Celerity } from '../app/celerity.js';
 import type { Broker, Delivery } from '../broker/port.js';
-import { MaxRetriesExceededError, TaskRevokedError, formatTraceback, serializeError, toError } from '../errors/index.js';
+import { EncodeError, MaxRetriesExceededError, TaskRevokedError, formatTraceback, serializeError, toError } from '../errors/index.js';
+import { fieldEncodeError } from '../protocol/encodable.js';
 import { READY_STATES, type TaskRequest, type TaskState } from '../protocol/types.js';
 import type { Logger } from '../util/logger.js';
 import type { Completer } from './completer.js';
@@ -39,6 +40,13 @@ export class OutcomeWriter {
     const tag = acksLate ? delivery.tag : undefined;
     switch (outcome.kind) {
       case 'success': {
+        const unstorable = this.unstorable(job, outcome.value);
+        if (unstorable) {
+          // Celery's trace: storing the result raised, so the task fails with that error (no autoretry, no canvas
+          // success), its message is acknowledged and it is not run again.
+          await this.finalFailure(tag, job, unstorable, outcome.runtime);
+          return;
+        }
         if (this.host.log.isLevelEnabled('info')) {
           this.host.log.info(
             { id: req.id, task: req.task, runtime: outcome.runtime },
@@ -80,7 +88,8 @@ export class OutcomeWriter {
       case 'timeout':
       case 'failure': {
         const error = outcome.error;
-        if (outcome.kind === 'failure' && !outcome.badInput && shouldAutoRetry(task.options, error)) {
+        // EncodeError: a result or arguments that cannot be stored or sent; running the task again cannot help.
+        if (outcome.kind === 'failure' && !outcome.badInput && !(error instanceof EncodeError) && shouldAutoRetry(task.options, error)) {
           const countdown = autoRetryCountdown(task.options, req.retries, this.host.app.conf.defaultRetryDelay);
           return this.retry(job, countdown, error, undefined, undefined, tag);
         }
@@ -98,6 +107,20 @@ export class OutcomeWriter {
         return;
       }
     }
+  }
+
+  /**
+   * The EncodeError of a return value that would be stored, or sent on to a canvas, but cannot be; with extended
+   * results, also of arguments that cannot be stored beside it. Undefined when all is storable.
+   */
+  private unstorable(job: Job, value: unknown): EncodeError | undefined {
+    const { req, task } = job;
+    const stored = !(req.ignoreResult || (task.options.ignoreResult ?? false));
+    if (!stored && !hasCanvas(req)) return undefined;
+    const error = fieldEncodeError(value, 'result') ?? (stored && this.host.app.conf.resultExtended
+      ? (fieldEncodeError(req.args, 'args') ?? fieldEncodeError(req.kwargs, 'kwargs'))
+      : null);
+    return error ?? undefined;
   }
 
   /** Stores FAILURE, fails the canvas that depended on the task, then acks. */

@@ -10,6 +10,7 @@ import type { Celerity } from '../../app/celerity.js';
 import type { AnyTask, RetryOptions, TaskContext } from '../../app/task.js';
 import { loadApp } from '../../app/load-app.js';
 import { NotRegistered, Retry, SoftTimeLimitExceeded } from '../../errors/index.js';
+import { findUnencodable } from '../../protocol/encodable.js';
 import type { TaskState } from '../../protocol/types.js';
 import { bindArguments } from '../arguments.js';
 import { encodeError, type FromChild, type ToChild, type Usage, type WireResult } from './messages.js';
@@ -88,9 +89,10 @@ async function run(job: PoolJob): Promise<void> {
   try {
     port.send({ type: 'done', id: job.id, result, runtime, usage: port.usage() });
   } catch (err) {
-    // The value could not be cloned (a function, a class with private state): a failure of this task, not a crash.
-    const error = encodeError(new TypeError(`the result of ${job.task} cannot be sent to the worker: ${(err as Error).message}`));
-    port.send({ type: 'done', id: job.id, result: { kind: 'failure', error, badInput: false }, runtime, usage: port.usage() });
+    // The value passed the result check but still could not be cloned (a Proxy, say): reported like any value
+    // that cannot be stored, not a crash.
+    const unencodable = { type: `value that cannot be sent to the worker (${(err as Error).message})`, path: 'result' };
+    port.send({ type: 'done', id: job.id, result: { kind: 'success', value: null, unencodable }, runtime, usage: port.usage() });
   }
 }
 
@@ -109,7 +111,11 @@ async function execute(job: PoolJob): Promise<WireResult> {
     ? setTimeout(() => controller.abort(new SoftTimeLimitExceeded(`soft time limit (${soft}s) exceeded`)), soft * 1000)
     : undefined;
   try {
-    return { kind: 'success', value: await task.fn.apply(createContext(job, task, controller), args) };
+    const value: unknown = await task.fn.apply(createContext(job, task, controller), args);
+    // Checked here, with the check the worker applies, rather than after cloning: a function or a Symbol cannot
+    // cross at all, and a Map or NaN would cross only to be refused. What was found goes instead of the value.
+    const unencodable = findUnencodable(value, 'result');
+    return unencodable ? { kind: 'success', value: null, unencodable } : { kind: 'success', value };
   } catch (err) {
     return classify(err);
   } finally {

@@ -13,6 +13,7 @@ import {
   toError,
   type SerializedException,
 } from '../../errors/index.js';
+import { UnencodableValue, type EncodeProblem } from '../../protocol/encodable.js';
 import type { TaskState } from '../../protocol/types.js';
 import type { Outcome } from '../executor.js';
 import type { PoolJob } from './pool.js';
@@ -27,7 +28,8 @@ export interface WireError {
 
 /** How the task ended, as the child saw it; the parent adds nothing but the class instances. */
 export type WireResult =
-  | { kind: 'success'; value: unknown }
+  /** `unencodable`: the value could not be stored or sent, and is not; the problem found goes instead. */
+  | { kind: 'success'; value: unknown; unencodable?: EncodeProblem }
   | { kind: 'failure'; error: WireError; badInput: boolean }
   | { kind: 'retry'; countdown: number; eta: Date | undefined; maxRetries: number | null | undefined; exc: WireError | undefined }
   | { kind: 'reject'; reason: string; requeue: boolean }
@@ -79,7 +81,7 @@ export function decodeError(wire: WireError): Error {
 export function decodeResult(result: WireResult, runtime: number): Outcome {
   switch (result.kind) {
     case 'success':
-      return { kind: 'success', value: result.value, runtime };
+      return { kind: 'success', value: result.unencodable ? new UnencodableValue(result.unencodable) : result.value, runtime };
     case 'failure':
       return { kind: 'failure', error: decodeError(result.error), badInput: result.badInput, runtime };
     case 'retry': {

@@ -4,6 +4,7 @@
  * knows whether it is a thread or a process.
  */
 import { Reject, TimeLimitExceeded, toError } from '../../errors/index.js';
+import { fieldEncodeError } from '../../protocol/encodable.js';
 import type { Logger } from '../../util/logger.js';
 import type { Outcome } from '../executor.js';
 import type { FromChild, ToChild } from './messages.js';
@@ -63,13 +64,16 @@ export class PoolChild {
 
   /**
    * Hands the run to the child and arms its hard time limit; `onHardLimit` is told after the child is killed.
-   * False when the job could not be sent (arguments that cannot be cloned); the run is then resolved as bad input.
+   * False when the job could not be sent (arguments that cannot be cloned); the run is then resolved as a failure.
    */
   assign(run: Run, onHardLimit: () => void): boolean {
     try {
       this.handle.send({ type: 'run', job: run.job });
     } catch (err) {
-      run.resolve({ kind: 'failure', error: toError(err), badInput: true, runtime: 0 });
+      // Arguments a store could not hold either (nested past its depth limit) fail as they would on the async
+      // pool, with EncodeError; anything else the child cannot be given is bad input.
+      const unstorable = fieldEncodeError(run.job.args, 'args') ?? fieldEncodeError(run.job.kwargs, 'kwargs');
+      run.resolve({ kind: 'failure', error: unstorable ?? toError(err), badInput: !unstorable, runtime: 0 });
       return false;
     }
     this.state = 'busy';
