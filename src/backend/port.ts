@@ -41,9 +41,13 @@ export interface ResultBackend {
   /** null = no record (Celery's PENDING). */
   get(taskId: string): Promise<ResultMeta | null>;
   mget(taskIds: readonly string[]): Promise<(ResultMeta | null)[]>;
-  /** Stores the meta. A stored SUCCESS is never overwritten (Celery's rule). */
+  /**
+   * Stores the meta. A stored SUCCESS is never overwritten (Celery's rule). Rejects with EncodeError, storing
+   * nothing, a meta whose result, children, args or kwargs cannot be stored faithfully (`protocol/encodable.ts`:
+   * NaN, a Map, a cycle, ...), the same in every store.
+   */
   set(taskId: string, meta: ResultMeta, options?: SetOptions): Promise<void>;
-  /** Writes several in one round trip / transaction. Same SUCCESS rule as `set`. */
+  /** Writes several in one round trip / transaction. Same SUCCESS and EncodeError rules as `set`. */
   setMany(entries: readonly { taskId: string; meta: ResultMeta }[], options?: SetOptions): Promise<void>;
   delete(taskId: string): Promise<void>;
   /** Atomically adds `by` to a counter and returns the new value (chord joins). */

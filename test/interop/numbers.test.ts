@@ -1,7 +1,8 @@
 /**
  * Numbers beyond standard JSON between Celerity and real Python Celery 5.2 on Redis: Python ints past 2^53 arrive
  * exact (bigint) in a Celerity task's arguments and in results Celerity reads; a Celerity producer's and task's
- * bigints reach Python as the exact int; NaN and the infinities Python's json writes are read, state included.
+ * bigints reach Python as the exact int; NaN and the infinities Python's json writes are read, state included, and
+ * never written back: a result or extended args holding one is FAILURE with kombu's EncodeError, as Python sees it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -34,8 +35,9 @@ function env(): NodeJS.ProcessEnv {
 interface PyReport {
   id: string;
   state: string;
-  /** Python's type name and repr of the value its AsyncResult.get() returned. */
+  /** Python's type name, its module and repr of the value its AsyncResult.get() returned (or the exception). */
   type: string;
+  module: string;
   repr: string;
   result: unknown;
 }
@@ -69,10 +71,15 @@ function described(value: unknown): [string, string] {
 describe.skipIf(!ready.ok)(`numbers with Python Celery 5.2 on Redis${ready.ok ? '' : ` (skipped: ${ready.reason})`}`, () => {
   let app: Celerity;
   let worker: Worker;
+  /** What ts.num.inspect received, by task id: seen here even when its result cannot be stored. */
+  const received = new Map<string, [string, string][]>();
 
   beforeAll(async () => {
     app = new Celerity('numbers', { broker: BROKER, backend: BACKEND, defaultQueue: queues.ts, loglevel: 'silent' }, {});
-    app.task('ts.num.inspect', (...args: unknown[]) => args.map(described));
+    app.task('ts.num.inspect', function (...args: unknown[]) {
+      received.set(this.id, args.map(described));
+      return args.map(described);
+    });
     app.task('ts.num.big', () => BIG);
     app.task('ts.num.nan', () => [NaN, Infinity, -Infinity]);
     app.task('ts.num.values', () => ({ big: -BIG, safe: 2 ** 53 - 1, small: 7n }));
@@ -93,31 +100,39 @@ describe.skipIf(!ready.ok)(`numbers with Python Celery 5.2 on Redis${ready.ok ? 
     await app?.close();
   }, 60_000);
 
-  it('a Celerity task receives Python ints past 2^53 as exact bigints, safe ints as numbers, NaN and infinities', async () => {
-    const report = await pySend('ts.num.inspect', queues.ts, "[2**64 + 1, -(2**64 + 1), 2**53 + 1, 2**53 - 1, float('nan'), float('inf'), float('-inf'), 0.1]");
+  it('a Celerity task receives Python ints past 2^53 as exact bigints, safe ints as numbers', async () => {
+    const report = await pySend('ts.num.inspect', queues.ts, '[2**64 + 1, -(2**64 + 1), 2**53 + 1, 2**53 - 1, 0.1]');
     expect(report.state).toBe('SUCCESS');
     expect(report.result).toEqual([
       ['bigint', '18446744073709551617'],
       ['bigint', '-18446744073709551617'],
       ['bigint', '9007199254740993'],
       ['number', '9007199254740991'],
-      ['number', 'NaN'],
-      ['number', 'Infinity'],
-      ['number', '-Infinity'],
       ['number', '0.1'],
     ]);
-    // The worker kept the arguments in the extended meta as they arrived, NaN included, as a Python worker does.
+    // The worker kept the arguments in the extended meta exactly as they arrived, as a Python worker does.
     const args = (await app.asyncResult(report.id).meta())?.args;
-    expect(args?.slice(0, 4)).toEqual([BIG, -BIG, 2n ** 53n + 1n, 2 ** 53 - 1]);
-    expect(args?.[4]).toBeNaN();
+    expect(args).toEqual([BIG, -BIG, 2n ** 53n + 1n, 2 ** 53 - 1, 0.1]);
   });
 
-  it("a Celerity task's bigint (and NaN) result reaches Python's AsyncResult.get() exactly", async () => {
+  it("a Celerity task receives Python's NaN and infinities, which cannot be stored with its result: Python sees EncodeError", async () => {
+    const report = await pySend('ts.num.inspect', queues.ts, "[float('nan'), float('inf'), float('-inf')]");
+    expect(received.get(report.id)).toEqual([['number', 'NaN'], ['number', 'Infinity'], ['number', '-Infinity']]);
+    expect(report).toMatchObject({ state: 'FAILURE', type: 'EncodeError', module: 'kombu.exceptions', result: 'cannot encode the arguments: NaN at args[0]' });
+    expect((await app.asyncResult(report.id).meta())?.args ?? null).toBeNull();
+  });
+
+  it("a Celerity task's bigint result reaches Python's AsyncResult.get() exactly; a NaN result is EncodeError there", async () => {
     expect(await pySend('ts.num.big', queues.ts, '[]')).toMatchObject({ state: 'SUCCESS', type: 'int', repr: '18446744073709551617' });
     const mixed = await pySend('ts.num.values', queues.ts, '[]');
     expect(mixed).toMatchObject({ state: 'SUCCESS', type: 'dict' });
     expect(mixed.repr).toBe("{'big': -18446744073709551617, 'safe': 9007199254740991, 'small': 7}");
-    expect(await pySend('ts.num.nan', queues.ts, '[]')).toMatchObject({ state: 'SUCCESS', type: 'list', repr: '[nan, inf, -inf]' });
+    expect(await pySend('ts.num.nan', queues.ts, '[]')).toMatchObject({
+      state: 'FAILURE',
+      type: 'EncodeError',
+      module: 'kombu.exceptions',
+      result: 'cannot encode the result: NaN at result[0]',
+    });
   });
 
   it('a Celerity producer sends 2n ** 64n + 1n and the Python task sees 18446744073709551617 exactly', async () => {
