@@ -13,7 +13,7 @@ import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Celerity, EncodeError, type Worker } from '../../src/index.js';
+import { Celerity, EncodeError, chain, type Worker } from '../../src/index.js';
 import { BIG, UNENCODABLE, defineTasks } from '../fixtures/unencodable-app.js';
 import { deferred, tempDir } from '../helpers.js';
 import { PYTHON, pingPostgres, pingRedis, pythonCeleryOnRedis, requireService } from '../services.js';
@@ -163,6 +163,30 @@ for (const [backend, service] of BACKENDS) {
         expect(await (await sent[2 * i + 1]!.result).get({ timeout: 10_000 })).toBe(2 * i);
       }
       for (const t of sent) expect(s.starts.get(t.id), t.id).toBe(1);
+      expect(await s.leftInBroker()).toEqual({ messages: 0, deadLetters: 0 });
+    });
+
+    it('in a chain, the step whose result cannot be stored fails, and the steps after it fail with the same error', async () => {
+      const first = randomUUID();
+      const finished = s.finished(first);
+      const last = await chain(s.app.signature('unenc.set').set({ taskId: first, queue: s.queue }), s.app.signature('unenc.double').set({ queue: s.queue })).applyAsync();
+      await finished;
+      const error = await last.get({ timeout: 10_000 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(EncodeError);
+      expect((error as Error).message).toBe(`cannot encode the result: ${UNENCODABLE['unenc.set']![1]}`);
+      expect((await s.app.asyncResult(first).meta())?.status).toBe('FAILURE');
+      expect(s.starts.get(last.id)).toBeUndefined();
+      expect(await s.leftInBroker()).toEqual({ messages: 0, deadLetters: 0 });
+    });
+
+    it('a task whose result is ignored is not held to it: it succeeds, acked and run once', async () => {
+      const t = send(s, 'unenc.ignored');
+      await t.finished;
+      expect(await (await t.result).meta()).toBeNull();
+      expect(s.starts.get(t.id)).toBe(1);
       expect(await s.leftInBroker()).toEqual({ messages: 0, deadLetters: 0 });
     });
 
