@@ -11,6 +11,7 @@ const LAYERS = [
   ['protocol'],
   ['redis', 'sqlite'],
   ['broker', 'backend'],
+  ['transports'],
   ['result'],
   ['canvas'],
   ['control'],

@@ -7,8 +7,7 @@ import os from 'node:os';
 import type { ResultBackend } from '../backend/port.js';
 import type { Broker, OutboundMessage } from '../broker/port.js';
 import type { Mailbox } from '../broker/mailbox.js';
-import { createBackend } from '../backend/index.js';
-import { createBroker } from '../broker/index.js';
+import { createBackend, createBroker, maskUrl } from '../transports/index.js';
 import { CelerityError } from '../errors/index.js';
 import { encodeTaskMessage } from '../protocol/message.js';
 import { createSerializerRegistry, type SerializerRegistry } from '../protocol/serializers.js';
@@ -23,7 +22,6 @@ import type { ApplyOptions, CarriedFields } from '../canvas/options.js';
 import type { WorkerOptions } from '../worker/worker.js';
 import { parseRate } from '../worker/rate-limit.js';
 import { Worker } from '../worker/worker.js';
-import { maskPassword } from '../redis/url.js';
 import { Canvas } from '../canvas/engine.js';
 import type { CanvasApp } from '../canvas/host.js';
 import { applyOptionsFromCelery } from '../canvas/options.js';
@@ -239,7 +237,7 @@ export class Celerity implements TaskSender, CanvasApp {
       await broker.revoke(ids, { terminate: options.terminate ?? false, signal: options.signal ?? 'SIGTERM' });
       return;
     }
-    if (!broker.mailbox) throw new CelerityError(`the broker at ${maskPassword(this._conf.broker)} cannot revoke tasks`);
+    if (!broker.mailbox) throw new CelerityError(`the broker at ${maskUrl(this._conf.broker)} cannot revoke tasks`);
     if (!this.control) {
       const { ControlClient } = await import('../control/client.js');
       const mailbox = broker.mailbox();

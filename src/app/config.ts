@@ -5,8 +5,7 @@
  */
 import os from 'node:os';
 import { z } from 'zod';
-import { checkBackendUrl, describeBackendSchemes } from '../backend/index.js';
-import { checkBrokerUrl, describeBrokerSchemes } from '../broker/index.js';
+import { checkBackendUrl, checkBrokerUrl, describeBackendSchemes, describeBrokerSchemes } from '../transports/index.js';
 import { ConfigurationError } from '../errors/index.js';
 
 export const DEFAULT_URL = 'sqlite://./celerity.db';

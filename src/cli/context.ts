@@ -24,11 +24,8 @@ export async function appFrom(flags: CommonFlags, extra: CelerityOptions = {}): 
   return app;
 }
 
-/** Hide passwords in URLs shown in banners and logs: every `user:password@` (Sentinel URLs list several) and
- * password query options. */
-export function maskUrl(url: string): string {
-  return url.replace(/(\/\/[^:/@;]*:)[^@;]*@/g, '$1****@').replace(/(password=)[^&;]*/gi, '$1****');
-}
+/** Passwords out of URLs shown in banners and logs: the one mask every part of Celerity uses. */
+export { maskUrl } from '../transports/index.js';
 
 export function parseJsonFlag<T>(value: string | undefined, flag: string, check: (v: unknown) => boolean, expected: string): T | undefined {
   if (value === undefined) return undefined;

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryBroker } from '../../src/broker/memory/index.js';
 import { MemoryBackend } from '../../src/backend/memory/index.js';
-import { createBroker } from '../../src/broker/index.js';
-import { createBackend } from '../../src/backend/index.js';
+import { createBackend, createBroker } from '../../src/transports/index.js';
 import { ConfigurationError } from '../../src/errors/index.js';
 import { brokerConformance } from './broker-suite.js';
 import { backendConformance } from './backend-suite.js';

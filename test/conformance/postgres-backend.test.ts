@@ -5,8 +5,9 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { PostgresBackend } from '../../src/backend/postgres/index.js';
 import { MIGRATIONS } from '../../src/backend/postgres/migrate.js';
-import { maskPostgresPassword, parsePostgresUrl } from '../../src/backend/postgres/url.js';
-import { createBackend } from '../../src/backend/index.js';
+import { parsePostgresUrl } from '../../src/backend/postgres/url.js';
+import { maskUrl } from '../../src/transports/index.js';
+import { createBackend } from '../../src/transports/index.js';
 import { ConfigurationError, ConnectionError } from '../../src/errors/index.js';
 import { pingPostgres, requireService } from '../services.js';
 import { freePort, until } from '../helpers.js';
@@ -120,7 +121,7 @@ describe.skipIf(!postgres.ok)(`postgres result backend${skipped}`, () => {
         connectTimeoutMs: 1500,
         applicationName: 'web',
       });
-      expect(maskPostgresPassword('postgres://u:a@b@h/db?password=x')).toBe('postgres://u:***@h/db?password=***');
+      expect(maskUrl('postgres://u:a@b@h/db?password=x')).toBe('postgres://u:***@h/db?password=***');
       expect(() => parsePostgresUrl('postgresql://h/db?schema=Bad-Name')).toThrow(ConfigurationError);
       expect(() => parsePostgresUrl('postgresql://h/db?pool_size=0')).toThrow(/pool_size/);
       expect(() => parsePostgresUrl('mysql://h/db')).toThrow(ConfigurationError);

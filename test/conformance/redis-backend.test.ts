@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { RedisBackend } from '../../src/backend/redis/index.js';
-import { createBackend } from '../../src/backend/index.js';
+import { createBackend } from '../../src/transports/index.js';
 import { backendUrlOptions, redisOptionsFromUrl } from '../../src/backend/redis/url.js';
 import { keyNames } from '../../src/backend/redis/keys.js';
 import { encodeResultMeta } from '../../src/protocol/result-meta.js';

@@ -9,7 +9,7 @@ import type { Server, Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import type { Pipeline } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createBroker } from '../../src/broker/index.js';
+import { createBroker } from '../../src/transports/index.js';
 import { RedisBroker } from '../../src/broker/redis/index.js';
 import type { DelayedDelivery, PriorityOrder } from '../../src/broker/redis/index.js';
 import { parseUnackedEntry, redeliverable } from '../../src/broker/redis/envelopes.js';

@@ -6,9 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createBackend } from '../../src/backend/index.js';
+import { createBackend, createBroker } from '../../src/transports/index.js';
 import { RedisBackend } from '../../src/backend/redis/index.js';
-import { createBroker } from '../../src/broker/index.js';
 import { RedisBroker } from '../../src/broker/redis/index.js';
 import { ConfigurationError, ConnectionError } from '../../src/errors/index.js';
 import { Celerity, type AsyncResult } from '../../src/index.js';

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileConfig, envName } from '../../src/app/config.js';
 import { Celerity } from '../../src/app/celerity.js';
-import { BACKEND_SCHEMES, createBackend } from '../../src/backend/index.js';
-import { BROKER_SCHEMES, createBroker } from '../../src/broker/index.js';
+import { BACKEND_SCHEMES, BROKER_SCHEMES, createBackend, createBroker } from '../../src/transports/index.js';
 import { ConfigurationError } from '../../src/errors/index.js';
 
 /** The ConfigurationError `fn` throws. */

@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { maskUrl } from '../../src/cli/context.js';
+import { maskUrl } from '../../src/transports/index.js';
 import { ConfigurationError } from '../../src/errors/index.js';
 import { maskPassword } from '../../src/util/mask.js';
 
 describe('masking URLs for banners', () => {
   it('hides every password, including Sentinel addresses and password options', () => {
-    expect(maskUrl('redis://:secret@cache:6379/0')).toBe('redis://:****@cache:6379/0');
+    expect(maskUrl('redis://:secret@cache:6379/0')).toBe('redis://:***@cache:6379/0');
     expect(maskUrl('sentinel://:pw1@h1:26379;sentinel://:pw2@h2:26379?master_name=m&sentinel_password=s3')).toBe(
-      'sentinel://:****@h1:26379;sentinel://:****@h2:26379?master_name=m&sentinel_password=****',
+      'sentinel://:***@h1:26379;sentinel://:***@h2:26379?master_name=m&sentinel_password=***',
     );
+    expect(maskUrl('postgresql://app:p@ss/w0rd@db:5432/r?password=x')).toBe('postgresql://app:***@db:5432/r?password=***');
     expect(maskUrl('sqlite://./celerity.db')).toBe('sqlite://./celerity.db');
   });
 });

@@ -12,6 +12,7 @@
  * goes to node-postgres as written.
  */
 import { ConfigurationError } from '../../errors/index.js';
+import { maskPassword } from '../../util/mask.js';
 
 export interface PostgresUrl {
   /** The URL as node-postgres reads it: `postgresql://`, without the options Celerity handles itself. */
@@ -41,7 +42,7 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,47}$/;
 const SETTING = 'backend';
 
 export function parsePostgresUrl(url: string): PostgresUrl {
-  const display = maskPostgresPassword(url);
+  const display = maskPassword(url);
   const m = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url.trim());
   if (!m || !POSTGRES_SCHEME.test(m[1]!)) {
     throw new ConfigurationError(SETTING, display, 'a URL like postgresql://user@host:5432/database');
@@ -85,13 +86,6 @@ export function parsePostgresUrl(url: string): PostgresUrl {
     applicationName,
     display,
   };
-}
-
-/** `scheme://user:secret@host` -> `scheme://user:***@host`, and a `password=` option likewise. */
-export function maskPostgresPassword(url: string): string {
-  return url
-    .replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/?#]*:)[^@/?#]*(?:@[^@/?#]*)*@/i, '$1***@')
-    .replace(/([?&]password=)[^&]*/gi, '$1***');
 }
 
 /** The notification channel of a schema's results: one per schema, so tenants of one database do not cross. */
