@@ -3,7 +3,7 @@
  * with the same id, failures stored with their traceback, bad arguments dead-lettered, rejections requeued or
  * dropped. Events are emitted only once the facts they report hold.
  */
-import type { Celerity } from '../app/celerity.js';
+import type { WorkerApp } from './worker-app.js';
 import type { Broker, Delivery } from '../broker/port.js';
 import { EncodeError, MaxRetriesExceededError, TaskRevokedError, formatTraceback, serializeError, toError } from '../errors/index.js';
 import { fieldEncodeError } from '../protocol/encodable.js';
@@ -18,7 +18,7 @@ import { CanvasSteps, hasCanvas } from './canvas-steps.js';
 import { DecodeError } from '../errors/index.js';
 
 export interface OutcomeHost {
-  readonly app: Celerity;
+  readonly app: WorkerApp;
   readonly broker: Broker;
   readonly completer: Completer;
   readonly log: Logger;

@@ -8,7 +8,7 @@
  * dead-letter store.
  */
 import { EventEmitter } from 'node:events';
-import type { Celerity } from '../app/celerity.js';
+import type { WorkerApp } from './worker-app.js';
 import type { Broker, Delivery } from '../broker/port.js';
 import { undecodable } from '../broker/raw.js';
 import { NotRegistered, toError } from '../errors/index.js';
@@ -84,7 +84,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private scaler: Autoscaler | undefined;
 
   constructor(
-    private readonly app: Celerity,
+    private readonly app: WorkerApp,
     options: WorkerOptions = {},
   ) {
     super();
