@@ -238,10 +238,24 @@ export function metaEncodeError(meta: ResultMeta, fields: readonly MetaField[] =
 }
 
 /**
+ * Metas the worker has just checked (`markEncodable`), which the store then does not walk again: on an 80 KB
+ * result the walk takes 0.22 ms, half of JSON.stringify's 0.44 ms (the table stores) or a seventh of our
+ * encoder's 1.6 ms (Redis). Whoever changes such a meta afterwards must not; the worker does not.
+ */
+const checked = new WeakSet<ResultMeta>();
+
+/** Records that `meta` passed metaEncodeError, so a store's assertMetaEncodable does not repeat the walk. */
+export function markEncodable(meta: ResultMeta): ResultMeta {
+  checked.add(meta);
+  return meta;
+}
+
+/**
  * Throws the EncodeError of the first field of `meta` that cannot be stored. Every result store calls it before
  * writing, so a caller that skipped the worker's check gets the same refusal from each.
  */
 export function assertMetaEncodable(meta: ResultMeta): void {
+  if (checked.has(meta)) return;
   const bad = metaEncodeError(meta);
   if (bad) throw bad.error;
 }

@@ -13,7 +13,7 @@
 import type { ResultBackend } from '../backend/port.js';
 import type { Broker } from '../broker/port.js';
 import { EncodeError, formatTraceback, serializeError, toError } from '../errors/index.js';
-import { metaEncodeError } from '../protocol/encodable.js';
+import { markEncodable, metaEncodeError } from '../protocol/encodable.js';
 import { buildResultMeta } from '../protocol/result-meta.js';
 import type { ResultMeta, TaskRequest, TaskState } from '../protocol/types.js';
 import { Batcher } from '../util/batcher.js';
@@ -130,7 +130,7 @@ export class Completer {
   private storable(outcome: Outcome, completion: boolean): ResultMeta {
     const meta = this.meta(outcome);
     const bad = metaEncodeError(meta);
-    if (!bad) return meta;
+    if (!bad) return markEncodable(meta);
     if (bad.field === 'result' || bad.field === 'children') {
       if (!completion) throw bad.error;
       return refusedMeta(outcome.req.id, meta, bad.error);
