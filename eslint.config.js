@@ -23,6 +23,12 @@ const LAYERS = [
 /** An import of a folder by a relative path from anywhere in src/ (`../x/`, `../../x/`, ...). */
 const folderImport = (folder) => `^(\\.\\./)+${folder}/`;
 
+/** Imports a folder may not make although the layers allow them. */
+const EXTRA = {
+  // The worker reaches the app through the WorkerApp interface (worker/worker-app.ts), never the Celerity class.
+  worker: [{ regex: `${folderImport('app')}celerity\\.js$`, message: 'the worker depends on WorkerApp (worker-app.ts), not on the Celerity class.' }],
+};
+
 const layerRules = LAYERS.flatMap((layer, level) => {
   const higher = LAYERS.slice(level + 1).flat();
   if (!higher.length) return [];
@@ -36,6 +42,7 @@ const layerRules = LAYERS.flatMap((layer, level) => {
             ...higher
               .filter((h) => !(folder === 'app' && h === 'worker'))
               .map((h) => ({ regex: folderImport(h), message: `${folder}/ sits below ${h}/ and must not import it (see LAYERS in eslint.config.js).` })),
+            ...(EXTRA[folder] ?? []),
           ],
         },
       ],

@@ -6,7 +6,7 @@
  */
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { Celerity } from '../../app/celerity.js';
+import type { WorkerApp } from '../worker-app.js';
 import type { AnyTask, RetryOptions, TaskContext } from '../../app/task.js';
 import { loadApp } from '../../app/load-app.js';
 import { NotRegistered, Retry, SoftTimeLimitExceeded } from '../../errors/index.js';
@@ -56,7 +56,7 @@ const appPath = parentPort ? (workerData as { app: string }).app : process.argv[
 let seq = 0;
 const acks = new Map<number, { resolve(): void; reject(e: Error): void }>();
 
-let app: Celerity;
+let app: WorkerApp;
 try {
   app = await loadApp(appPath);
 } catch (err) {
