@@ -182,6 +182,12 @@ for (const [backend, service] of BACKENDS) {
       expect(await s.leftInBroker()).toEqual({ messages: 0, deadLetters: 0 });
     });
 
+    it('updateState with meta that cannot be stored rejects in the task, which goes on', async () => {
+      const t = send(s, 'unenc.progress');
+      await t.finished;
+      expect(await (await t.result).get({ timeout: 10_000 })).toBe('cannot encode the result: NaN at result.ratio');
+    });
+
     it('a task whose result is ignored is not held to it: it succeeds, acked and run once', async () => {
       const t = send(s, 'unenc.ignored');
       await t.finished;
