@@ -107,7 +107,7 @@ export function findUnencodable(value: unknown, root: string): EncodeProblem | n
 
 /**
  * True when `value` is plainly storable: plain objects, arrays and scalars only, shallower than QUICK_DEPTH. Every
- * result goes through here, so it recurses without building paths (0.3 µs on a small object, against 1.4 µs for
+ * result goes through here, so it recurses without building paths (0.17 µs on a small object, against 1.4 µs for
  * the walk that names a problem, which runs only when this says no).
  */
 function quickCheck(value: unknown, ancestors: object[]): boolean {

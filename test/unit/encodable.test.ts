@@ -3,6 +3,7 @@
  * the check survives cycles and nesting far deeper than the stack.
  */
 import { describe, expect, it } from 'vitest';
+import { MemoryBackend } from '../../src/backend/memory/index.js';
 import { EncodeError, deserializeError, serializeError } from '../../src/errors/index.js';
 import { MAX_DEPTH, findUnencodable, metaEncodeError } from '../../src/protocol/encodable.js';
 import type { ResultMeta } from '../../src/protocol/types.js';
@@ -94,5 +95,22 @@ describe('metaEncodeError', () => {
     const back = deserializeError(wire, 'Traceback ...');
     expect(back).toBeInstanceOf(EncodeError);
     expect(back.message).toBe('cannot encode the result: Map at result');
+  });
+});
+
+describe('the memory backend', () => {
+  const meta = (result: unknown): ResultMeta => ({ status: 'SUCCESS', result, traceback: null, children: [], date_done: null, task_id: 'id' });
+
+  it('keeps bigints exact and stores a Date as its ISO text, as the other stores do', async () => {
+    const backend = new MemoryBackend();
+    await backend.setMany([{ taskId: 'a', meta: meta({ big: 2n ** 64n + 1n, small: 7n, when: new Date(0) }) }]);
+    expect((await backend.get('a'))?.result).toEqual({ big: 2n ** 64n + 1n, small: 7, when: '1970-01-01T00:00:00.000Z' });
+  });
+
+  it('refuses a batch holding a value it cannot store with EncodeError, storing none of it', async () => {
+    const backend = new MemoryBackend();
+    const write = backend.setMany([{ taskId: 'ok', meta: meta(1) }, { taskId: 'bad', meta: meta([NaN]) }]);
+    await expect(write).rejects.toThrow(new EncodeError('cannot encode the result: NaN at result[0]'));
+    expect(await backend.mget(['ok', 'bad'])).toEqual([null, null]);
   });
 });
