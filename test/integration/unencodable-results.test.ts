@@ -227,7 +227,9 @@ for (const [backend, service] of BACKENDS) {
       expect(await s.leftInBroker()).toEqual({ messages: 0, deadLetters: 0 });
     });
 
-    it.skipIf(backend !== 'redis' || pool !== 'async' || !python.ok)("Python Celery reads the stored FAILURE as kombu's EncodeError", async () => {
+    // Python reads Celery's Redis layout; once is enough, the FAILURE written is the same from every pool.
+    if (backend !== 'redis' || pool !== 'async') return;
+    it.skipIf(!python.ok)(`Python Celery reads the stored FAILURE as kombu's EncodeError${python.ok ? '' : ` (skipped: ${python.reason})`}`, async () => {
       const t = send(s, 'unenc.map');
       await t.finished;
       const script = [
