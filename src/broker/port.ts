@@ -7,17 +7,17 @@ import type { TaskIdentity } from '../protocol/message.js';
 import type { Mailbox } from './mailbox.js';
 import type { BrokerMessage } from '../protocol/types.js';
 
+/**
+ * What differs between adapters and changes what the worker does. Optional methods are capabilities too:
+ * `mailbox()` (remote control and events), `revoke`/`revocationsSince` (stored revocations), `claimRateSlot`
+ * (shared rate limits); callers test for the method, never for a URL scheme.
+ */
 export interface BrokerCapabilities {
-  /** Orders deliveries by priority itself (0..9, higher first unless the adapter documents otherwise). */
-  nativePriority: boolean;
-  /** Can hold a message until `notBefore` without a worker holding it. */
+  /**
+   * Can hold a message until `notBefore` without a worker holding it: the worker then hands far-off ETAs back to
+   * the broker instead of keeping them reserved in memory.
+   */
   nativeDelay: boolean;
-  /** Supports broadcast/subscribe (control, events). */
-  fanout: boolean;
-  /** Reserved messages return on their own after the visibility timeout (as opposed to on connection loss). */
-  visibilityTimeout: boolean;
-  /** Keeps rejected messages in a dead-letter store that can be listed and requeued. */
-  deadLetters: boolean;
 }
 
 export interface OutboundMessage {

@@ -74,10 +74,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly maxMemoryPerChild: number | null;
   /** The threads or process pool; null when tasks run on this event loop. */
   private pool: ExecutionPool | null = null;
-  /** Remote control and events; undefined unless the broker is Redis. */
+  /** Remote control and events; undefined when the broker has no mailbox. */
   private node: WorkerNode | undefined;
   private starting: Promise<void> | undefined;
-  /** Revocations stored in a broker without fanout (the embedded store), where remote control cannot reach. */
+  /**
+   * Revocations stored in the broker (the embedded store), read before reserved messages are looked at: they also
+   * reach workers that were not running when the revoke was sent.
+   */
   private revocations: RevocationFeed | undefined;
   private readonly nodeOptions: NodeOptions | false;
   private readonly autoscaleOptions: AutoscaleOptions | undefined;
@@ -141,7 +144,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     });
     try {
       this.node = await WorkerNode.open(this.nodeHost(), this.nodeOptions);
-      if (!broker.capabilities.fanout && broker.revocationsSince) {
+      if (broker.revocationsSince) {
         this.revocations = new RevocationFeed(broker as ConstructorParameters<typeof RevocationFeed>[0], this.nodeHost());
         await this.revocations.start();
       }

@@ -43,13 +43,7 @@ interface StoredDeadLetter extends DeadLetter {
 export class MemoryBroker implements Broker {
   private readonly rateSlots = new Map<string, number>();
   private readonly mailboxHub = new MemoryMailboxHub();
-  readonly capabilities: BrokerCapabilities = {
-    nativePriority: true,
-    nativeDelay: true,
-    fanout: false,
-    visibilityTimeout: true,
-    deadLetters: true,
-  };
+  readonly capabilities: BrokerCapabilities = { nativeDelay: true };
 
   private readonly visibilityMs: number;
   private readonly now: () => number;

@@ -82,13 +82,7 @@ interface Connection {
 }
 
 export class RedisBroker implements Broker {
-  readonly capabilities: BrokerCapabilities = {
-    nativePriority: true,
-    nativeDelay: true,
-    fanout: false,
-    visibilityTimeout: true,
-    deadLetters: true,
-  };
+  readonly capabilities: BrokerCapabilities = { nativeDelay: true };
   /** Which priorities are served first; the lists themselves are laid out the same either way. */
   readonly priorityOrder: PriorityOrder;
   readonly delayedDelivery: DelayedDelivery;

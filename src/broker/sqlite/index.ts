@@ -55,13 +55,7 @@ interface Connection {
 }
 
 export class SqliteBroker implements Broker {
-  readonly capabilities: BrokerCapabilities = {
-    nativePriority: true,
-    nativeDelay: true,
-    fanout: false,
-    visibilityTimeout: true,
-    deadLetters: true,
-  };
+  readonly capabilities: BrokerCapabilities = { nativeDelay: true };
 
   private conn: Connection | null = null;
   private readonly visibilityMs: number;
