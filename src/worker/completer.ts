@@ -10,6 +10,7 @@
  * still refuses is written again one result at a time, so only the result that is refused is replaced by a FAILURE
  * saying why, and its neighbours are stored and acknowledged as they are.
  */
+import type { Logger } from '../util/logger.js';
 import type { ResultBackend } from '../backend/port.js';
 import type { Broker } from '../broker/port.js';
 import { EncodeError, formatTraceback, serializeError, toError } from '../errors/index.js';
@@ -41,7 +42,7 @@ export class Completer {
   constructor(
     private readonly broker: Broker,
     private readonly backend: ResultBackend,
-    private readonly options: { hostname: string; extended: boolean },
+    private readonly options: { hostname: string; extended: boolean; log?: Logger },
   ) {
     this.batch = new Batcher((items) => this.flush(items), { maxBatch: 500, mode: 'overlap' });
   }
@@ -116,6 +117,7 @@ export class Completer {
         // What in it was refused is not known, so the FAILURE carries none of its extended fields (a retries
         // count past PostgreSQL's integer, say, would be refused again).
         const error = err instanceof EncodeError ? err : new EncodeError(`the result store refused the result: ${toError(err).message}`, { cause: err });
+        this.options.log?.error({ id: taskId, err: error.message }, 'the result store refused a result; FAILURE stored instead');
         await this.backend.set(taskId, refusedMeta(taskId, meta, error, false));
       }
     }

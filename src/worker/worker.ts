@@ -133,7 +133,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       logger: this.log,
     });
     this.broker = broker;
-    this.completer = new Completer(broker, backend, { hostname: this.hostname, extended: this.app.conf.resultExtended });
+    this.completer = new Completer(broker, backend, { hostname: this.hostname, extended: this.app.conf.resultExtended, log: this.log });
     this.outcomes = new OutcomeWriter({
       app: this.app,
       broker,
