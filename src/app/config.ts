@@ -50,6 +50,7 @@ const schema = z
     maxMemoryPerChild: z.number().int().positive().nullable(),
     rejectOnWorkerLost: z.boolean(),
     sendTaskEvents: z.boolean(),
+    poolRestarts: z.boolean(),
     statedb: z.string().min(1).nullable(),
   })
   .strict();
@@ -93,6 +94,7 @@ const EXPECTED: Record<keyof CelerityConfig, string> = {
   maxMemoryPerChild: 'a positive number of KiB, or null for no limit',
   rejectOnWorkerLost: 'a boolean',
   sendTaskEvents: 'a boolean (task events for monitors)',
+  poolRestarts: 'a boolean (allow the pool_restart control command: threads and process pools reload the app module)',
   statedb: 'a file path where the worker keeps revoked task ids across restarts, or null',
 };
 
@@ -133,6 +135,7 @@ export function defaults(): CelerityConfig {
     maxMemoryPerChild: null,
     rejectOnWorkerLost: false,
     sendTaskEvents: false,
+    poolRestarts: false,
     statedb: null,
   };
 }
@@ -167,6 +170,7 @@ export const CELERY_NAMES: Readonly<Record<string, keyof CelerityConfig>> = {
   worker_max_memory_per_child: 'maxMemoryPerChild',
   task_reject_on_worker_lost: 'rejectOnWorkerLost',
   worker_send_task_events: 'sendTaskEvents',
+  worker_pool_restarts: 'poolRestarts',
   worker_state_db: 'statedb',
 };
 
