@@ -122,6 +122,11 @@ const COMMANDS: Record<string, Command> = {
     if (!bounds) throw new PyError('ValueError', 'Autoscale not enabled');
     return ok(`autoscale now max=${bounds[0]} min=${bounds[1]}`);
   },
+  pool_restart: async (_args, handler, ctx) => {
+    // `modules` and `reload` name Python modules to reimport; a restart here reloads the whole app module.
+    if (!handler.poolRestart || !(await handler.poolRestart(ctx))) throw new PyError('ValueError', 'Pool restarts not enabled');
+    return ok('reload started');
+  },
   memsample: async (_args, handler, ctx) => {
     if (!handler.memsample) throw noSuchCommand('memsample');
     return reply(await handler.memsample(ctx));

@@ -140,6 +140,11 @@ export interface ControlHandler {
   report?(ctx: ControlContext): Promise<string>;
   /** New autoscale bounds (null keeps one); resolves to [max, min] in force, or null when the node does not autoscale. */
   autoscale?(max: number | null, min: number | null, ctx: ControlContext): Promise<[number, number] | null>;
+  /**
+   * Reloads the task code (`pool_restart`): resolves false when restarts are not enabled (Celery's
+   * worker_pool_restarts); otherwise starts the restart and resolves true without waiting for it.
+   */
+  poolRestart?(ctx: ControlContext): Promise<boolean>;
   /** Samples the resident memory now, as text (`52.3MB`), and keeps the sample for `memdump`. */
   memsample?(ctx: ControlContext): Promise<string>;
   /** The kept samples (at most `samples` of them) and the memory now, as text; clears the samples. */

@@ -196,6 +196,18 @@ export class WorkerControl implements ControlHandler {
     return this.host.worker.autoscale(max, min);
   }
 
+  async poolRestart(): Promise<boolean> {
+    const { app, worker, log } = this.host;
+    if (!app.conf.poolRestarts) return false;
+    if (worker.poolKind === 'async') throw new ControlCommandError('pool_restart needs -P threads or -P process: the async pool cannot reload the app module');
+    log.warn('pool_restart: replacing the pool children, which load the app module again');
+    void worker.restartPool().then(
+      () => log.info('pool_restart: every child runs the reloaded app'),
+      (err: unknown) => log.error({ err: toError(err).message }, 'pool_restart failed'),
+    );
+    return true;
+  }
+
   async conf(withDefaults: boolean): Promise<Record<string, unknown>> {
     return confTable(this.host.app.conf, withDefaults);
   }

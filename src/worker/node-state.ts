@@ -26,6 +26,7 @@ export interface NodeWorker extends Pick<EventEmitter<WorkerEvents>, 'on' | 'off
   readonly processed: ReadonlyMap<string, number>;
   readonly rates: RateGate;
   autoscale(max: number | null, min: number | null): Promise<[number, number] | null>;
+  restartPool(): Promise<void>;
   stop(): Promise<void>;
 }
 

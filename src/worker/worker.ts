@@ -201,6 +201,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return bounds;
   }
 
+  /**
+   * Celery's `pool_restart`: the threads/process pool's children are replaced by new ones that import the app
+   * module again, busy ones after their task. The async pool runs tasks in this process, whose modules cannot be
+   * loaded twice: it throws.
+   */
+  async restartPool(): Promise<void> {
+    if (!this.pool) throw new Error('pool_restart needs -P threads or -P process: the async pool cannot reload the app module');
+    await this.pool.restart();
+  }
+
   /** Changes the number of task slots, and of children in the threads/process pools. */
   async resize(size: number): Promise<void> {
     const delta = size - this.slots;

@@ -297,8 +297,11 @@ describe('command semantics (celery/worker/control.py)', () => {
     expect(await call('autoscale', { max: 8, min: null })).toEqual({ kind: 'reply', value: { ok: 'autoscale now max=8 min=1' } });
     expect(await call('objgraph', {})).toMatchObject({ kind: 'reply', value: { error: expect.stringContaining('not supported') } });
     expect(await call('election', { id: 'e', topic: 't' })).toEqual({ kind: 'reply', value: null });
-    // A worker that does not autoscale answers as Celery's does.
+    // A worker that does not autoscale, or does not allow pool restarts, answers as Celery's does.
     expect(await run('autoscale', { max: 8, min: 2 })).toEqual({ kind: 'reply', value: { error: "ValueError('Autoscale not enabled')" } });
+    expect(await run('pool_restart', { reload: true })).toEqual({ kind: 'reply', value: { error: "ValueError('Pool restarts not enabled')" } });
+    const restarting = { ...withConf, poolRestart: async () => true };
+    expect(await dispatchCommand(restarting, 'pool_restart', {}, ctx('pool_restart'))).toEqual({ kind: 'reply', value: { ok: 'reload started' } });
   });
 
   it('passes add_consumer options through and never answers shutdown', async () => {

@@ -2,12 +2,13 @@
  * The children's life cycle in the threads and process pools: recycling after N tasks or past a memory bound,
  * growing and shrinking, closing gracefully or by force, and an app module that cannot load.
  */
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AppLoadError } from '../../src/errors/index.js';
 import { ProcessPool, ThreadPool, WorkerLostError, type ExecutionPool, type PoolHooks } from '../../src/worker/pools/index.js';
-import { deferred, poolJob } from '../helpers.js';
+import { deferred, poolJob, tempDir } from '../helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures', import.meta.url));
 const APP = path.join(FIXTURES, 'pool-app.ts');
@@ -111,6 +112,33 @@ describe.each(kinds)('$kind pool life cycle', ({ Pool, boundKiB }) => {
     await pool.close({ force: true });
     const outcome = await running;
     expect(outcome.kind === 'failure' && outcome.error).toBeInstanceOf(WorkerLostError);
+  });
+
+  it('restart() replaces every child with one that loads the app module again; a busy child after its task', async () => {
+    const tmp = tempDir();
+    const dist = pathToFileURL(path.join(FIXTURES, '../../dist/index.js')).href;
+    const file = path.join(tmp.dir, 'versioned-app.mjs');
+    const write = (version: string) =>
+      writeFileSync(file, `import { Celerity } from '${dist}';\nexport const app = new Celerity('versioned');\napp.task('v.version', () => '${version}');\napp.task('v.wait', (ms) => new Promise((r) => setTimeout(() => r('${version}'), ms)));\n`);
+    write('one');
+    try {
+      const pool = await started({ app: file, size: 2 });
+      const version = async () => {
+        const out = await pool.run(job('v.version'), quiet);
+        return out.kind === 'success' ? out.value : out.kind;
+      };
+      expect(await version()).toBe('one');
+      // One child is busy with a task while the restart is asked for: it finishes that task on the old code.
+      const busy = pool.run(job('v.wait', [300]), quiet);
+      write('two');
+      const restarted = pool.restart();
+      expect(await busy).toMatchObject({ kind: 'success', value: 'one' });
+      await restarted;
+      expect(pool.size).toBe(2);
+      expect(await Promise.all([version(), version(), version()])).toEqual(['two', 'two', 'two']);
+    } finally {
+      tmp.cleanup();
+    }
   });
 
   it('start() rejects with the loading error of an app that cannot load', async () => {

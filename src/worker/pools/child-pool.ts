@@ -27,6 +27,8 @@ export class ChildPool implements ExecutionPool {
   private closing: Promise<void> | undefined;
   private forced = false;
   private readonly log: Logger | undefined;
+  /** Busy children a restart asked to go: retired when their task ends. */
+  private readonly stale = new WeakSet<PoolChild>();
 
   constructor(
     private readonly options: PoolOptions,
@@ -99,6 +101,19 @@ export class ChildPool implements ExecutionPool {
     this.target -= n;
     this.update();
     return this.until(() => this.stable());
+  }
+
+  restart(): Promise<void> {
+    if (this.closing) return Promise.resolve();
+    const old = new Set([...this.slots].filter((s) => s.state !== 'retiring'));
+    for (const child of old) {
+      // A child still loading may have read the module before the change: it is replaced as well.
+      if (child.state === 'starting') this.drop(child);
+      else if (child.state === 'idle') child.retire(this.options.exitTimeout ?? 10);
+      else this.stale.add(child);
+    }
+    this.update();
+    return this.until(() => this.stable() && ![...this.slots].some((s) => old.has(s)));
   }
 
   close(options: { force?: boolean } = {}): Promise<void> {
@@ -181,7 +196,7 @@ export class ChildPool implements ExecutionPool {
         child.state = 'idle';
         child.memory = Math.round(this.memoryOf(msg.usage) / 1024);
         const { maxTasksPerChild: maxTasks, maxMemoryPerChild: maxKiB } = this.options;
-        if ((maxTasks && child.tasks >= maxTasks) || (maxKiB && child.memory > maxKiB)) {
+        if ((maxTasks && child.tasks >= maxTasks) || (maxKiB && child.memory > maxKiB) || this.stale.has(child)) {
           child.retire(this.options.exitTimeout ?? 10);
         }
         break;

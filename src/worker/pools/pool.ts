@@ -77,6 +77,11 @@ export interface ExecutionPool {
   grow(n?: number): Promise<void>;
   /** Retires `n` children, idle ones first; a busy child finishes its task before it goes. Never below 1. */
   shrink(n?: number): Promise<void>;
+  /**
+   * Replaces every child with a new one, which imports the app module afresh (Celery's pool_restart): idle children
+   * at once, busy ones when their task ends. Resolves once only new children are left and they are ready.
+   */
+  restart(): Promise<void>;
   /** Target number of children. */
   readonly size: number;
   /** Children running a task now. */
