@@ -29,7 +29,7 @@ import { parseRedisUrl } from '../redis/url.js';
 import type { Job } from './job.js';
 import type { NodeHost, NodeState } from './node-state.js';
 import { parseRate } from './rate-limit.js';
-import { revokeJobs } from './revoking.js';
+import { revokeJobs } from './revoke-jobs.js';
 import { bugReport, confTable, MemorySamples } from './diagnostics.js';
 
 

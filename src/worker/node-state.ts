@@ -1,5 +1,5 @@
 /**
- * What the node and its control commands (control.ts, revoking.ts) see of the worker that owns them and of the node
+ * What the node and its control commands (control.ts, revoke-jobs.ts) see of the worker that owns them and of the node
  * itself, as interfaces: they are built by the worker and the node, and never import either.
  */
 import type { EventEmitter } from 'node:events';
@@ -10,7 +10,7 @@ import type { ExecutionPool } from './pools/pool.js';
 import type { PoolKind } from './pool-select.js';
 import type { Logger } from '../util/logger.js';
 import type { WorkerApp } from './worker-app.js';
-import type { RevokedIds } from './revoked.js';
+import type { RevokedIds } from './revoked-ids.js';
 import type { LamportClock } from '../control/clock.js';
 import type { TaskEventBridge } from './node-events.js';
 

@@ -25,7 +25,7 @@ import type { TaskRequest } from '../protocol/types.js';
 import { WorkerControl } from './control.js';
 import type { Job } from './job.js';
 import { TaskEventBridge } from './node-events.js';
-import { RevokedIds, StateDb } from './revoked.js';
+import { RevokedIds, StateDb } from './revoked-ids.js';
 import type { NodeHost, NodeState } from './node-state.js';
 
 export interface NodeOptions {

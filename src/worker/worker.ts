@@ -24,7 +24,7 @@ import { jobFromRequest, type ExecutionPool } from './pools/pool.js';
 import { Autoscaler, type AutoscaleOptions } from './autoscale.js';
 import { newJob, type Job } from './job.js';
 import { WorkerNode, type NodeHost, type NodeOptions } from './node.js';
-import { RevocationFeed } from './revocation-feed.js';
+import { StoredRevocations } from './stored-revocations.js';
 import { Housekeeping } from './housekeeping.js';
 import { OutcomeWriter, type OutcomeHost } from './outcomes.js';
 import { RateGate } from './rate-limit.js';
@@ -81,7 +81,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * Revocations stored in the broker (the embedded store), read before reserved messages are looked at: they also
    * reach workers that were not running when the revoke was sent.
    */
-  private revocations: RevocationFeed | undefined;
+  private revocations: StoredRevocations | undefined;
   private readonly nodeOptions: NodeOptions | false;
   private readonly autoscaleOptions: AutoscaleOptions | undefined;
   private scaler: Autoscaler | undefined;
@@ -145,7 +145,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     try {
       this.node = await WorkerNode.open(this.nodeHost(), this.nodeOptions);
       if (broker.revocationsSince) {
-        this.revocations = new RevocationFeed(broker as ConstructorParameters<typeof RevocationFeed>[0], this.nodeHost());
+        this.revocations = new StoredRevocations(broker as ConstructorParameters<typeof StoredRevocations>[0], this.nodeHost());
         await this.revocations.start();
       }
     } catch (err) {

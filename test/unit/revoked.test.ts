@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RevokedIds, StateDb } from '../../src/worker/revoked.js';
+import { RevokedIds, StateDb } from '../../src/worker/revoked-ids.js';
 import { tempDir } from '../helpers.js';
 
 describe('RevokedIds', () => {

@@ -6,8 +6,8 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { resolveAppPath } from '../../util/app-path.js';
-import { ChildPool } from './child-pool.js';
-import type { ChildHandle } from './pool-child.js';
+import { ChildPool } from './shared-pool.js';
+import type { ChildHandle } from './child-handle.js';
 import { childEntry } from './entry.js';
 import type { PoolOptions } from './pool.js';
 

@@ -5,8 +5,8 @@
  */
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { resolveAppPath } from '../../util/app-path.js';
-import { ChildPool } from './child-pool.js';
-import type { ChildHandle } from './pool-child.js';
+import { ChildPool } from './shared-pool.js';
+import type { ChildHandle } from './child-handle.js';
 import { childEntry } from './entry.js';
 import type { PoolOptions } from './pool.js';
 

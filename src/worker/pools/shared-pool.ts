@@ -11,7 +11,7 @@ import type { Logger } from '../../util/logger.js';
 import type { Outcome } from '../executor.js';
 import { decodeError, decodeResult, type FromChild, type Usage } from './messages.js';
 import { WorkerLostError, type ChildInfo, type ExecutionPool, type PoolHooks, type PoolJob, type PoolOptions } from './pool.js';
-import { PoolChild, elapsed, type Run, type Spawner } from './pool-child.js';
+import { PoolChild, elapsed, type Run, type Spawner } from './child-handle.js';
 
 export class ChildPool implements ExecutionPool {
   private target: number;

@@ -7,13 +7,13 @@
 import type { Broker } from '../broker/port.js';
 import { toError } from '../errors/index.js';
 import type { NodeHost } from './node.js';
-import { RevokedIds } from './revoked.js';
-import { revokeJobs } from './revoking.js';
+import { RevokedIds } from './revoked-ids.js';
+import { revokeJobs } from './revoke-jobs.js';
 
 /** How often held and running jobs are checked against new revocations. */
 const POLL_MS = 200;
 
-export class RevocationFeed {
+export class StoredRevocations {
   private readonly revoked = new RevokedIds();
   private cursor = 0;
   private timer: NodeJS.Timeout | undefined;
