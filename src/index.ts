@@ -1,9 +1,9 @@
 /**
- * Public API. Named exports only; anything not listed here is internal and may change.
+ * Public API. Named exports only; anything not listed here is internal and may change, as are members marked
+ * `@internal` (the app's message building and publishing, which the worker and canvas use).
  */
 export { Celerity } from './app/celerity.js';
 export type { CelerityConfig, CelerityOptions, TaskRoute } from './app/config.js';
-export { compileConfig, describeSettings, CELERY_NAMES } from './app/config.js';
 export { Task } from './app/task.js';
 export type { RetryOptions, TaskContext, TaskFn, TaskOptions } from './app/task.js';
 export type { ApplyOptions } from './canvas/options.js';
@@ -30,6 +30,7 @@ export type {
   WorkerStats,
 } from './control/index.js';
 export type { Broker, BrokerCapabilities, DeadLetter, Delivery, OutboundMessage } from './broker/port.js';
+export type { Mailbox, MailboxQueue, MailboxSubscription } from './broker/mailbox.js';
 export type { ChordPart, GroupMeta, ResultBackend } from './backend/port.js';
 export type { ResultMeta, TaskState, SignatureDict } from './protocol/types.js';
 export { States } from './protocol/types.js';

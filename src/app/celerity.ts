@@ -161,7 +161,10 @@ export class Celerity implements TaskSender, CanvasApp {
     return new AsyncResult<R>(id, this);
   }
 
-  /** The encoded message and where it goes; also used by the worker to publish retries. */
+  /**
+   * The encoded message and where it goes; also used by the worker to publish retries.
+   * @internal
+   */
   buildMessage(
     name: string,
     args: readonly unknown[],
@@ -214,6 +217,7 @@ export class Celerity implements TaskSender, CanvasApp {
   /**
    * One task message from Celery-named options, as canvas and the worker (callbacks, chain steps, chord bodies)
    * send them: the options of a signature a Python producer built read the same way.
+   * @internal
    */
   async sendFromOptions(name: string, args: unknown[], kwargs: Record<string, unknown>, options: Record<string, unknown>): Promise<void> {
     const { apply, carried } = applyOptionsFromCelery(name, options);
@@ -246,7 +250,10 @@ export class Celerity implements TaskSender, CanvasApp {
     await this.control.client.revoke(ids, { terminate: options.terminate, signalName: options.signal, reply: options.wait, timeout: options.timeout });
   }
 
-  /** Publishes already built messages (used by the worker for retries and parking). */
+  /**
+   * Publishes already built messages (used by the worker for retries and parking).
+   * @internal
+   */
   publish(message: OutboundMessage): Promise<void> {
     return this.publisher.submit(message);
   }
