@@ -46,6 +46,20 @@ const INSPECT: InspectSpec[] = [
     args: (ids) => ({ ids }),
   },
   { method: 'clock', description: "the workers' Lamport clocks" },
+  {
+    method: 'conf',
+    usage: 'conf [with_defaults]',
+    description: "the workers' settings by Celery name (only those changed from the defaults unless 'true' is given)",
+    args: ([withDefaults]) => ({ with_defaults: withDefaults ?? false }),
+  },
+  { method: 'report', description: 'software, platform and settings, as for a bug report' },
+  { method: 'memsample', description: "sample the workers' resident memory now" },
+  {
+    method: 'memdump',
+    usage: 'memdump [samples]',
+    description: 'the memory samples taken since the last dump, and the memory now',
+    args: ([samples]) => (samples === undefined ? {} : { samples: count(samples) }),
+  },
 ];
 
 interface ControlSpec {
@@ -107,6 +121,18 @@ const CONTROL: ControlSpec[] = [
     usage: 'pool_shrink [n]',
     description: 'run n fewer tasks at once (default 1)',
     args: ([n]) => ({ n: count(n) }),
+  },
+  {
+    method: 'autoscale',
+    usage: 'autoscale <max> [min]',
+    description: 'new --autoscale bounds; the pool is resized to them at once',
+    args: ([max, min]) => ({ max: count(max), min: min === undefined ? null : count(min) }),
+  },
+  {
+    method: 'pool_restart',
+    usage: 'pool_restart',
+    description: 'replace the pool children so they load the app module again (needs poolRestarts, -P threads|process)',
+    args: () => ({ reload: true }),
   },
   { method: 'enable_events', usage: 'enable_events', description: 'turn task events on', args: () => ({}) },
   { method: 'disable_events', usage: 'disable_events', description: 'turn task events off', args: () => ({}) },

@@ -1,12 +1,12 @@
 /**
- * Revoke on a broker without fanout (the embedded SQLite store): clients store revoked ids in the broker
+ * Revoke on a broker that stores revocations (the embedded SQLite store): clients store revoked ids in the broker
  * (`Broker.revoke`), and every worker reads what is new, both on a short timer (to drop held jobs and terminate
  * running ones) and right after each reserve, before the reserved messages are looked at. So a message reserved
  * after its revoke was stored is always discarded, with no per-message query: one small indexed read per batch.
  */
 import type { Broker } from '../broker/port.js';
 import { toError } from '../errors/index.js';
-import type { NodeHost } from './node.js';
+import type { NodeHost } from './node-state.js';
 import { RevokedIds } from './revoked-ids.js';
 import { revokeJobs } from './revoke-jobs.js';
 
@@ -22,6 +22,8 @@ export class StoredRevocations {
   constructor(
     private readonly broker: Broker & Required<Pick<Broker, 'revocationsSince'>>,
     private readonly host: NodeHost,
+    /** Also told of every id read: the node's revoked set, so `inspect revoked`, mingle and statedb include them. */
+    private readonly share: (ids: string[]) => void = () => undefined,
   ) {}
 
   /** Reads the revocations still remembered, then follows new ones. */
@@ -51,6 +53,7 @@ export class StoredRevocations {
       this.cursor = cursor;
       if (!revocations.length) return true;
       this.revoked.add(revocations.map((r) => r.taskId));
+      this.share(revocations.map((r) => r.taskId));
       const { log } = this.host;
       log.info({ ids: revocations.map((r) => r.taskId) }, `Tasks flagged as revoked: ${revocations.map((r) => r.taskId).join(', ')}`);
       const plain = new Set(revocations.filter((r) => !r.terminate).map((r) => r.taskId));

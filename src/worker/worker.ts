@@ -145,7 +145,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     try {
       this.node = await WorkerNode.open(this.nodeHost(), this.nodeOptions);
       if (broker.revocationsSince) {
-        this.revocations = new StoredRevocations(broker as ConstructorParameters<typeof StoredRevocations>[0], this.nodeHost());
+        this.revocations = new StoredRevocations(broker as ConstructorParameters<typeof StoredRevocations>[0], this.nodeHost(), (ids) =>
+          this.node?.addRevoked(ids),
+        );
         await this.revocations.start();
       }
     } catch (err) {

@@ -84,6 +84,37 @@ describe('celerity inspect / control / events on the embedded SQLite store', () 
     expect(after.stdout).not.toContain(b.node);
   });
 
+  it('every other inspect method and control verb answers on the file', async () => {
+    const s = store();
+    const { node } = await s.worker('verbs', ['-c', '2']);
+    const json = (args: string[]) => (JSON.parse(s.cel([...args, '--json', '-d', node]).stdout) as Record<string, unknown>)[node];
+    expect(s.cel(['control', 'revoke', 'gone-1']).stdout).toContain('revoked in the broker');
+    // Stored revocations reach the node's revoked set (inspect revoked, mingle, statedb) within its next read.
+    await new Promise<void>((resolve) => {
+      const check = () => ((json(['inspect', 'revoked']) as string[]).includes('gone-1') ? resolve() : setTimeout(check, 50));
+      check();
+    });
+    expect(json(['inspect', 'query_task', 'nope'])).toEqual({});
+    expect(json(['inspect', 'reserved'])).toEqual([]);
+    expect(json(['inspect', 'scheduled'])).toEqual([]);
+    expect(json(['inspect', 'clock'])).toMatchObject({ clock: expect.any(Number) });
+    expect(s.cel(['control', 'time_limit', 'fixtures.add', '5', '10', '-d', node]).stdout).toContain('time limits set successfully');
+    expect(s.cel(['control', 'add_consumer', 'extra', '-d', node]).stdout).toContain('add consumer extra');
+    expect((json(['inspect', 'active_queues']) as { name: string }[]).map((q) => q.name)).toEqual(['celery', 'extra']);
+    expect(s.cel(['control', 'cancel_consumer', 'extra', '-d', node]).stdout).toContain('no longer consuming from extra');
+    expect(s.cel(['control', 'pool_grow', '2', '-d', node]).stdout).toContain('pool will grow');
+    expect(s.cel(['control', 'pool_shrink', '1', '-d', node]).stdout).toContain('pool will shrink');
+    expect(json(['inspect', 'stats'])).toMatchObject({ pool: { 'max-concurrency': 3 } });
+    expect(s.cel(['control', 'enable_events', '-d', node]).stdout).toContain('task events enabled');
+    expect(s.cel(['control', 'disable_events', '-d', node]).stdout).toContain('task events disabled');
+    expect(s.cel(['control', 'autoscale', '4', '2', '-d', node]).stdout).toContain("ValueError('Autoscale not enabled')");
+    expect(s.cel(['control', 'pool_restart', '-d', node]).stdout).toContain("ValueError('Pool restarts not enabled')");
+    expect(json(['inspect', 'conf'])).toMatchObject({ broker_url: expect.stringMatching(/^sqlite:\/\//) });
+    expect(s.cel(['inspect', 'report', '-d', node]).stdout).toContain('settings -> transport:sqlite results:sqlite');
+    expect(json(['inspect', 'memsample'])).toMatch(/^\d+(\.\d+)?MB$/);
+    expect(json(['inspect', 'memdump'])).toContain('- rss (sample):');
+  });
+
   it('events: worker and task events from a worker on the file; no node: exit 69', async () => {
     const s = store();
     expect(s.cel(['inspect', 'ping', '-t', '0.3'])).toMatchObject({ code: 69, stderr: 'celerity: error: No nodes replied within time constraint\n' });
