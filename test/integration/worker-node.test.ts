@@ -545,5 +545,13 @@ describe.skipIf(!ready.ok)(`a worker as a Celery node on Redis${ready.ok ? '' : 
     await succeeded.promise;
     expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['task-received', 'task-started', 'task-succeeded']));
     expect(events.every((e) => e.hostname === hostname)).toBe(true);
+    // Mingle through the file: a revoke told to this node over remote control only (not stored in the broker)
+    // reaches a worker started afterwards, which asks the running nodes for their revoked ids.
+    expect(await client.revoke('mingled-id', { reply: true, destination: [hostname] })).toEqual({ [hostname]: { ok: 'tasks mingled-id flagged as revoked' } });
+    const later = `${hostname}-later`;
+    const second = app.worker({ concurrency: 1, hostname: later });
+    await second.start();
+    cleanups.push(() => second.stop());
+    expect((await client.inspect<string[]>('revoked', {}, { destination: [later] }))[later]).toContain('mingled-id');
   });
 });
