@@ -509,6 +509,9 @@ describe.skipIf(!ready.ok)(`a worker as a Celery node on Redis${ready.ok ? '' : 
     });
   });
 
+});
+
+describe('a worker on the embedded store as a node', () => {
   it('a worker on the embedded SQLite store is a node too: ping, inspect and events through the file', async () => {
     const tmp = tempDir();
     cleanups.push(() => tmp.cleanup());
