@@ -512,6 +512,10 @@ describe.skipIf(!ready.ok)(`a worker as a Celery node on Redis${ready.ok ? '' : 
 });
 
 describe('a worker on the embedded store as a node', () => {
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c();
+  });
+
   it('a worker on the embedded SQLite store is a node too: ping, inspect and events through the file', async () => {
     const tmp = tempDir();
     cleanups.push(() => tmp.cleanup());
