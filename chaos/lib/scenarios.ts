@@ -90,11 +90,15 @@ export const killLoop: Scenario = async (store, ledger, o) => {
   const ok = await withCrew(store, async (crew) => {
     for (let i = 0; i < o.tasks; i++) {
       const name = i % 2 ? 'chaos.record_early' : 'chaos.record';
-      const r = await store.app.sendTask(name, [i, Math.floor(rand() * 100)]);
+      const r = await store.app.sendTask(name, [i, 50 + Math.floor(rand() * 250)]);
       (i % 2 ? early : late).push(r.id);
     }
+    // Kills spread over the run, each while tasks are still flowing: once a share of them has finished, at a
+    // random moment within the next 200 ms.
     for (let k = 0; k < o.kills; k++) {
-      await sleep(200 + rand() * 800);
+      const target = Math.floor(((k + 1) * o.tasks) / (o.kills + 2));
+      await until(async () => (await ledger.doneCount()) >= target, o.settleMs, 20);
+      await sleep(rand() * 200);
       await crew.replace(Math.floor(rand() * crew.workers.length));
     }
     return settled(store, ledger, late, o.settleMs);
