@@ -260,7 +260,7 @@ export const unencodable: Scenario = async (store, ledger, o) => {
       ranTwice,
       deadLetters: dead.length,
       stuck: await store.stuck(),
-      note: [...outcomes].map(([k, n]) => `${k} x${n}`).join(', '),
+      note: [...outcomes].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, n]) => `${k} x${n}`).join(', '),
     },
   ];
 };
