@@ -57,6 +57,12 @@ export interface ReserveOptions {
   /** Block up to this long for the first message; 0 = return at once. */
   waitMs: number;
   signal?: AbortSignal;
+  /**
+   * The reservations the caller is still working on. A reserve that restores timed-out reservations first extends
+   * these when the caller fell behind extending them (its event loop was blocked), so a worker never gets back,
+   * and runs again, a message it still holds.
+   */
+  held?: () => readonly string[];
 }
 
 export interface RejectOptions {

@@ -39,6 +39,11 @@ export class Housekeeping {
     for (const t of this.timers.splice(0)) clearInterval(t);
   }
 
+  /** Extends what the worker holds now, outside the timer (after its loop was blocked). */
+  extendNow(): void {
+    this.extend();
+  }
+
   private extend(): void {
     const tags = this.o.heldTags();
     if (tags.length) this.o.broker.extend(tags).catch((e) => this.o.log.warn({ err: toError(e).message }, 'could not extend visibility'));

@@ -30,6 +30,8 @@ import { OutcomeWriter, type OutcomeHost } from './outcomes.js';
 import { RateGate } from './rate-limit.js';
 import type { WorkerOptions } from './options.js';
 import { holdUntil, isExpired } from './expiry.js';
+import { LoopWatch, stallThreshold } from './loop-watch.js';
+
 
 export type { WorkerOptions } from './options.js';
 
@@ -59,6 +61,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private roomWaiter: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private housekeeping: Housekeeping | undefined;
+  private loopWatch: LoopWatch | undefined;
+  /** Task names already reported for blocking the event loop (once each). */
+  private readonly blockers = new Set<string>();
   private stopping: Promise<void> | undefined;
   private cold = false;
   private cutShort: (() => void) | undefined;
@@ -164,11 +169,39 @@ export class Worker extends EventEmitter<WorkerEvents> {
       log: this.log,
       visibilityTimeout: this.app.conf.visibilityTimeout,
       cleanupInterval: this.app.conf.resultCleanupInterval,
-      heldTags: () => [...this.held.keys(), ...this.running.keys(), ...this.finishing.keys(), ...this.waiting.map((j) => j.delivery.tag)],
+      heldTags: this.heldTags,
     });
     this.housekeeping.start();
+    this.loopWatch = new LoopWatch({ thresholdMs: stallThreshold(this.app.conf.visibilityTimeout), onStall: (ms) => this.onStall(ms) });
+    this.loopWatch.start();
     this.loop = this.consume();
     this.emit('ready');
+  }
+
+  /** Every delivery tag this worker holds: waiting, held, running, or finishing (result and ack being written). */
+  private readonly heldTags = (): string[] => [
+    ...this.held.keys(),
+    ...this.running.keys(),
+    ...this.finishing.keys(),
+    ...this.waiting.map((j) => j.delivery.tag),
+  ];
+
+  /**
+   * The event loop was blocked for `ms`: what it holds is extended at once (its reserves would not restore it
+   * anyway, see ReserveOptions.held), and the tasks that ran on the loop are named once, with the fix.
+   */
+  private onStall(ms: number): void {
+    this.housekeeping?.extendNow();
+    if (this.pool) return;
+    const names = [...new Set([...this.running.values(), ...this.finishing.values()].map((j) => j.req.task))].filter((n) => !this.blockers.has(n));
+    if (!names.length) return;
+    for (const n of names) this.blockers.add(n);
+    const vt = this.app.conf.visibilityTimeout;
+    this.log.warn(
+      { stalledMs: Math.round(ms), tasks: names, visibilityTimeout: vt },
+      `the event loop was blocked for ${(ms / 1000).toFixed(1)} s while ${names.join(', ')} ran: visibility extension (timeout ${vt} s), ` +
+        'heartbeats and remote control waited. Run CPU-bound tasks with -P threads or -P process, or await between chunks of work',
+    );
   }
 
   /** Reserved (not yet running) and running jobs, for inspection. */
@@ -263,7 +296,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const fetch = async (max: number): Promise<void> => {
       this.requested += max;
       try {
-        const deliveries = await this.broker.reserve(this.queues, { max, waitMs: 1000, signal });
+        const deliveries = await this.broker.reserve(this.queues, { max, waitMs: 1000, signal, held: this.heldTags });
         // A revoke stored before these were reserved is applied before they are looked at; if the revocations
         // cannot be read, the batch goes back to the broker rather than run unchecked.
         if (this.revocations && deliveries.length && !(await this.revocations.poll())) {
@@ -548,6 +581,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.wakeLoop();
     await this.loop;
     this.housekeeping?.stop();
+    this.loopWatch?.stop();
     this.scaler?.stop();
     const unstarted = [...this.waiting.splice(0), ...this.held.values()];
     this.held.clear();

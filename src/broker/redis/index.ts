@@ -50,6 +50,7 @@ import { takeReady } from './take.js';
 import { connectionFailure, parseRedisUrl } from '../../redis/url.js';
 import type { Mailbox } from '../mailbox.js';
 import { RedisMailbox } from './mailbox.js';
+import { ExtensionClock } from '../extension-clock.js';
 
 export { redisOptionsFromUrl, parseRedisUrl } from '../../redis/url.js';
 export type { DelayedDelivery, PriorityOrder } from './keys.js';
@@ -95,6 +96,7 @@ export class RedisBroker implements Broker {
   private lastError: Error | undefined;
   private lastErrorAt = 0;
   private lastRestoreAttempt = 0;
+  private readonly extensions = new ExtensionClock();
   private readonly reserving = new Set<Promise<Delivery[]>>();
   /** Queues whose `_kombu.binding` this instance has written; the SADD is idempotent, this only saves trips. */
   private readonly declared = new Set<string>();
@@ -269,6 +271,7 @@ export class RedisBroker implements Broker {
     if (tags.length === 0) return;
     const { redis } = this.open();
     const now = epochSeconds(Date.now());
+    this.extensions.extended();
     await this.guard(redis.zadd(this.keys.unackedIndex, 'XX', ...tags.flatMap((tag) => [now, tag])));
   }
 
@@ -318,11 +321,12 @@ export class RedisBroker implements Broker {
     return Number(await this.guard(scripts.rateSlot([this.keys.rate(key)], [spacingMs])));
   }
 
-  /** Wakes pending reserves (they resolve with `[]`), lets them finish, and quits every connection. */
   /** kombu's pidbox and celeryev on the same server, database and key prefix as the queues. */
   mailbox(): Mailbox {
     return new RedisMailbox({ url: this.options.url, globalKeyprefix: this.options.globalKeyprefix });
   }
+
+  /** Wakes pending reserves (they resolve with `[]`), lets them finish, and quits every connection. */
 
   async close(): Promise<void> {
     const conn = this.conn;
@@ -353,7 +357,7 @@ export class RedisBroker implements Broker {
       const restoreAt = taken.oldest === null ? Infinity : taken.oldest + this.visibilityMs;
       const restoreAllowed = this.lastRestoreAttempt + this.visibilityMs / 10;
       if (now >= restoreAt && now >= restoreAllowed) {
-        if ((await this.restoreWith(ctx)) > 0) continue;
+        if ((await this.restoreWith(ctx, options.held)) > 0) continue;
       }
       if (now >= deadline) return [];
       const restoreWake = Math.max(restoreAt, restoreAllowed);
@@ -364,8 +368,11 @@ export class RedisBroker implements Broker {
     return [];
   }
 
-  private restoreWith(ctx: RedisContext): Promise<number> {
+  private async restoreWith(ctx: RedisContext, held?: () => readonly string[]): Promise<number> {
     this.lastRestoreAttempt = Date.now();
+    // What the caller still holds first, when its loop fell behind extending it (see extension-clock.ts).
+    const overdue = this.extensions.overdue(held, this.visibilityMs);
+    if (overdue.length) await this.extend(overdue);
     return restoreTimedOut(ctx, this.visibilityMs);
   }
 

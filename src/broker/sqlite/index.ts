@@ -37,6 +37,7 @@ import { createSchema, prepareStatements } from './statements.js';
 import type { MessageRow, PublishParams, Statements } from './statements.js';
 import type { Mailbox } from '../mailbox.js';
 import { SqliteMailbox } from './mailbox.js';
+import { ExtensionClock } from '../extension-clock.js';
 
 export interface SqliteBrokerOptions {
   /** Database file; `:memory:` gives a private store (tests only: no other connection can see it). */
@@ -59,6 +60,7 @@ export class SqliteBroker implements Broker {
 
   private conn: Connection | null = null;
   private readonly visibilityMs: number;
+  private readonly extensions = new ExtensionClock();
 
   constructor(private readonly options: SqliteBrokerOptions) {
     this.visibilityMs = options.visibilityTimeout * 1000;
@@ -116,6 +118,10 @@ export class SqliteBroker implements Broker {
       if (!conn) return [];
       // The mark is taken before reading, so a commit landing after the read is never missed.
       const mark = conn.watcher.mark();
+      // The reserve restores timed-out reservations: this process's own first extended when its loop fell behind
+      // extending them (see extension-clock.ts).
+      const overdue = this.extensions.overdue(options.held, this.visibilityMs);
+      if (overdue.length) await this.extend(overdue);
       const now = Date.now();
       const rows = conn.reserveTx(queueList, Math.max(0, options.max), now);
       if (rows.length > 0) {
@@ -164,6 +170,7 @@ export class SqliteBroker implements Broker {
     const { db, stmts } = this.open();
     const visible_at = Date.now() + this.visibilityMs;
     const parsed = tags.map(parseTag).filter((t) => t !== null);
+    this.extensions.extended();
     db.transaction(() => {
       for (const t of parsed) stmts.extend.run({ ...t, visible_at });
     }).immediate();

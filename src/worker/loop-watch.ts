@@ -1,0 +1,43 @@
+/**
+ * Notices when this process's event loop was blocked: a timer that should fire every TICK_MS measures how late it
+ * came. A task on the async pool that computes without awaiting holds the loop, and with it every timer that
+ * extends visibility, answers remote control and sends heartbeats; past a third of the visibility timeout the
+ * worker says so once per task name, with the fix (`-P threads` or `-P process` run such tasks off the loop).
+ */
+const TICK_MS = 250;
+
+export interface LoopWatchOptions {
+  /** A stall longer than this (ms) is reported. */
+  thresholdMs: number;
+  /** Called after the loop resumes from a stall of `stalledMs`. */
+  onStall(stalledMs: number): void;
+}
+
+export class LoopWatch {
+  private timer: NodeJS.Timeout | undefined;
+  private expected = 0;
+
+  constructor(private readonly o: LoopWatchOptions) {}
+
+  start(): void {
+    this.expected = Date.now() + TICK_MS;
+    this.timer = setInterval(() => {
+      const now = Date.now();
+      const late = now - this.expected;
+      this.expected = now + TICK_MS;
+      if (late > this.o.thresholdMs) this.o.onStall(late);
+    }, TICK_MS);
+    // Watching never keeps a process alive on its own.
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/** A stall worth reporting: a third of the visibility timeout (the extension interval), within 1 to 10 s. */
+export function stallThreshold(visibilityTimeout: number): number {
+  return Math.max(1000, Math.min((visibilityTimeout * 1000) / 3, 10_000));
+}
