@@ -4,6 +4,8 @@
  * extends visibility, answers remote control and sends heartbeats; past a third of the visibility timeout the
  * worker says so once per task name, with the fix (`-P threads` or `-P process` run such tasks off the loop).
  */
+import type { Logger } from '../util/logger.js';
+
 const TICK_MS = 250;
 
 export interface LoopWatchOptions {
@@ -40,4 +42,27 @@ export class LoopWatch {
 /** A stall worth reporting: a third of the visibility timeout (the extension interval), within 1 to 10 s. */
 export function stallThreshold(visibilityTimeout: number): number {
   return Math.max(1000, Math.min((visibilityTimeout * 1000) / 3, 10_000));
+}
+
+/** Says, once per task name, that a task held the loop, and what to do about it. */
+export class StallReporter {
+  private readonly reported = new Set<string>();
+
+  constructor(
+    private readonly log: Logger,
+    private readonly visibilityTimeout: number,
+  ) {}
+
+  /** The loop stalled for `ms` while tasks of these names were on it (running, or finishing on it). */
+  report(ms: number, taskNames: readonly string[]): void {
+    const names = [...new Set(taskNames)].filter((n) => !this.reported.has(n));
+    if (!names.length) return;
+    for (const n of names) this.reported.add(n);
+    const vt = this.visibilityTimeout;
+    this.log.warn(
+      { stalledMs: Math.round(ms), tasks: names, visibilityTimeout: vt },
+      `the event loop was blocked for ${(ms / 1000).toFixed(1)} s while ${names.join(', ')} ran: visibility extension (timeout ${vt} s), ` +
+        'heartbeats and remote control waited. Run CPU-bound tasks with -P threads or -P process, or await between chunks of work',
+    );
+  }
 }

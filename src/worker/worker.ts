@@ -10,19 +10,17 @@
 import { EventEmitter } from 'node:events';
 import type { WorkerApp } from './worker-app.js';
 import type { Broker, Delivery } from '../broker/port.js';
-import { undecodable } from '../broker/raw.js';
-import { NotRegistered, toError } from '../errors/index.js';
-import { decodeTaskMessage, peekMessageIdentity } from '../protocol/message.js';
-import type { TaskRequest, TaskState } from '../protocol/types.js';
+import { toError } from '../errors/index.js';
 import type { Logger } from '../util/logger.js';
 import { sleep } from '../util/sleep.js';
 import { Completer } from './completer.js';
 import type { WorkerEvents } from './events.js';
-import { execute } from './executor.js';
+import { runTask } from './run-task.js';
 import { checkPoolSettings, openPool, type PoolKind } from './pool-select.js';
-import { jobFromRequest, type ExecutionPool } from './pools/pool.js';
+import type { ExecutionPool } from './pools/pool.js';
 import { Autoscaler, type AutoscaleOptions } from './autoscale.js';
-import { newJob, type Job } from './job.js';
+import type { Job } from './job.js';
+import { readDelivery, startOf } from './intake.js';
 import { WorkerNode, type NodeHost, type NodeOptions } from './node.js';
 import { StoredRevocations } from './stored-revocations.js';
 import { Housekeeping } from './housekeeping.js';
@@ -30,7 +28,7 @@ import { OutcomeWriter, type OutcomeHost } from './outcomes.js';
 import { RateGate } from './rate-limit.js';
 import type { WorkerOptions } from './options.js';
 import { holdUntil, isExpired } from './expiry.js';
-import { LoopWatch, stallThreshold } from './loop-watch.js';
+import { LoopWatch, StallReporter, stallThreshold } from './loop-watch.js';
 
 
 export type { WorkerOptions } from './options.js';
@@ -62,8 +60,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private loop: Promise<void> | undefined;
   private housekeeping: Housekeeping | undefined;
   private loopWatch: LoopWatch | undefined;
-  /** Task names already reported for blocking the event loop (once each). */
-  private readonly blockers = new Set<string>();
+  private stalls!: StallReporter;
   private stopping: Promise<void> | undefined;
   private cold = false;
   private cutShort: (() => void) | undefined;
@@ -172,6 +169,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
       heldTags: this.heldTags,
     });
     this.housekeeping.start();
+    this.stalls = new StallReporter(this.log, this.app.conf.visibilityTimeout);
     this.loopWatch = new LoopWatch({ thresholdMs: stallThreshold(this.app.conf.visibilityTimeout), onStall: (ms) => this.onStall(ms) });
     this.loopWatch.start();
     this.loop = this.consume();
@@ -192,16 +190,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
    */
   private onStall(ms: number): void {
     this.housekeeping?.extendNow();
-    if (this.pool) return;
-    const names = [...new Set([...this.running.values(), ...this.finishing.values()].map((j) => j.req.task))].filter((n) => !this.blockers.has(n));
-    if (!names.length) return;
-    for (const n of names) this.blockers.add(n);
-    const vt = this.app.conf.visibilityTimeout;
-    this.log.warn(
-      { stalledMs: Math.round(ms), tasks: names, visibilityTimeout: vt },
-      `the event loop was blocked for ${(ms / 1000).toFixed(1)} s while ${names.join(', ')} ran: visibility extension (timeout ${vt} s), ` +
-        'heartbeats and remote control waited. Run CPU-bound tasks with -P threads or -P process, or await between chunks of work',
-    );
+    // With a threads or process pool, tasks run off this loop: whatever stalled it was not a task.
+    if (!this.pool) this.stalls.report(ms, [...this.running.values(), ...this.finishing.values()].map((j) => j.req.task));
   }
 
   /** Reserved (not yet running) and running jobs, for inspection. */
@@ -353,45 +343,23 @@ export class Worker extends EventEmitter<WorkerEvents> {
 
   /** Classifies a fresh delivery: dead-letter it, drop it as expired, hold it until its ETA, or schedule it. */
   private accept(d: Delivery): void {
-    if (!d.message) {
-      const u = undecodable(d);
-      this.track(this.outcomes.deadLetter(d, u.taskId, u.taskName, u.reason, u.error));
+    const read = readDelivery(d, this.app, this.log);
+    if ('rejected' in read) {
+      const { id, name, reason, error } = read.rejected;
+      this.track(this.outcomes.deadLetter(d, id, name, reason, error));
       return;
     }
-    let req: TaskRequest;
-    try {
-      req = decodeTaskMessage(d.message, this.app.serializers, { redelivered: d.redelivered });
-    } catch (err) {
-      const { taskId, taskName } = peekMessageIdentity(d.message);
-      this.track(this.outcomes.deadLetter(d, taskId, taskName, `malformed message: ${toError(err).message}`, err));
-      return;
-    }
-    const task = this.app.lookupTask(req.task);
-    if (!task) {
-      const err = NotRegistered.forTask(req.task);
-      this.log.error({ task: req.task, id: req.id, queue: d.queue }, `Received unregistered task of type '${req.task}'`);
-      this.track(this.outcomes.deadLetter(d, req.id, req.task, err.message, err));
-      return;
-    }
-    const job = newJob(d, req, task);
+    const { job } = read;
+    const { req } = job;
     if (this.node?.isRevoked(req.id) || this.revocations?.isRevoked(req.id)) return this.track(this.outcomes.revoke(job, 'revoked'));
     // Guarded: the message text is built for every task, and most production workers log at warning or above.
     if (this.log.isLevelEnabled('info')) this.log.info({ id: req.id, task: req.task }, `Task ${req.task}[${req.id}] received`);
     this.emit('task-received', req);
-    const now = Date.now();
-    if (isExpired(req, now)) return this.track(this.outcomes.revoke(job, 'expired'));
-    const wait = req.eta ? req.eta.getTime() - now : 0;
-    if (wait > 0) {
-      // Parked until its ETA or its expiry, whichever comes first: an expiry before the ETA revokes it on return.
-      const due = Math.min(req.eta!.getTime(), req.expires?.getTime() ?? Infinity);
-      if (this.broker.capabilities.nativeDelay && due - now > this.app.conf.etaParkThreshold * 1000) {
-        this.track(this.outcomes.park(job, due));
-        return;
-      }
-      this.hold(job, req.eta!.getTime(), () => this.schedule(job));
-      return;
-    }
-    this.schedule(job);
+    const start = startOf(req, Date.now(), { nativeDelay: this.broker.capabilities.nativeDelay, parkAfterMs: this.app.conf.etaParkThreshold * 1000 });
+    if (start.kind === 'expired') this.track(this.outcomes.revoke(job, 'expired'));
+    else if (start.kind === 'park') this.track(this.outcomes.park(job, start.due));
+    else if (start.kind === 'hold') this.hold(job, start.until, () => this.schedule(job));
+    else this.schedule(job);
   }
 
   private schedule(job: Job): void {
@@ -480,57 +448,21 @@ export class Worker extends EventEmitter<WorkerEvents> {
     while (!this.stopping && this.running.size < this.slots && this.waiting.length) this.begin(this.waiting.shift()!);
   }
 
-  private readonly onAckError = (e: unknown): void => this.outcomes.logAckError(e);
-
   private async execute(job: Job): Promise<void> {
-    const { req, task, delivery } = job;
-    const conf = this.app.conf;
-    const acksLate = task.options.acksLate ?? conf.acksLate;
-    if (!acksLate) void this.completer.ack(delivery.tag).catch(this.onAckError);
-    this.node?.started(job, this.pool ? null : process.pid);
-    this.emit('task-started', req);
-    // State writes made while the task runs (STARTED, PROGRESS); none for most tasks, which then skip the wait.
-    let progress: Promise<void> | undefined;
-    if (task.options.trackStarted ?? conf.trackStarted) {
-      progress = this.outcomes.store(req, 'STARTED', { pid: process.pid, hostname: this.hostname }, job);
-    }
-    const set = this.node?.timeLimits.get(req.task);
-    const limits = {
-      hard: req.timelimit[0] ?? (set ? set.hard : task.options.timeLimit) ?? conf.timeLimit,
-      soft: req.timelimit[1] ?? (set ? set.soft : task.options.softTimeLimit) ?? conf.softTimeLimit,
-    };
-    const updateState = (state: TaskState, meta: unknown): Promise<void> => {
-      // Writes stay in order; one failed write is reported to its caller without failing the later ones.
-      const write = (progress ?? Promise.resolve()).catch(() => undefined).then(() => this.outcomes.store(req, state, meta, job));
-      progress = write;
-      return write;
-    };
-    const outcome = this.pool
-      ? await this.pool.run(
-          jobFromRequest(req, delivery, {
-            hostname: this.hostname,
-            limits,
-            defaultRetryDelay: conf.defaultRetryDelay,
-            rejectOnWorkerLost: acksLate && (task.options.rejectOnWorkerLost ?? conf.rejectOnWorkerLost),
-          }),
-          { updateState, started: (child) => this.node?.started(job, child.pid) },
-        )
-      : await execute({
-          req,
-          delivery,
-          task,
-          hostname: this.hostname,
-          controller: job.controller,
-          limits,
-          defaultRetryDelay: conf.defaultRetryDelay,
-          updateState,
-        });
-    job.settled = true;
-    if (progress) await progress.catch(() => undefined);
-    if (job.abandoned) return;
+    const outcome = await runTask(job, {
+      conf: this.app.conf,
+      hostname: this.hostname,
+      pool: this.pool,
+      node: this.node,
+      outcomes: this.outcomes,
+      ack: (tag) => void this.completer.ack(tag).catch((e: unknown) => this.outcomes.logAckError(e)),
+      started: () => this.emit('task-started', job.req),
+    });
+    if (!outcome) return;
+    const { req } = job;
     this.processed.set(req.task, (this.processed.get(req.task) ?? 0) + 1);
     this.release(job);
-    await this.outcomes.finish(job, outcome, acksLate);
+    await this.outcomes.finish(job, outcome.outcome, outcome.acksLate);
   }
 
   /** What remote control reaches of this worker (NodeHost in node.ts): its jobs, and primitives to change them. */

@@ -1,0 +1,75 @@
+/**
+ * One task's run on a concurrency slot, whichever pool runs it: the early ack (unless acks_late), STARTED when
+ * tracked, time limits (the task's, or those `time_limit` set), ordered state writes from `updateState`, and the
+ * call into the threads/process pool or the async executor. Resolves to the outcome and whether the message waits
+ * for it to be acked, or to undefined for a job shut down meanwhile (its message goes back to the broker).
+ */
+import type { CelerityConfig } from '../app/config.js';
+import type { TaskState } from '../protocol/types.js';
+import { execute, type Outcome } from './executor.js';
+import type { Job } from './job.js';
+import type { WorkerNode } from './node.js';
+import type { OutcomeWriter } from './outcomes.js';
+import { jobFromRequest, type ExecutionPool } from './pools/pool.js';
+
+export interface RunContext {
+  conf: CelerityConfig;
+  hostname: string;
+  /** The threads or process pool; null when tasks run on this event loop. */
+  pool: ExecutionPool | null;
+  node: WorkerNode | undefined;
+  outcomes: OutcomeWriter;
+  /** Acknowledges a delivery now (acks_late off). */
+  ack(tag: string): void;
+  /** The task starts (the worker's task-started event). */
+  started(): void;
+}
+
+export async function runTask(job: Job, ctx: RunContext): Promise<{ outcome: Outcome; acksLate: boolean } | undefined> {
+  const { req, task, delivery } = job;
+  const { conf, node, pool, outcomes } = ctx;
+  const acksLate = task.options.acksLate ?? conf.acksLate;
+  if (!acksLate) ctx.ack(delivery.tag);
+  node?.started(job, pool ? null : process.pid);
+  ctx.started();
+  // State writes made while the task runs (STARTED, PROGRESS); none for most tasks, which then skip the wait.
+  let progress: Promise<void> | undefined;
+  if (task.options.trackStarted ?? conf.trackStarted) {
+    progress = outcomes.store(req, 'STARTED', { pid: process.pid, hostname: ctx.hostname }, job);
+  }
+  const set = node?.timeLimits.get(req.task);
+  const limits = {
+    hard: req.timelimit[0] ?? (set ? set.hard : task.options.timeLimit) ?? conf.timeLimit,
+    soft: req.timelimit[1] ?? (set ? set.soft : task.options.softTimeLimit) ?? conf.softTimeLimit,
+  };
+  const updateState = (state: TaskState, meta: unknown): Promise<void> => {
+    // Writes stay in order; one failed write is reported to its caller without failing the later ones.
+    const write = (progress ?? Promise.resolve()).catch(() => undefined).then(() => outcomes.store(req, state, meta, job));
+    progress = write;
+    return write;
+  };
+  const outcome = pool
+    ? await pool.run(
+        jobFromRequest(req, delivery, {
+          hostname: ctx.hostname,
+          limits,
+          defaultRetryDelay: conf.defaultRetryDelay,
+          rejectOnWorkerLost: acksLate && (task.options.rejectOnWorkerLost ?? conf.rejectOnWorkerLost),
+        }),
+        { updateState, started: (child) => node?.started(job, child.pid) },
+      )
+    : await execute({
+        req,
+        delivery,
+        task,
+        hostname: ctx.hostname,
+        controller: job.controller,
+        limits,
+        defaultRetryDelay: conf.defaultRetryDelay,
+        updateState,
+      });
+  job.settled = true;
+  if (progress) await progress.catch(() => undefined);
+  if (job.abandoned) return undefined;
+  return { outcome, acksLate };
+}
