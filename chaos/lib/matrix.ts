@@ -9,7 +9,7 @@ export const SCENARIOS: Record<string, Scenario> = { kill: killLoop, restart: br
 export const MATRIX: Record<StoreKind, string[]> = {
   sqlite: ['kill', 'garbage', 'unencodable'],
   redis: ['kill', 'restart', 'frozen', 'garbage', 'unencodable'],
-  'redis+postgres': ['kill', 'restart', 'unencodable'],
+  'redis+postgres': ['kill', 'restart', 'frozen', 'garbage', 'unencodable'],
 };
 
 export const DEFAULTS: Options = { tasks: 200, kills: 5, restarts: 2, garbage: 500, freezeMs: 3000, settleMs: 60_000, seed: 20261205 };
