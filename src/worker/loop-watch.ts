@@ -13,6 +13,8 @@ export interface LoopWatchOptions {
   thresholdMs: number;
   /** Called after the loop resumes from a stall of `stalledMs`. */
   onStall(stalledMs: number): void;
+  /** Called on every tick that came in time. */
+  onTick?(): void;
 }
 
 export class LoopWatch {
@@ -23,19 +25,27 @@ export class LoopWatch {
 
   start(): void {
     this.expected = Date.now() + TICK_MS;
-    this.timer = setInterval(() => {
-      const now = Date.now();
-      const late = now - this.expected;
-      this.expected = now + TICK_MS;
-      if (late > this.o.thresholdMs) this.o.onStall(late);
-    }, TICK_MS);
+    this.timer = setInterval(() => this.check(), TICK_MS);
     // Watching never keeps a process alive on its own.
     this.timer.unref();
   }
 
+  /**
+   * Checks once more before stopping: a shutdown that a signal started as the loop came back can run to its end
+   * before the late timer gets its turn, and the stall would go unreported.
+   */
   stop(): void {
+    if (this.timer) this.check();
     clearInterval(this.timer);
     this.timer = undefined;
+  }
+
+  private check(): void {
+    const now = Date.now();
+    const late = now - this.expected;
+    this.expected = now + TICK_MS;
+    if (late > this.o.thresholdMs) this.o.onStall(late);
+    else if (late >= 0) this.o.onTick?.();
   }
 }
 
@@ -47,6 +57,22 @@ export function stallThreshold(visibilityTimeout: number): number {
 /** Says, once per task name, that a task held the loop, and what to do about it. */
 export class StallReporter {
   private readonly reported = new Set<string>();
+  /**
+   * Tasks started since the last tick that came in time. A task that blocks the loop can start, return, and have
+   * its result stored and its message acked (all synchronous on SQLite) before the late tick runs: by then it is
+   * neither running nor finishing, yet it is the one that stalled the loop.
+   */
+  private readonly recent = new Set<string>();
+
+  /** A task of this name started on the loop. */
+  started(name: string): void {
+    this.recent.add(name);
+  }
+
+  /** The loop was on time: what started before now did not stall it. */
+  tick(): void {
+    this.recent.clear();
+  }
 
   constructor(
     private readonly log: Logger,
@@ -55,7 +81,8 @@ export class StallReporter {
 
   /** The loop stalled for `ms` while tasks of these names were on it (running, or finishing on it). */
   report(ms: number, taskNames: readonly string[]): void {
-    const names = [...new Set(taskNames)].filter((n) => !this.reported.has(n));
+    const names = [...new Set([...taskNames, ...this.recent])].filter((n) => !this.reported.has(n));
+    this.recent.clear();
     if (!names.length) return;
     for (const n of names) this.reported.add(n);
     const vt = this.visibilityTimeout;
