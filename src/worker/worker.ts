@@ -170,7 +170,12 @@ export class Worker extends EventEmitter<WorkerEvents> {
     });
     this.housekeeping.start();
     this.stalls = new StallReporter(this.log, this.app.conf.visibilityTimeout);
-    this.loopWatch = new LoopWatch({ thresholdMs: stallThreshold(this.app.conf.visibilityTimeout), onStall: (ms) => this.onStall(ms) });
+    this.on('task-started', (req) => this.stalls.started(req.task));
+    this.loopWatch = new LoopWatch({
+      thresholdMs: stallThreshold(this.app.conf.visibilityTimeout),
+      onStall: (ms) => this.onStall(ms),
+      onTick: () => this.stalls.tick(),
+    });
     this.loopWatch.start();
     this.loop = this.consume();
     this.emit('ready');
