@@ -2,7 +2,7 @@
  * A task that holds the async pool's event loop for several visibility timeouts, in a real `celerity worker`: it
  * runs once (the worker never restores its own message because its loop could not extend it), the worker names the
  * task and the fix (`-P threads`) in its log, and a SIGTERM sent mid-loop ends the worker cleanly once the task is
- * done, with nothing left reserved. On the embedded store and on Redis.
+ * done, with nothing left reserved. On the embedded store and on Redis, with acks early and late.
  */
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, watch } from 'node:fs';
@@ -18,7 +18,9 @@ import { pingRedis, requireService } from '../services.js';
 import { exited, spawnWorker } from './worker-process.js';
 
 const fixture = path.join(fileURLToPath(new URL('../..', import.meta.url)), 'test/fixtures/busy-app.ts');
-const REDIS_URL = 'redis://127.0.0.1:6379/14';
+// A key prefix of its own: other tests share this database.
+const PREFIX = `blocked-${randomUUID().slice(0, 8)}:`;
+const REDIS_URL = `redis://127.0.0.1:6379/14?global_keyprefix=${PREFIX}`;
 const redisUp = await requireService('Redis on 127.0.0.1:6379', () => pingRedis(REDIS_URL));
 
 const procs: ChildProcess[] = [];
@@ -48,7 +50,7 @@ interface Store {
   name: string;
   skip: string | false;
   urls(dir: string): string;
-  /** Messages still reserved (unacked) at the end. */
+  /** Messages still reserved (unacked) or queued at the end. */
   reserved(url: string): Promise<number>;
 }
 
@@ -73,7 +75,7 @@ const stores: Store[] = [
     reserved: async (url) => {
       const r = new Redis(url);
       try {
-        return await r.hlen('unacked');
+        return (await r.hlen(`${PREFIX}unacked`)) + (await r.keys(`${PREFIX}busy-*`)).length;
       } finally {
         r.disconnect();
       }
@@ -83,19 +85,22 @@ const stores: Store[] = [
 
 for (const store of stores) {
   describe.skipIf(store.skip)(`a CPU-bound task on the async pool, ${store.name}${store.skip ? ` (skipped: ${store.skip})` : ''}`, () => {
-    it('runs once past several visibility timeouts, is named in the log with the fix, and SIGTERM waits for it', async () => {
+    it.each(['true', 'false'])('acks late %s: runs once past several visibility timeouts, is named in the log with the fix, and SIGTERM waits for it', async (acksLate) => {
       const tmp = tempDir();
       cleanups.push(() => tmp.cleanup());
       const url = store.urls(tmp.dir);
       if (url.startsWith('redis')) {
-        const r = new Redis(url);
-        await r.flushdb();
-        r.disconnect();
+        cleanups.push(async () => {
+          const r = new Redis(url);
+          const keys = await r.keys(`${PREFIX}*`);
+          if (keys.length) await r.del(...keys);
+          r.disconnect();
+        });
       }
       const queue = `busy-${randomUUID().slice(0, 8)}`;
       const ledger = path.join(tmp.dir, 'ledger');
       const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CELERITY_')));
-      const env = { ...base, CELERITY_BROKER_URL: url, CELERITY_RESULT_BACKEND: url, CELERITY_VISIBILITY_TIMEOUT: '1', CELERITY_DEFAULT_QUEUE: queue, LEDGER_FILE: ledger };
+      const env = { ...base, CELERITY_BROKER_URL: url, CELERITY_RESULT_BACKEND: url, CELERITY_VISIBILITY_TIMEOUT: '1', CELERITY_DEFAULT_QUEUE: queue, CELERITY_ACKS_LATE: acksLate, LEDGER_FILE: ledger };
       const { proc, lines } = await spawnWorker(['-A', fixture, '-c', '2', '--log-format', 'json'], env, (p) => procs.push(p));
       const app = new Celerity('busy-client', { broker: url, backend: url, defaultQueue: queue, loglevel: 'silent' }, {});
       cleanups.push(() => app.close());
