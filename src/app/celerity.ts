@@ -281,7 +281,12 @@ export class Celerity implements TaskSender, CanvasApp {
   broker(): Promise<Broker> {
     let p = this.brokerP;
     if (!p) {
-      const made = connectOnce(() => createBroker(this._conf.broker, { visibilityTimeout: this._conf.visibilityTimeout }));
+      const made = connectOnce(() => createBroker(this._conf.broker, {
+          visibilityTimeout: this._conf.visibilityTimeout,
+          connectTimeout: this._conf.brokerConnectionTimeout,
+          commandTimeout: this._conf.redisSocketTimeout,
+          busyTimeout: this._conf.sqliteBusyTimeout,
+        }));
       // A failed connect is not cached: the next call tries again (the worker's loop retries with backoff).
       made.then(
         (b) => this.brokerP === made && (this.connectedBroker = b),
@@ -295,7 +300,12 @@ export class Celerity implements TaskSender, CanvasApp {
   backend(): Promise<ResultBackend> {
     let p = this.backendP;
     if (!p) {
-      const made = connectOnce(() => createBackend(this._conf.backend, { resultExpires: this._conf.resultExpires }));
+      const made = connectOnce(() => createBackend(this._conf.backend, {
+          resultExpires: this._conf.resultExpires,
+          connectTimeout: this._conf.redisSocketConnectTimeout,
+          commandTimeout: this._conf.redisSocketTimeout,
+          busyTimeout: this._conf.sqliteBusyTimeout,
+        }));
       made.catch(() => this.backendP === made && (this.backendP = undefined));
       this.backendP = p = made;
     }

@@ -51,6 +51,10 @@ const schema = z
     rejectOnWorkerLost: z.boolean(),
     sendTaskEvents: z.boolean(),
     poolRestarts: z.boolean(),
+    brokerConnectionTimeout: z.number().positive(),
+    redisSocketConnectTimeout: z.number().positive(),
+    redisSocketTimeout: z.number().positive(),
+    sqliteBusyTimeout: z.number().positive(),
     statedb: z.string().min(1).nullable(),
   })
   .strict();
@@ -95,6 +99,10 @@ const EXPECTED: Record<keyof CelerityConfig, string> = {
   rejectOnWorkerLost: 'a boolean',
   sendTaskEvents: 'a boolean (task events for monitors)',
   poolRestarts: 'a boolean (allow the pool_restart control command: threads and process pools reload the app module)',
+  brokerConnectionTimeout: 'a positive number of seconds to wait for a broker server to answer when connecting',
+  redisSocketConnectTimeout: 'a positive number of seconds to wait for a Redis result backend to answer when connecting',
+  redisSocketTimeout: 'a positive number of seconds a Redis command (publish, ack, result read or write) waits for its answer',
+  sqliteBusyTimeout: "a positive number of seconds a write waits for another process's lock on the SQLite file",
   statedb: 'a file path where the worker keeps revoked task ids across restarts, or null',
 };
 
@@ -136,6 +144,11 @@ export function defaults(): CelerityConfig {
     rejectOnWorkerLost: false,
     sendTaskEvents: false,
     poolRestarts: false,
+    brokerConnectionTimeout: 4,
+    redisSocketConnectTimeout: 5,
+    // Celery's is 120 s; a producer or worker stuck on a frozen Redis for two minutes is hard to tell from a hang.
+    redisSocketTimeout: 30,
+    sqliteBusyTimeout: 5,
     statedb: null,
   };
 }
@@ -171,6 +184,9 @@ export const CELERY_NAMES: Readonly<Record<string, keyof CelerityConfig>> = {
   task_reject_on_worker_lost: 'rejectOnWorkerLost',
   worker_send_task_events: 'sendTaskEvents',
   worker_pool_restarts: 'poolRestarts',
+  broker_connection_timeout: 'brokerConnectionTimeout',
+  redis_socket_connect_timeout: 'redisSocketConnectTimeout',
+  redis_socket_timeout: 'redisSocketTimeout',
   worker_state_db: 'statedb',
 };
 

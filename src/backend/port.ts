@@ -81,4 +81,10 @@ export interface ResultBackend {
 export interface BackendOptions {
   /** Default result lifetime in seconds; 0 = forever. */
   resultExpires: number;
+  /** Seconds connecting to a result server may take (its first answer). */
+  connectTimeout?: number;
+  /** Seconds a command to a result server may wait for its answer. */
+  commandTimeout?: number;
+  /** Seconds a write to a file store waits for another process's lock, without blocking the event loop. */
+  busyTimeout?: number;
 }

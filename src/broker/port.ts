@@ -145,4 +145,10 @@ export interface Revocation {
 export interface BrokerOptions {
   /** Seconds a reserved message stays invisible before it is restored to its queue. */
   visibilityTimeout: number;
+  /** Seconds connecting to a broker server may take (its first answer). */
+  connectTimeout?: number;
+  /** Seconds a command to a broker server (publish, ack, reserve) may wait for its answer. */
+  commandTimeout?: number;
+  /** Seconds a write to a file store waits for another process's lock, without blocking the event loop. */
+  busyTimeout?: number;
 }

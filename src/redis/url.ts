@@ -185,6 +185,8 @@ export function connectionFailure(err: unknown): string {
     const hint = code.includes('ALTNAME') ? '' : "; ssl_ca_certs must name the CA that signed the server's certificate";
     return `TLS certificate rejected: ${message} (${code})${hint}`;
   }
+  // ioredis's commandTimeout: the server took the connection but did not answer in time (frozen, overloaded).
+  if (message === 'Command timed out') return 'no answer within the command timeout (redisSocketTimeout)';
   const sentinels = /^All sentinels are unreachable[^.]*\.(?: Retrying[^.]*\.)?(?: Last error: (.*))?$/.exec(message);
   if (sentinels) return `no sentinel gave the master's address${sentinels[1] ? ` (last error: ${sentinels[1]})` : ''}`;
   return message;

@@ -18,6 +18,9 @@ interface Transport {
   backend?: (url: string, options: BackendOptions) => Promise<ResultBackend>;
 }
 
+/** Seconds to ms, undefined kept. */
+const ms = (s: number | undefined): number | undefined => (s === undefined ? undefined : Math.round(s * 1000));
+
 const sqlitePath = async (url: string, setting: string): Promise<string> => (await import('../sqlite/open.js')).sqlitePathFromUrl(url, setting);
 
 const TRANSPORTS: readonly Transport[] = [
@@ -35,8 +38,20 @@ const TRANSPORTS: readonly Transport[] = [
     // `redis+socket:///path` is kombu's spelling of unix://; `sentinel://h1:26379;sentinel://h2:26379?master_name=m`
     // finds the master through Sentinel. Options in the query: see docs/redis.md.
     schemes: ['redis', 'rediss', 'unix', 'redis+socket', 'sentinel'],
-    broker: async (url, o) => new (await import('../broker/redis/index.js')).RedisBroker({ url, visibilityTimeout: o.visibilityTimeout }),
-    backend: async (url, o) => new (await import('../backend/redis/index.js')).RedisBackend({ url, resultExpires: o.resultExpires }),
+    broker: async (url, o) =>
+      new (await import('../broker/redis/index.js')).RedisBroker({
+        url,
+        visibilityTimeout: o.visibilityTimeout,
+        connectTimeoutMs: ms(o.connectTimeout),
+        commandTimeoutMs: ms(o.commandTimeout),
+      }),
+    backend: async (url, o) =>
+      new (await import('../backend/redis/index.js')).RedisBackend({
+        url,
+        resultExpires: o.resultExpires,
+        connectTimeoutMs: ms(o.connectTimeout),
+        commandTimeoutMs: ms(o.commandTimeout),
+      }),
   },
   {
     // Also SQLAlchemy's `+driver` forms (`postgresql+psycopg2://`, `db+postgresql+psycopg2://`): Celery's database

@@ -9,7 +9,8 @@
  * One command connection serves reads and writes; `waitFor` adds one pub/sub connection per backend, opened on
  * first use and shared by every waiter (see ./subscriber.ts). Writes and counters are Lua scripts in ./lua/.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { type RedisOptions } from 'ioredis';
 import type { ChordPart, GroupMeta, ResultBackend, SetOptions, WaitOptions } from '../port.js';
 import type { ResultMeta } from '../../protocol/types.js';
 import { decodeResultMeta, encodeResultMeta } from '../../protocol/result-meta.js';
@@ -22,14 +23,17 @@ import { quit, ResultSubscriber } from './subscriber.js';
 import { backendUrlOptions } from './url.js';
 import { evalFramed } from '../../redis/framed.js';
 import { connectionFailure } from '../../redis/url.js';
+import { openRedis } from '../../redis/connect.js';
 
 export interface RedisBackendOptions {
   /** redis://, rediss://, unix:// or sentinel:// URL; `?global_keyprefix=` prefixes every key and channel. */
   url: string;
   /** Default result lifetime in seconds; 0 = forever. */
   resultExpires: number;
-  /** How long `connect()` waits for the first PING, ms. Default 5000. */
+  /** How long `connect()` waits for the first PING, ms. Default the URL's socket_connect_timeout, else 5000. */
   connectTimeoutMs?: number;
+  /** How long a command (a result read or write) may wait for its answer, ms. Default no limit. */
+  commandTimeoutMs?: number;
   /** CLIENT SETNAME of the command connection; the subscriber is named `<name>:sub`. Default `celerity:backend`. */
   connectionName?: string;
 }
@@ -59,37 +63,25 @@ export class RedisBackend implements ResultBackend {
   }
 
   private async establish(): Promise<void> {
-    const timeoutMs = this.options.connectTimeoutMs ?? 5000;
-    const client = new Redis({
-      connectTimeout: timeoutMs,
-      ...this.redisOptions,
-      connectionName: this.options.connectionName ?? 'celerity:backend',
-      lazyConnect: true,
-    });
-    this.watchErrors(client);
-    let timer: NodeJS.Timeout | undefined;
-    let onError: ((err: Error) => void) | undefined;
-    // The first connection error fails at once: ioredis would otherwise keep retrying until the timeout.
-    const failed = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-      onError = reject;
-      client.once('error', onError);
-    });
-    try {
-      await Promise.race([client.ping(), failed]);
-    } catch (err) {
-      client.disconnect();
-      const reason = connectionFailure(err);
-      throw new ConnectionError(`Redis result backend at ${this.target} is unreachable: ${reason}`, { cause: err });
-    } finally {
-      clearTimeout(timer);
-      if (onError) client.off('error', onError);
-    }
+    const client = await openRedis(
+      // A result command keeps ioredis's default of 20 reconnection attempts (the broker's fail after 2, so the
+      // worker backs off instead): a write that outlives a short Redis restart is stored instead of retried.
+      { ...this.redisOptions, maxRetriesPerRequest: this.redisOptions.maxRetriesPerRequest ?? 20 },
+      {
+        message: (reason) => `Redis result backend at ${this.target} is unreachable: ${reason}`,
+        target: this.target,
+        connectionName: this.options.connectionName ?? 'celerity:backend',
+        connectMs: this.redisOptions.connectTimeout ?? this.options.connectTimeoutMs ?? 5000,
+        commandMs: this.options.commandTimeoutMs,
+        connectSetting: 'redisSocketConnectTimeout',
+      },
+    );
     defineResultScripts(client);
     this.client = client;
     this.subscriber = new ResultSubscriber({
       open: () => this.openSubscriber(client),
       read: (keys) => this.command(client.mgetBuffer(keys)),
+      failure: (err) => this.failure(err),
     });
   }
 
@@ -191,6 +183,7 @@ export class RedisBackend implements ResultBackend {
   // ---- internals --------------------------------------------------------------------------------------------
 
   private openSubscriber(client: Redis): Redis {
+    // Waiting for messages is no command, so the command timeout bounds only SUBSCRIBE and UNSUBSCRIBE here.
     const conn = client.duplicate({
       connectionName: `${this.options.connectionName ?? 'celerity:backend'}:sub`,
       // The subscriber restores its channels itself after a reconnect, then reads what it missed.
@@ -220,9 +213,13 @@ export class RedisBackend implements ResultBackend {
     try {
       return await pending;
     } catch (err) {
-      if ((err as Error).name === 'ReplyError') throw err;
-      throw new ConnectionError(`Redis result backend at ${this.target}: ${connectionFailure(err)}`, { cause: err });
+      throw this.failure(err);
     }
+  }
+
+  private failure(err: unknown): unknown {
+    if ((err as Error).name === 'ReplyError') return err;
+    return new ConnectionError(`Redis result backend at ${this.target}: ${connectionFailure(err)}`, { cause: err });
   }
 
   /**

@@ -25,6 +25,8 @@ export interface SubscriberDeps {
   open(): Redis;
   /** Reads stored values on the command connection, in the order asked. */
   read(keys: string[]): Promise<(Buffer | null)[]>;
+  /** The error a waiter gets for a failed SUBSCRIBE (the connection's own error, described). */
+  failure(err: unknown): unknown;
 }
 
 export class ResultSubscriber {
@@ -53,7 +55,10 @@ export class ResultSubscriber {
     channel.waiters.add(settle);
     const { subscribed } = channel;
     subscribed
-      .then(() => this.deps.read([key]))
+      .then(
+        () => this.deps.read([key]),
+        (err: unknown) => Promise.reject(this.deps.failure(err)),
+      )
       .then(([raw]) => {
         if (raw) this.deliver(key, raw);
       })

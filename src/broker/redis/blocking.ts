@@ -14,6 +14,7 @@
  * resumes by itself after a Redis restart; if reconnecting keeps failing, the wait rejects and the caller backs off.
  */
 import type { Redis } from 'ioredis';
+import { blockingOptions } from '../../redis/connect.js';
 
 /** Seconds a list wait blocks before it is sent again: bounds how long an undelivered unblock keeps a socket. */
 const MAX_WATCH_S = 5;
@@ -182,7 +183,7 @@ export class BlockingPopper {
   }
 
   private open(): BlockingConnection {
-    const redis = this.main.duplicate({ lazyConnect: false, connectionName: 'celerity-brpop' });
+    const redis = this.main.duplicate({ lazyConnect: false, connectionName: 'celerity-brpop', ...blockingOptions });
     const conn: BlockingConnection = { redis, id: null };
     // Reported by the command that fails; without a listener ioredis would print every retry.
     redis.on('error', () => undefined);

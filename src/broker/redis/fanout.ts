@@ -10,11 +10,11 @@
  * - Bindings: `SADD _kombu.binding.<exchange> "<routing_key>\x06\x16<pattern>\x06\x16<queue>"`.
  * - A queue is up to four lists: the bare name, then `<queue>\x06\x16<3|6|9>`.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
-import { ConnectionError } from '../../errors/index.js';
 import { PRIORITY_STEPS, SEP } from './keys.js';
-import { connectionFailure, parseRedisUrl } from '../../redis/url.js';
+import { parseRedisUrl } from '../../redis/url.js';
+import { blockingOptions, openRedis } from '../../redis/connect.js';
 
 /** Where to connect, and kombu's naming options. */
 export interface RedisTargetOptions {
@@ -29,6 +29,10 @@ export interface RedisTargetOptions {
   fanoutPrefix?: boolean | string;
   /** kombu's `fanout_patterns` transport option (default true): routing keys become part of channel names. */
   fanoutPatterns?: boolean;
+  /** How long connecting may take, ms; default the URL's socket_connect_timeout, else 4000 (kombu's). */
+  connectTimeoutMs?: number;
+  /** How long a command may wait for its answer, ms; default no limit. */
+  commandTimeoutMs?: number;
 }
 
 /**
@@ -39,6 +43,8 @@ const BROKER_URL_PARAMS = ['global_keyprefix', 'priority_order', 'delayed_delive
 
 export interface RedisTarget {
   redis: RedisOptions;
+  connectMs: number;
+  commandMs: number | undefined;
   /** For messages: `host:port`, never the password. */
   target: string;
   names: KombuNames;
@@ -52,6 +58,8 @@ export function resolveTarget(options: RedisTargetOptions): RedisTarget {
   const fanoutPrefix = fanout === true ? `/${db}.` : fanout === false ? '' : fanout.replace(/\{db\}/g, String(db));
   return {
     redis: url.redis,
+    connectMs: url.redis.connectTimeout ?? options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
+    commandMs: options.commandTimeoutMs,
     target: url.target,
     names: new KombuNames(prefix, fanoutPrefix, options.fanoutPatterns ?? true),
   };
@@ -99,53 +107,25 @@ export class KombuNames {
 /** kombu's default connect timeout (Celery's broker_connection_timeout, 4 s). */
 const CONNECT_TIMEOUT_MS = 4_000;
 
-/**
- * A connected client, or a ConnectionError naming the server. Commands wait through two reconnection attempts
- * and then fail, rather than queueing without bound while Redis is down.
- */
-export async function connectRedis(target: RedisTarget, connectionName: string): Promise<Redis> {
-  const redis = new Redis({
-    connectTimeout: CONNECT_TIMEOUT_MS,
+/** A connected client whose PING was answered, or a ConnectionError naming the server (see redis/connect.ts). */
+export function connectRedis(target: RedisTarget, connectionName: string): Promise<Redis> {
+  return openRedis(target.redis, {
+    target: target.target,
     connectionName,
-    ...target.redis,
-    lazyConnect: true,
-    maxRetriesPerRequest: 2,
+    connectMs: target.connectMs,
+    commandMs: target.commandMs,
+    connectSetting: 'brokerConnectionTimeout',
   });
-  return connectOrFail(redis, target.target);
 }
 
 /** A second connection to the same server, for subscribing (a subscribed connection can do nothing else). */
-export function duplicateConnection(redis: Redis, connectionName: string, target: string): Promise<Redis> {
-  return connectOrFail(redis.duplicate({ lazyConnect: true, connectionName }), target);
-}
-
-async function connectOrFail(redis: Redis, target: string): Promise<Redis> {
-  let lastError: Error | undefined;
-  const remember = (err: Error): void => {
-    lastError = err;
-  };
-  // Without a listener ioredis prints every failed reconnect; commands report their own failures.
-  redis.on('error', remember);
-  try {
-    // Through Sentinel ioredis retries forever while no sentinel answers, so the first error ends the attempt.
-    await new Promise<void>((resolve, reject) => {
-      const fail = (err: Error): void => {
-        redis.off('error', fail);
-        reject(err);
-      };
-      redis.once('error', fail);
-      redis.connect().then(() => {
-        redis.off('error', fail);
-        resolve();
-      }, fail);
-    });
-    await redis.ping();
-  } catch (err) {
-    redis.disconnect();
-    const reason = connectionFailure(lastError && lastError !== err ? lastError : err);
-    throw new ConnectionError(`cannot reach Redis at ${target}: ${reason}`, { cause: err });
-  }
-  return redis;
+export function duplicateConnection(redis: Redis, connectionName: string, target: RedisTarget): Promise<Redis> {
+  return openRedis({ ...redis.options, ...blockingOptions }, {
+    target: target.target,
+    connectionName,
+    connectMs: target.connectMs,
+    connectSetting: 'brokerConnectionTimeout',
+  });
 }
 
 /** QUIT, or drop the socket when the server cannot be told. */

@@ -22,8 +22,8 @@
  * a time; publish ~100k/s in batches of 1,000; a blocked reserve sees a publish in 0.3 ms (median).
  */
 import { randomUUID } from 'node:crypto';
-import { Command, Redis } from 'ioredis';
-import type { Pipeline, RedisOptions } from 'ioredis';
+import { Command } from 'ioredis';
+import type { Pipeline, RedisOptions , Redis } from 'ioredis';
 import type {
   Broker,
   BrokerCapabilities,
@@ -48,6 +48,7 @@ import { ACK_SCRIPT, defineScripts } from './scripts.js';
 import type { Scripts } from './scripts.js';
 import { takeReady } from './take.js';
 import { connectionFailure, parseRedisUrl } from '../../redis/url.js';
+import { openRedis } from '../../redis/connect.js';
 import type { Mailbox } from '../mailbox.js';
 import { RedisMailbox } from './mailbox.js';
 import { ExtensionClock } from '../extension-clock.js';
@@ -66,6 +67,10 @@ export interface RedisBrokerOptions {
   priorityOrder?: PriorityOrder;
   /** Overrides the URL's `delayed_delivery`; default `auto`. */
   delayedDelivery?: DelayedDelivery;
+  /** How long connecting (the first PING) may take, ms, unless the URL's socket_connect_timeout says; default 4000. */
+  connectTimeoutMs?: number;
+  /** How long a command (publish, ack, reserve script) may wait for its answer, ms; default no limit. */
+  commandTimeoutMs?: number;
 }
 
 /** Longest single blocking wait: bounds how long an unblock that cannot be delivered keeps a connection busy. */
@@ -118,26 +123,17 @@ export class RedisBroker implements Broker {
 
   async connect(): Promise<void> {
     if (this.conn) return;
-    const redis = new Redis({
-      connectTimeout: CONNECT_TIMEOUT_MS,
+    const redis = await openRedis(this.redisOptions, {
+      target: this.target,
       connectionName: 'celerity-broker',
-      ...this.redisOptions,
-      lazyConnect: true,
-      // A command waits through two reconnection attempts, then fails so the worker backs off and retries,
-      // instead of queueing silently while Redis is down.
-      maxRetriesPerRequest: 2,
+      connectMs: this.redisOptions.connectTimeout ?? this.options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS,
+      commandMs: this.options.commandTimeoutMs,
+      connectSetting: 'brokerConnectionTimeout',
     });
     redis.on('error', (err: Error) => {
       this.lastError = err;
       this.lastErrorAt = Date.now();
     });
-    try {
-      await connectOrFail(redis);
-      await redis.ping();
-    } catch (err) {
-      redis.disconnect();
-      throw this.unreachable(err);
-    }
     this.conn = { redis, scripts: defineScripts(redis), popper: new BlockingPopper(redis) };
   }
 
@@ -323,7 +319,12 @@ export class RedisBroker implements Broker {
 
   /** kombu's pidbox and celeryev on the same server, database and key prefix as the queues. */
   mailbox(): Mailbox {
-    return new RedisMailbox({ url: this.options.url, globalKeyprefix: this.options.globalKeyprefix });
+    return new RedisMailbox({
+      url: this.options.url,
+      globalKeyprefix: this.options.globalKeyprefix,
+      connectTimeoutMs: this.options.connectTimeoutMs,
+      commandTimeoutMs: this.options.commandTimeoutMs,
+    });
   }
 
   /** Wakes pending reserves (they resolve with `[]`), lets them finish, and quits every connection. */
@@ -444,21 +445,6 @@ export class RedisBroker implements Broker {
     }
     return new ConnectionError(`cannot reach Redis at ${this.target}: ${reason}`, { cause: err });
   }
-}
-
-/**
- * `redis.connect()`, failing at the first error: through Sentinel, ioredis asks the sentinels again and again
- * while none answers, so `connect()` alone would never settle.
- */
-function connectOrFail(redis: Redis): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const fail = (err: Error): void => {
-      redis.off('error', fail);
-      reject(err);
-    };
-    redis.once('error', fail);
-    redis.connect().then(() => (redis.off('error', fail), resolve()), fail);
-  });
 }
 
 function delayedDeliveryOf(value: string | undefined): DelayedDelivery {

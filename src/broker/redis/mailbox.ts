@@ -144,7 +144,7 @@ export class RedisMailbox implements Mailbox {
   private subscriber(): Promise<Redis> {
     if (!this.subscriberConn) {
       const pending = this.connection().then(async ({ redis }) => {
-        const sub = await duplicateConnection(redis, `${this.connectionName}-sub`, this.target.target);
+        const sub = await duplicateConnection(redis, `${this.connectionName}-sub`, this.target);
         sub.on('pmessage', (pattern: string, _channel: string, message: string) => {
           for (const handler of this.handlers.get(pattern) ?? []) handler(message);
         });
