@@ -45,12 +45,14 @@ export function prepare(db: SqliteDatabase, sql: string): Database.Statement {
 /**
  * Opens (creating if needed) the database at `path` in WAL mode, so readers never block the writer and several
  * processes can share the file. Throws ConnectionError with one line naming the path when it cannot be used.
+ * `busyWaitMs`: how long one statement waits for another process's lock on the calling thread; the adapters keep
+ * it short and retry asynchronously (see busy.ts).
  */
-export function openDatabase(path: string): SqliteDatabase {
+export function openDatabase(path: string, busyWaitMs = BUSY_TIMEOUT_MS): SqliteDatabase {
   if (path !== ':memory:') checkPath(path);
   let db: SqliteDatabase;
   try {
-    db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+    db = new Database(path, { timeout: busyWaitMs });
   } catch (err) {
     throw new ConnectionError(`cannot open SQLite database ${describe(path)}: ${messageOf(err)}`, { cause: err });
   }

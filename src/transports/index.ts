@@ -26,8 +26,18 @@ const sqlitePath = async (url: string, setting: string): Promise<string> => (awa
 const TRANSPORTS: readonly Transport[] = [
   {
     schemes: ['sqlite'],
-    broker: async (url, o) => new (await import('../broker/sqlite/index.js')).SqliteBroker({ path: await sqlitePath(url, 'broker'), visibilityTimeout: o.visibilityTimeout }),
-    backend: async (url, o) => new (await import('../backend/sqlite/index.js')).SqliteBackend({ path: await sqlitePath(url, 'backend'), resultExpires: o.resultExpires }),
+    broker: async (url, o) =>
+      new (await import('../broker/sqlite/index.js')).SqliteBroker({
+        path: await sqlitePath(url, 'broker'),
+        visibilityTimeout: o.visibilityTimeout,
+        busyTimeoutMs: ms(o.busyTimeout),
+      }),
+    backend: async (url, o) =>
+      new (await import('../backend/sqlite/index.js')).SqliteBackend({
+        path: await sqlitePath(url, 'backend'),
+        resultExpires: o.resultExpires,
+        busyTimeoutMs: ms(o.busyTimeout),
+      }),
   },
   {
     schemes: ['memory'],

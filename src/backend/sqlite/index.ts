@@ -14,6 +14,7 @@ import { ConnectionError } from '../../errors/index.js';
 import { parseJson, pyDumps } from '../../protocol/json.js';
 import { awaitResult } from '../wait.js';
 import { openDatabase } from '../../sqlite/open.js';
+import { retryWhileBusy, SYNC_WAIT_MS } from '../../sqlite/busy.js';
 import type { SqliteDatabase } from '../../sqlite/open.js';
 import { ChangeWatcher } from '../../sqlite/watcher.js';
 import type { Mark } from '../../sqlite/watcher.js';
@@ -27,6 +28,8 @@ export interface SqliteBackendOptions {
   resultExpires: number;
   /** How often waiters check for commits from other connections, ms. Default 5. */
   pollIntervalMs?: number;
+  /** How long a write waits for another process's lock on the file, ms, without blocking the loop. Default 5000. */
+  busyTimeoutMs?: number;
 }
 
 interface Waiter {
@@ -47,11 +50,16 @@ export class SqliteBackend implements ResultBackend {
   private readonly waiters = new Set<Waiter>();
   private unsubscribe: (() => void) | null = null;
 
-  constructor(private readonly options: SqliteBackendOptions) {}
+  constructor(private readonly options: SqliteBackendOptions) {
+    retryWhileBusy(this, ['connect', 'set', 'setMany', 'delete', 'incr', 'setChordSize', 'chordPartReturn', 'chordDone', 'saveGroup', 'deleteGroup', 'cleanup'], {
+      file: options.path,
+      timeoutMs: options.busyTimeoutMs ?? 5000,
+    });
+  }
 
   async connect(): Promise<void> {
     if (this.db) return;
-    const db = openDatabase(this.options.path);
+    const db = openDatabase(this.options.path, SYNC_WAIT_MS);
     try {
       createSchema(db);
       this.stmts = prepareStatements(db);

@@ -31,6 +31,7 @@ import { clampPriority, decodeRaw, encodeRaw, messageToParts, taskIdentity, text
 import type { StoredParts } from '../raw.js';
 import { ConnectionError } from '../../errors/index.js';
 import { openDatabase } from '../../sqlite/open.js';
+import { retryWhileBusy, SYNC_WAIT_MS } from '../../sqlite/busy.js';
 import type { SqliteDatabase } from '../../sqlite/open.js';
 import { ChangeWatcher } from '../../sqlite/watcher.js';
 import { createSchema, prepareStatements } from './statements.js';
@@ -46,6 +47,8 @@ export interface SqliteBrokerOptions {
   visibilityTimeout: number;
   /** How often a blocked reserve checks for commits from other connections, ms. Default 5. */
   pollIntervalMs?: number;
+  /** How long a write waits for another process's lock on the file, ms, without blocking the loop. Default 5000. */
+  busyTimeoutMs?: number;
 }
 
 interface Connection {
@@ -64,11 +67,15 @@ export class SqliteBroker implements Broker {
 
   constructor(private readonly options: SqliteBrokerOptions) {
     this.visibilityMs = options.visibilityTimeout * 1000;
+    retryWhileBusy(this, ['connect', 'publish', 'reserve', 'ack', 'reject', 'extend', 'restore', 'purge', 'claimRateSlot', 'revoke', 'requeueDeadLetters', 'deleteDeadLetters', 'purgeDeadLetters'], {
+      file: options.path,
+      timeoutMs: options.busyTimeoutMs ?? 5000,
+    });
   }
 
   async connect(): Promise<void> {
     if (this.conn) return;
-    const db = openDatabase(this.options.path);
+    const db = openDatabase(this.options.path, SYNC_WAIT_MS);
     try {
       createSchema(db);
       const stmts = prepareStatements(db);
