@@ -13,6 +13,23 @@ export const root = fileURLToPath(new URL('../..', import.meta.url));
 
 export { freePort };
 
+/**
+ * The environment of a chaos worker process: this process's, minus any CELERITY_* setting, plus the store, a short
+ * visibility timeout (a killed worker's tasks come back within a run), the queue and the ledger to write to.
+ */
+export function chaosEnv(o: { broker: string; backend: string; queue: string; ledgerUrl: string; ledgerKey: string }): NodeJS.ProcessEnv {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CELERITY_')));
+  return {
+    ...base,
+    CELERITY_BROKER_URL: o.broker,
+    CELERITY_RESULT_BACKEND: o.backend,
+    CELERITY_VISIBILITY_TIMEOUT: '1',
+    CELERITY_DEFAULT_QUEUE: o.queue,
+    LEDGER_URL: o.ledgerUrl,
+    LEDGER: o.ledgerKey,
+  };
+}
+
 export function exited(p: ChildProcess): Promise<number | null> {
   return p.exitCode !== null || p.signalCode !== null ? Promise.resolve(p.exitCode) : new Promise((r) => p.once('exit', (c) => r(c)));
 }

@@ -13,7 +13,7 @@ import type { DeadLetter } from '../../src/broker/port.js';
 import { Celerity } from '../../src/index.js';
 import { envelope, goodMessage, redisGarbage, row, sqliteGarbage, type Row } from './garbage.js';
 import { LEDGER_URL, type Ledger } from './ledger.js';
-import { freePort, OwnRedis, root } from './procs.js';
+import { chaosEnv, freePort, OwnRedis, root } from './procs.js';
 
 export type StoreKind = 'sqlite' | 'redis' | 'redis+postgres';
 export const POSTGRES_URL = process.env.CHAOS_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
@@ -60,17 +60,7 @@ export async function openStore(kind: StoreKind, ledger: Ledger): Promise<Store>
     broker = `${redis.url}/0`;
     backend = kind === 'redis' ? `${redis.url}/1` : POSTGRES_URL;
   }
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CELERITY_')));
-  const env: NodeJS.ProcessEnv = {
-    ...base,
-    CELERITY_BROKER_URL: broker,
-    CELERITY_RESULT_BACKEND: backend,
-    // Short, so that a killed worker's tasks come back within a run.
-    CELERITY_VISIBILITY_TIMEOUT: '1',
-    CELERITY_DEFAULT_QUEUE: queue,
-    LEDGER_URL,
-    LEDGER: ledger.key,
-  };
+  const env = chaosEnv({ broker, backend, queue, ledgerUrl: LEDGER_URL, ledgerKey: ledger.key });
   const app = new Celerity('chaos-producer', { broker, backend, defaultQueue: queue, loglevel: 'silent', visibilityTimeout: 1 }, {});
   const admin = () => {
     const r = new Redis(broker, { maxRetriesPerRequest: 1 });

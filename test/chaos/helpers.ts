@@ -1,2 +1,2 @@
 /** Processes for recovery tests: shared with the chaos harness (chaos/lib/procs.ts). */
-export { exited, freePort, kill9, OwnRedis, root, startWorker, type WorkerOptions, type WorkerProc } from '../../chaos/lib/procs.js';
+export { chaosEnv, exited, freePort, kill9, OwnRedis, root, startWorker, type WorkerOptions, type WorkerProc } from '../../chaos/lib/procs.js';

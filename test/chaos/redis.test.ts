@@ -11,7 +11,7 @@ import { Celerity } from '../../src/index.js';
 import { encodeEnvelope } from '../../src/protocol/envelope.js';
 import { tempDir } from '../helpers.js';
 import { pingRedis, requireService } from '../services.js';
-import { exited, freePort, OwnRedis, startWorker, type WorkerProc } from './helpers.js';
+import { chaosEnv, exited, freePort, OwnRedis, startWorker, type WorkerProc } from './helpers.js';
 
 const LEDGER_URL = 'redis://127.0.0.1:6379/7';
 const BROKER = 'redis://127.0.0.1:6379/8';
@@ -39,16 +39,7 @@ function scenario(broker = BROKER, backend = BACKEND) {
   const id = randomUUID().slice(0, 8);
   const queue = `chaos-${id}`;
   const key = `chaos-${id}`;
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CELERITY_')));
-  const env: NodeJS.ProcessEnv = {
-    ...base,
-    CELERITY_BROKER_URL: broker,
-    CELERITY_RESULT_BACKEND: backend,
-    CELERITY_VISIBILITY_TIMEOUT: '1',
-    CELERITY_DEFAULT_QUEUE: queue,
-    LEDGER_URL,
-    LEDGER: key,
-  };
+  const env = chaosEnv({ broker, backend, queue, ledgerUrl: LEDGER_URL, ledgerKey: key });
   const app = new Celerity('chaos-producer', { broker, backend, defaultQueue: queue, loglevel: 'silent', visibilityTimeout: 1 }, {});
   const runs = async (taskId: string) => ({
     started: (await ledger.lrange(`${key}:started`, 0, -1)).filter((x) => x === taskId).length,
