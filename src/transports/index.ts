@@ -8,6 +8,8 @@ import type { BackendOptions, ResultBackend } from '../backend/port.js';
 // Only the scheme pattern (no driver): node-postgres is loaded when a PostgreSQL URL is used.
 import { POSTGRES_SCHEME } from '../backend/postgres/url.js';
 import type { Broker, BrokerOptions } from '../broker/port.js';
+import { DeferredMailbox } from '../broker/deferred-mailbox.js';
+import type { Mailbox } from '../broker/mailbox.js';
 import { ConfigurationError } from '../errors/index.js';
 import { maskPassword } from '../util/mask.js';
 
@@ -16,6 +18,21 @@ interface Transport {
   schemes: readonly string[];
   broker?: (url: string, options: BrokerOptions) => Promise<Broker>;
   backend?: (url: string, options: BackendOptions) => Promise<ResultBackend>;
+  mailbox?: (url: string, options: MailboxOptions) => Promise<Mailbox>;
+}
+
+/** A mailbox opened for a URL alone (remote control and events without a broker): the broker's own options. */
+export interface MailboxOptions {
+  /** The client name the server lists for these connections (Redis CLIENT LIST). */
+  connectionName?: string;
+  /** Redis: kombu's `global_keyprefix` transport option (overrides the URL's). */
+  globalKeyprefix?: string;
+  /** Redis: kombu's `fanout_prefix` transport option. */
+  fanoutPrefix?: boolean | string;
+  /** Redis: kombu's `fanout_patterns` transport option. */
+  fanoutPatterns?: boolean;
+  connectTimeoutMs?: number;
+  commandTimeoutMs?: number;
 }
 
 /** Seconds to ms, undefined kept. */
@@ -32,6 +49,7 @@ const TRANSPORTS: readonly Transport[] = [
         visibilityTimeout: o.visibilityTimeout,
         busyTimeoutMs: ms(o.busyTimeout),
       }),
+    mailbox: async (url) => new (await import('../broker/sqlite/mailbox.js')).SqliteMailbox({ path: await sqlitePath(url, 'broker') }),
     backend: async (url, o) =>
       new (await import('../backend/sqlite/index.js')).SqliteBackend({
         path: await sqlitePath(url, 'backend'),
@@ -43,6 +61,8 @@ const TRANSPORTS: readonly Transport[] = [
     schemes: ['memory'],
     broker: async (_url, o) => new (await import('../broker/memory/index.js')).MemoryBroker({ visibilityTimeout: o.visibilityTimeout }),
     backend: async (_url, o) => new (await import('../backend/memory/index.js')).MemoryBackend({ resultExpires: o.resultExpires }),
+    // One hub per process, as the memory broker's mailboxes share one.
+    mailbox: async () => new (await import('../broker/memory/mailbox.js')).MemoryMailbox(),
   },
   {
     // `redis+socket:///path` is kombu's spelling of unix://; `sentinel://h1:26379;sentinel://h2:26379?master_name=m`
@@ -55,6 +75,7 @@ const TRANSPORTS: readonly Transport[] = [
         connectTimeoutMs: ms(o.connectTimeout),
         commandTimeoutMs: ms(o.commandTimeout),
       }),
+    mailbox: async (url, { connectionName, ...o }) => new (await import('../broker/redis/mailbox.js')).RedisMailbox({ url, ...o }, connectionName),
     backend: async (url, o) =>
       new (await import('../backend/redis/index.js')).RedisBackend({
         url,
@@ -149,6 +170,17 @@ export function checkBackendUrl(url: string, setting = 'backend'): void {
 export async function createBroker(url: string, options: BrokerOptions): Promise<Broker> {
   checkBrokerUrl(url);
   return transportOf(url)!.broker!(url, options);
+}
+
+/**
+ * A mailbox (remote control and events) on the transport of broker URL `url`, owned by the caller. The adapter is
+ * loaded on first use; a URL no adapter takes is a ConfigurationError here, one whose transport has no mailbox too.
+ */
+export function openMailbox(url: string, options: MailboxOptions = {}): Mailbox {
+  checkBrokerUrl(url);
+  const load = transportOf(url)!.mailbox;
+  if (!load) throw new ConfigurationError('broker', maskUrl(url), `a broker whose transport has remote control and events`);
+  return new DeferredMailbox(() => load(url, options));
 }
 
 /**

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Celerity, ControlClient, EventReceiver } from '../../src/index.js';
+import { Celerity, ConfigurationError, ControlClient, EventReceiver } from '../../src/index.js';
 import type { ReceivedEvent } from '../../src/index.js';
 import { deferred, tempDir } from '../helpers.js';
 
@@ -61,5 +61,38 @@ describe('a worker on the embedded store as a node', () => {
     await second.start();
     cleanups.push(() => second.stop());
     expect((await client.inspect<string[]>('revoked', {}, { destination: [later] }))[later]).toContain('mingled-id');
+  });
+
+  it('a control client and an event receiver given only the sqlite:// URL reach the node, as they would on Redis', async () => {
+    const tmp = tempDir();
+    cleanups.push(() => tmp.cleanup());
+    const url = `sqlite://${path.join(tmp.dir, 'c.db')}`;
+    const app = new Celerity('sqlite-url', { broker: url, backend: url, loglevel: 'silent' }, {});
+    app.task('t.echo', (x: unknown) => x);
+    const hostname = `url-${randomUUID().slice(0, 8)}@test`;
+    const worker = app.worker({ concurrency: 1, hostname, node: { taskEvents: true } });
+    await worker.start();
+    const client = new ControlClient({ url });
+    const receiver = new EventReceiver({ url, wakeup: false });
+    const succeeded = deferred<ReceivedEvent>();
+    receiver.on((e) => {
+      if (e.type === 'task-succeeded') succeeded.resolve(e);
+    });
+    await receiver.start();
+    cleanups.push(async () => {
+      await receiver.close();
+      await client.close();
+      await worker.stop();
+      await app.close();
+    });
+    expect(await client.ping()).toEqual({ [hostname]: { ok: 'pong' } });
+    const sent = await app.sendTask('t.echo', ['hi']);
+    expect(await sent.get({ timeout: 10_000 })).toBe('hi');
+    expect(await succeeded.promise).toMatchObject({ uuid: sent.id, hostname });
+  });
+
+  it('a URL whose transport has no mailbox is refused at construction, naming the setting', () => {
+    expect(() => new ControlClient({ url: 'postgresql://127.0.0.1/test' })).toThrow(ConfigurationError);
+    expect(() => new EventReceiver({ url: 'ftp://x' })).toThrow(/invalid setting broker="ftp:\/\/x": expected a broker URL starting with sqlite:\/\//);
   });
 });
