@@ -9,7 +9,7 @@ import tseslint from 'typescript-eslint';
 const LAYERS = [
   ['util', 'errors'],
   ['protocol'],
-  ['redis', 'sqlite'],
+  ['redis', 'sqlite', 'amqp'],
   ['broker', 'backend'],
   ['transports'],
   ['result'],

@@ -54,3 +54,33 @@ export async function pingPostgres(url: string): Promise<void> {
     await client.end().catch(() => undefined);
   }
 }
+
+/** RabbitMQ for the AMQP tests; TEST_AMQP_URL overrides the address (its vhost is replaced by `freshVhost`'s). */
+export const AMQP_BASE = process.env.TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+/** Probe: RabbitMQ at AMQP_BASE accepts an AMQP connection. */
+export async function pingRabbit(url = `${AMQP_BASE}/`): Promise<void> {
+  const { connect } = await import('amqplib');
+  const model = await connect(url, { timeout: 2000 });
+  await model.close();
+}
+
+/**
+ * A vhost of its own for one test file (queues, exchanges and dead letters of other files out of sight), made with
+ * rabbitmqctl on this machine and deleted by the returned function; the default vhost `/` where rabbitmqctl cannot
+ * be used (another machine's broker, no root), with the test's random queue names as the only isolation.
+ */
+export async function freshVhost(label: string): Promise<{ url: string; vhost: string; remove(): Promise<void> }> {
+  const { randomUUID } = await import('node:crypto');
+  const { spawnSync } = await import('node:child_process');
+  const vhost = `celerity-test-${label}-${randomUUID().slice(0, 8)}`;
+  const ctl = (...args: string[]) => spawnSync('rabbitmqctl', args, { encoding: 'utf8' });
+  const made = process.env.TEST_AMQP_URL ? null : ctl('add_vhost', vhost);
+  if (!made || made.status !== 0) return { url: `${AMQP_BASE}/`, vhost: '/', remove: async () => undefined };
+  ctl('set_permissions', '-p', vhost, 'guest', '.*', '.*', '.*');
+  return {
+    url: `${AMQP_BASE}/${encodeURIComponent(vhost)}`,
+    vhost,
+    remove: async () => void ctl('delete_vhost', vhost),
+  };
+}

@@ -85,6 +85,16 @@ const TRANSPORTS: readonly Transport[] = [
       }),
   },
   {
+    // kombu's `pyamqp://` is the same transport; several brokers separated by `;` are tried in turn.
+    schemes: ['amqp', 'amqps', 'pyamqp'],
+    broker: async (url, o) =>
+      new (await import('../broker/amqp/index.js')).AmqpBroker({
+        url,
+        connectTimeoutMs: ms(o.connectTimeout),
+        publishTimeoutMs: ms(o.commandTimeout),
+      }),
+  },
+  {
     // Also SQLAlchemy's `+driver` forms (`postgresql+psycopg2://`, `db+postgresql+psycopg2://`): Celery's database
     // backend URLs work as they are.
     schemes: ['postgresql', 'postgres', 'db+postgresql'],
@@ -94,10 +104,9 @@ const TRANSPORTS: readonly Transport[] = [
 
 /** Celery URLs a user may bring along, with why they do not work here (as a broker, as a result backend). */
 const UNSUPPORTED: Readonly<Record<string, { broker?: string; backend?: string }>> = {
-  amqp: { broker: 'Celerity has no AMQP transport', backend: "Celery's amqp:// backend sends results as AMQP messages, and Celerity has no AMQP transport" },
-  amqps: { broker: 'Celerity has no AMQP transport', backend: 'Celerity has no AMQP transport' },
-  pyamqp: { broker: 'Celerity has no AMQP transport' },
-  librabbitmq: { broker: 'Celerity has no AMQP transport' },
+  amqp: { backend: "Celery's amqp:// result backend was removed in Celery 5; use rpc:// or a store" },
+  amqps: { backend: "Celery's amqp:// result backend was removed in Celery 5; use rpc:// or a store" },
+  librabbitmq: { broker: 'librabbitmq is a C client of Python; use amqp:// (the same broker)' },
   sqs: { broker: 'Celerity has no SQS transport' },
   rpc: { backend: "Celery's rpc:// backend sends results as AMQP messages, and Celerity has no AMQP transport" },
 };

@@ -1,0 +1,173 @@
+/**
+ * The consuming side of the AMQP broker: one channel with a consumer per queue the worker reads, the messages the
+ * server pushed kept in arrival order until `reserve` takes them. The server's prefetch window (basic.qos, shared
+ * by the channel's consumers as Celery sets it on RabbitMQ) follows the worker's own count: what it still holds
+ * plus what it asks for, so a worker asking for one message at a time (prefetch 1, acks_late) is sent one.
+ *
+ * Delivery tags belong to the channel they came on; a tag is `<channel generation>.<server tag>`, and acks for an
+ * older channel are dropped (the server gave those messages back when that channel closed).
+ */
+import type { Channel, ConsumeMessage, GetMessage } from 'amqplib';
+import type { Delivery } from '../port.js';
+import { toDelivery } from './messages.js';
+
+interface Pending {
+  msg: ConsumeMessage | GetMessage;
+  queue: string;
+  seq: number;
+}
+
+export interface ConsumerChannel {
+  ch: Channel;
+  generation: number;
+}
+
+export class ConsumerState {
+  /** Messages pushed by the server and not yet handed out, oldest first. */
+  private readonly buffer: Pending[] = [];
+  /** Messages handed out and not yet acked or rejected, by tag. */
+  private readonly outstanding = new Map<string, { msg: ConsumeMessage | GetMessage; delivery: Delivery }>();
+  private readonly consumers = new Map<string, string>();
+  private window = -1;
+  private seq = 0;
+  private wake: (() => void) | null = null;
+
+  constructor(readonly current: ConsumerChannel) {}
+
+  get generation(): number {
+    return this.current.generation;
+  }
+
+  get buffered(): number {
+    return this.buffer.length;
+  }
+
+  /** Starts consumers for queues not consumed yet and cancels those no longer asked for (their messages go back). */
+  async follow(queues: readonly string[], declare: (queue: string) => Promise<void>): Promise<void> {
+    const { ch } = this.current;
+    for (const queue of queues) {
+      if (this.consumers.has(queue)) continue;
+      // As a Celery worker does at start: a queue nobody declared yet is declared, not a consume that fails.
+      await declare(queue);
+      if (this.consumers.has(queue)) continue;
+      this.consumers.set(queue, '');
+      const { consumerTag } = await ch.consume(queue, (msg) => msg && this.arrive(msg, queue), { noAck: false });
+      this.consumers.set(queue, consumerTag);
+    }
+    for (const [queue, consumerTag] of this.consumers) {
+      if (queues.includes(queue) || !consumerTag) continue;
+      this.consumers.delete(queue);
+      await ch.cancel(consumerTag);
+      for (let i = this.buffer.length - 1; i >= 0; i--) {
+        const p = this.buffer[i]!;
+        if (p.queue === queue) {
+          this.buffer.splice(i, 1);
+          ch.nack(p.msg, false, true);
+        }
+      }
+    }
+  }
+
+  /**
+   * Sets the server's window to what is handed out plus what pending reserves ask for (`asking`, all of them
+   * together) or, when more is buffered already, plus that; a round trip only when it changes.
+   */
+  async setWindow(asking: number): Promise<void> {
+    const size = Math.max(1, Math.min(65_535, this.outstanding.size + Math.max(asking, this.buffer.length)));
+    if (size === this.window) return;
+    this.window = size;
+    await this.current.ch.prefetch(size, true);
+  }
+
+  /** Tops the buffer up with basic.get until `max` are buffered or every queue is empty (a reserve that cannot wait). */
+  async fetchNow(queues: readonly string[], max: number, declare: (queue: string) => Promise<void>): Promise<void> {
+    const { ch } = this.current;
+    const start = this.buffer.length;
+    for (const queue of queues) {
+      if (this.buffer.length - start >= max) break;
+      await declare(queue);
+      while (this.buffer.length - start < max) {
+        const msg = await ch.get(queue, { noAck: false });
+        if (!msg) break;
+        this.arrive(msg, queue);
+      }
+    }
+  }
+
+  /**
+   * Up to `max` buffered messages of `queues`: higher priority first, then earlier queues, then messages given back
+   * (requeued: RabbitMQ puts them back in their old place, ahead of later ones), then arrival order (the server's
+   * order within a queue).
+   */
+  take(queues: readonly string[], max: number): Delivery[] {
+    if (!this.buffer.length || max <= 0) return [];
+    const rank = new Map(queues.map((q, i) => [q, i]));
+    const candidates = this.buffer.filter((p) => rank.has(p.queue));
+    candidates.sort(
+      (a, b) => (b.msg.properties.priority ?? 0) - (a.msg.properties.priority ?? 0) || rank.get(a.queue)! - rank.get(b.queue)! ||
+        Number(b.msg.fields.redelivered) - Number(a.msg.fields.redelivered) ||
+        a.seq - b.seq,
+    );
+    const chosen = new Set(candidates.slice(0, max));
+    const out: Delivery[] = [];
+    for (const p of candidates.slice(0, max)) {
+      const tag = `${this.generation}.${p.msg.fields.deliveryTag}`;
+      const delivery = toDelivery(tag, p.queue, p.msg);
+      this.outstanding.set(tag, { msg: p.msg, delivery });
+      out.push(delivery);
+    }
+    for (let i = this.buffer.length - 1; i >= 0; i--) if (chosen.has(this.buffer[i]!)) this.buffer.splice(i, 1);
+    return out;
+  }
+
+  /** Resolves when a message arrives, after `ms`, or when `signal` aborts. */
+  waitForArrival(ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        if (this.wake === done) this.wake = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener('abort', done, { once: true });
+      const previous = this.wake;
+      this.wake = () => {
+        previous?.();
+        done();
+      };
+    });
+  }
+
+  /** Ends waits at once (close, a lost channel). */
+  interrupt(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  /** The delivery handed out under `tag`, while it is neither acked nor rejected. */
+  peek(tag: string): Delivery | undefined {
+    return this.outstanding.get(tag)?.delivery;
+  }
+
+  ack(tag: string): void {
+    const held = this.outstanding.get(tag);
+    if (!held) return;
+    this.outstanding.delete(tag);
+    this.current.ch.ack(held.msg);
+  }
+
+  nack(tag: string, requeue: boolean): boolean {
+    const held = this.outstanding.get(tag);
+    if (!held) return false;
+    this.outstanding.delete(tag);
+    this.current.ch.nack(held.msg, false, requeue);
+    return true;
+  }
+
+  private arrive(msg: ConsumeMessage | GetMessage, queue: string): void {
+    this.buffer.push({ msg, queue, seq: this.seq++ });
+    this.interrupt();
+  }
+}

@@ -1,0 +1,380 @@
+/**
+ * The RabbitMQ broker (AMQP 0-9-1), in Celery's topology (topology.ts), so Python Celery producers and workers
+ * share queues with it. See docs/rabbitmq.md.
+ *
+ * - publish: a confirm channel; a batch resolves once the server confirmed every message of it. Batches are written
+ *   in call order; a batch whose channel or connection was lost before its confirms is published again once the
+ *   connection is back (at least once), waiting at most `publishTimeoutMs`.
+ * - reserve: consumers push into a buffer under a prefetch window that follows what the worker asks for
+ *   (consumer.ts); a reserve that cannot wait tops the buffer up with basic.get.
+ * - ack/reject: on the channel the message came on; unacked messages go back to their queue when that channel or
+ *   connection closes (RabbitMQ's redelivery), which replaces the visibility timeout of the Redis and SQLite brokers:
+ *   `extend` and `restore` have nothing to do.
+ * - dead letters: a durable queue of their own (dead-letters.ts).
+ * - a lost connection is reopened with backoff across the URL's brokers (amqp/connection.ts); consumers are started
+ *   again by the next reserve, so a worker never sits on a consumer that silently stopped.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Channel, ConfirmChannel } from 'amqplib';
+import { AmqpConnection } from '../../amqp/connection.js';
+import { parseAmqpUrl } from '../../amqp/url.js';
+import { ConfigurationError, ConnectionError } from '../../errors/index.js';
+import type {
+  Broker,
+  BrokerCapabilities,
+  DeadLetter,
+  Delivery,
+  OutboundMessage,
+  RejectOptions,
+  ReserveOptions,
+} from '../port.js';
+import { clampPriority, undecodable } from '../raw.js';
+import { peekMessageIdentity } from '../../protocol/message.js';
+import { ConsumerState } from './consumer.js';
+import * as letters from './dead-letters.js';
+import { publishOptions } from './messages.js';
+import { DEAD_LETTER_QUEUE, declareDeadLetterQueue, declareTaskQueue, type QueueSettings, type QueueType } from './topology.js';
+
+export type { QueueType } from './topology.js';
+
+export interface AmqpBrokerOptions {
+  /** `amqp://`, `amqps://` or `pyamqp://`, several separated by `;`; see docs/rabbitmq.md for the options. */
+  url: string;
+  /** `x-max-priority` of the task queues it declares (Celery's task_queue_max_priority); the URL's `max_priority`. */
+  maxPriority?: number;
+  /** `classic` (default) or `quorum` (Celery 5.5's task_default_queue_type); the URL's `queue_type`. */
+  queueType?: QueueType;
+  /** How long opening the connection may take, ms; default 4000. */
+  connectTimeoutMs?: number;
+  /** How long a publish waits for its confirms, reconnecting included, ms; default 30000. */
+  publishTimeoutMs?: number;
+  /** Told when the connection is lost and when it is back. */
+  onConnectionEvent?: (event: { type: 'lost'; error: Error } | { type: 'back' }) => void;
+}
+
+const URL_PARAMS = ['max_priority', 'queue_type'];
+const CONNECT_TIMEOUT_MS = 4_000;
+const PUBLISH_TIMEOUT_MS = 30_000;
+
+interface Publisher {
+  ch: ConfirmChannel;
+  generation: number;
+}
+
+export class AmqpBroker implements Broker {
+  readonly capabilities: BrokerCapabilities = { nativeDelay: false };
+  readonly settings: QueueSettings;
+  private readonly conn: AmqpConnection;
+  private readonly connectMs: number;
+  private readonly publishMs: number;
+  private publisher: Promise<Publisher> | null = null;
+  private consumer: Promise<ConsumerState> | null = null;
+  private consumerGeneration = 0;
+  /** Queues declared on the current connection (kombu's maybe_declare cache), by connection generation. */
+  private declared = new Map<string, Promise<void>>();
+  private declaredGeneration = 0;
+  private writeTail: Promise<unknown> = Promise.resolve();
+  private asking = 0;
+  private closed = false;
+
+  constructor(private readonly options: AmqpBrokerOptions) {
+    const url = parseAmqpUrl(options.url, { setting: 'broker', params: URL_PARAMS });
+    this.settings = {
+      maxPriority: options.maxPriority ?? maxPriorityOf(url.params.get('max_priority')),
+      queueType: options.queueType ?? queueTypeOf(url.params.get('queue_type')),
+    };
+    this.connectMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    this.publishMs = options.publishTimeoutMs ?? PUBLISH_TIMEOUT_MS;
+    this.conn = new AmqpConnection(url.endpoints, {
+      connectMs: this.connectMs,
+      connectionName: `celerity-broker-${process.pid}`,
+      onLost: (error) => {
+        void this.consumer?.then((c) => c.interrupt(), () => undefined);
+        options.onConnectionEvent?.({ type: 'lost', error });
+      },
+      onBack: () => options.onConnectionEvent?.({ type: 'back' }),
+    });
+  }
+
+  async connect(): Promise<void> {
+    await this.conn.open();
+    const ch = await this.conn.channel(this.connectMs);
+    try {
+      await declareDeadLetterQueue(ch);
+    } finally {
+      await ch.close().catch(() => undefined);
+    }
+  }
+
+  // ---- publishing ----
+
+  publish(batch: readonly OutboundMessage[]): Promise<void> {
+    if (!batch.length) return Promise.resolve();
+    const deadline = Date.now() + this.publishMs;
+    // Written in call order (declarations included); confirms are awaited outside the chain, so the next batch is
+    // written while this one is being confirmed.
+    const written = this.writeTail.then(() => this.write(batch, deadline));
+    this.writeTail = written.catch(() => undefined);
+    return written.then((confirmed) => confirmed);
+  }
+
+  /** Writes `batch` and resolves to the promise of its confirms, retried once the connection is back. */
+  private async write(batch: readonly OutboundMessage[], deadline: number): Promise<Promise<void>> {
+    for (;;) {
+      const attempt = await this.writeOnce(batch, deadline);
+      if (attempt.ok) {
+        return attempt.confirmed.catch(async (err: unknown) => {
+          if (this.closed || Date.now() >= deadline) throw this.publishError(err);
+          // The channel or connection went away before every confirm came: publish the whole batch again.
+          await (await this.write(batch, deadline));
+        });
+      }
+      if (this.closed || Date.now() >= deadline) throw this.publishError(attempt.error);
+    }
+  }
+
+  private async writeOnce(
+    batch: readonly OutboundMessage[],
+    deadline: number,
+  ): Promise<{ ok: true; confirmed: Promise<void> } | { ok: false; error: unknown }> {
+    try {
+      const pub = await this.publishChannel(Math.max(1, deadline - Date.now()));
+      for (const queue of new Set(batch.map((m) => m.queue))) await this.declare(queue);
+      const confirms = batch.map(
+        (m) =>
+          new Promise<void>((resolve, reject) => {
+            const priority = clampPriority(m.priority);
+            pub.ch.publish('', m.queue, m.message.body, publishOptions(m.message, priority), (err) => (err ? reject(err) : resolve()));
+          }),
+      );
+      return { ok: true, confirmed: Promise.all(confirms).then(() => undefined) };
+    } catch (error) {
+      this.publisher = null;
+      return { ok: false, error };
+    }
+  }
+
+  private publishError(err: unknown): Error {
+    if (err instanceof ConnectionError || err instanceof ConfigurationError) return err;
+    return new ConnectionError(`cannot publish to RabbitMQ at ${this.conn.target}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  }
+
+  private publishChannel(waitMs: number): Promise<Publisher> {
+    if (this.publisher) return this.publisher;
+    const made = (async () => {
+      const model = await this.conn.current(waitMs);
+      const generation = this.conn.generation;
+      const ch = await model.createConfirmChannel();
+      ch.on('error', () => undefined);
+      ch.on('close', () => {
+        if (this.publisher === made) this.publisher = null;
+      });
+      return { ch, generation };
+    })();
+    made.catch(() => this.publisher === made && (this.publisher = null));
+    this.publisher = made;
+    return made;
+  }
+
+  /**
+   * Declares a task queue once per connection. A queue that exists with other arguments (declared by a different
+   * configuration) is used as it is, with a warning in the error it would otherwise be.
+   */
+  private declare(queue: string): Promise<void> {
+    if (this.declaredGeneration !== this.conn.generation) {
+      this.declared = new Map();
+      this.declaredGeneration = this.conn.generation;
+    }
+    let p = this.declared.get(queue);
+    if (!p) {
+      p = this.withChannel((ch) => declareTaskQueue(ch, queue, this.settings)).catch(async (err: unknown) => {
+        if ((err as { code?: number }).code !== 406) throw err;
+        // PRECONDITION_FAILED: the queue is there with other arguments; it still takes messages.
+        await this.withChannel((ch) => ch.checkQueue(queue));
+      });
+      p.catch(() => this.declared.get(queue) === p && this.declared.delete(queue));
+      this.declared.set(queue, p);
+    }
+    return p;
+  }
+
+  /** Runs `fn` on a short-lived channel: a declaration the server refuses closes that channel, not a shared one. */
+  private async withChannel<T>(fn: (ch: Channel) => Promise<T>, waitMs = this.connectMs): Promise<T> {
+    const ch = await this.conn.channel(waitMs);
+    ch.on('error', () => undefined);
+    try {
+      return await fn(ch);
+    } finally {
+      await ch.close().catch(() => undefined);
+    }
+  }
+
+  private async withConfirmChannel<T>(fn: (ch: ConfirmChannel) => Promise<T>): Promise<T> {
+    const ch = await this.conn.confirmChannel(this.connectMs);
+    ch.on('error', () => undefined);
+    try {
+      return await fn(ch);
+    } finally {
+      await ch.close().catch(() => undefined);
+    }
+  }
+
+  // ---- consuming ----
+
+  async reserve(queues: readonly string[], options: ReserveOptions): Promise<Delivery[]> {
+    options.signal?.throwIfAborted();
+    if (this.closed) return [];
+    const max = Math.max(0, options.max);
+    const until = Date.now() + options.waitMs;
+    this.asking += max;
+    try {
+      for (;;) {
+        const state = await this.consumerState(Math.max(1, until - Date.now()));
+        if (options.waitMs === 0) {
+          // A reserve that cannot wait pulls (basic.get) rather than starting consumers: what it leaves in the
+          // queues stays there, visible to size() and to other workers.
+          const got = state.take(queues, max);
+          await state.fetchNow(queues, max - got.length, (q) => this.declare(q));
+          return got.concat(state.take(queues, max - got.length));
+        }
+        // The window first: a consumer started under the old one would be sent more than was asked for.
+        await state.setWindow(this.asking);
+        await state.follow(queues, (q) => this.declare(q));
+        const got = state.take(queues, max);
+        const left = until - Date.now();
+        if (got.length || left <= 0 || this.closed) return got;
+        await state.waitForArrival(left, options.signal);
+        options.signal?.throwIfAborted();
+        if (state.generation !== this.consumerGeneration) continue;
+        return state.take(queues, max);
+      }
+    } catch (err) {
+      if (this.closed && !options.signal?.aborted) return [];
+      throw err;
+    } finally {
+      this.asking -= max;
+    }
+  }
+
+  private consumerState(waitMs: number): Promise<ConsumerState> {
+    if (this.consumer) return this.consumer;
+    const made = (async () => {
+      const model = await this.conn.current(waitMs);
+      const ch = await model.createChannel();
+      const generation = ++this.consumerGeneration;
+      const state = new ConsumerState({ ch, generation });
+      ch.on('error', () => undefined);
+      ch.on('close', () => {
+        if (this.consumer === made) this.consumer = null;
+        state.interrupt();
+      });
+      return state;
+    })();
+    made.catch(() => this.consumer === made && (this.consumer = null));
+    this.consumer = made;
+    return made;
+  }
+
+  /** The consumer state whose channel `tag` came on, if that channel is still open. */
+  private async stateOf(tag: string): Promise<ConsumerState | null> {
+    const state = await this.consumer?.catch(() => null);
+    if (!state || !tag.startsWith(`${state.generation}.`)) return null;
+    return state;
+  }
+
+  async ack(tags: readonly string[]): Promise<void> {
+    const state = await this.consumer?.catch(() => null);
+    if (!state) return;
+    for (const tag of tags) state.ack(tag);
+  }
+
+  async reject(tag: string, options: RejectOptions): Promise<void> {
+    const state = await this.stateOf(tag);
+    const delivery = state?.peek(tag);
+    if (!state || !delivery) return;
+    if (options.requeue) {
+      state.nack(tag, true);
+      return;
+    }
+    const id = randomUUID();
+    const identity = delivery.message ? peekMessageIdentity(delivery.message) : undecodable(delivery);
+    const record: letters.DeadLetterRecord = {
+      id,
+      queue: delivery.queue,
+      reason: options.reason ?? 'rejected',
+      task_id: identity.taskId,
+      task_name: identity.taskName,
+      failed_at: new Date().toISOString(),
+    };
+    const { body, headers } = letters.deadLetterMessage(delivery.raw, record);
+    await this.withConfirmChannel(
+      (ch) =>
+        new Promise<void>((resolve, reject) =>
+          ch.publish('', DEAD_LETTER_QUEUE, body, { headers, deliveryMode: 2, contentType: 'application/json' }, (err) => (err ? reject(err) : resolve())),
+        ),
+    );
+    state.ack(tag);
+  }
+
+  async extend(): Promise<void> {
+    // Unacked messages stay with this connection until acked or the connection closes: nothing to extend.
+  }
+
+  async restore(): Promise<number> {
+    return 0;
+  }
+
+  async purge(queue: string): Promise<number> {
+    return this.withChannel(async (ch) => {
+      const exists = await ch.checkQueue(queue).then(() => true, () => false);
+      return exists ? (await ch.purgeQueue(queue)).messageCount : 0;
+    }).catch((err: unknown) => (isNotFound(err) ? 0 : Promise.reject(err)));
+  }
+
+  async size(queue: string): Promise<number> {
+    return this.withChannel(async (ch) => (await ch.checkQueue(queue)).messageCount).catch((err: unknown) =>
+      isNotFound(err) ? 0 : Promise.reject(err),
+    );
+  }
+
+  listDeadLetters(options: { queue?: string; limit?: number } = {}): Promise<DeadLetter[]> {
+    return this.withChannel((ch) => letters.listDeadLetters(ch, options));
+  }
+
+  requeueDeadLetters(ids: readonly string[]): Promise<number> {
+    return this.withConfirmChannel((ch) => letters.requeueDeadLetters(ch, ids, (q) => this.declare(q)));
+  }
+
+  deleteDeadLetters(ids: readonly string[]): Promise<number> {
+    return this.withChannel((ch) => letters.deleteDeadLetters(ch, ids));
+  }
+
+  purgeDeadLetters(options: { queue?: string } = {}): Promise<number> {
+    return this.withChannel((ch) => letters.purgeDeadLetters(ch, options));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const state = await this.consumer?.catch(() => null);
+    state?.interrupt();
+    await this.conn.close();
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return (err as { code?: number }).code === 404;
+}
+
+function maxPriorityOf(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 255) throw new ConfigurationError('broker', `max_priority=${text}`, 'max_priority as a whole number from 1 to 255');
+  return n;
+}
+
+function queueTypeOf(text: string | undefined): QueueType {
+  if (text === undefined || text === 'classic') return 'classic';
+  if (text === 'quorum') return 'quorum';
+  throw new ConfigurationError('broker', `queue_type=${text}`, 'queue_type as classic or quorum');
+}
