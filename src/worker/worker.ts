@@ -357,6 +357,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const { job } = read;
     const { req } = job;
     if (this.node?.isRevoked(req.id) || this.revocations?.isRevoked(req.id)) return this.track(this.outcomes.revoke(job, 'revoked'));
+    if (d.redelivered && this.settleTwin(job)) return;
     // Guarded: the message text is built for every task, and most production workers log at warning or above.
     if (this.log.isLevelEnabled('info')) this.log.info({ id: req.id, task: req.task }, `Task ${req.task}[${req.id}] received`);
     this.emit('task-received', req);
@@ -365,6 +366,21 @@ export class Worker extends EventEmitter<WorkerEvents> {
     else if (start.kind === 'park') this.track(this.outcomes.park(job, start.due));
     else if (start.kind === 'hold') this.hold(job, start.until, () => this.schedule(job));
     else this.schedule(job);
+  }
+
+  /**
+   * A message given back by the broker while this worker still runs it (RabbitMQ took it back when a long task
+   * outlived the server's consumer_timeout, and sent it again here): the copy is acked when the run ends instead
+   * of running the task a second time.
+   */
+  private settleTwin(job: Job): boolean {
+    const id = job.req.id;
+    const tag = [...this.running.values(), ...this.finishing.values()].find((j) => j.req.id === id)?.delivery.tag;
+    const run = tag === undefined ? undefined : this.runPromises.get(tag);
+    if (!run) return false;
+    this.log.warn({ id, task: job.req.task }, `Task ${job.req.task}[${id}] was given back by the broker while it runs here; its copy is acked when the run ends`);
+    this.track(run.then(() => this.completer.ack(job.delivery.tag)).catch((e: unknown) => this.outcomes.logAckError(e)));
+    return true;
   }
 
   private schedule(job: Job): void {

@@ -32,7 +32,11 @@ export class ConsumerState {
   private seq = 0;
   private wake: (() => void) | null = null;
 
-  constructor(readonly current: ConsumerChannel) {}
+  /** `consumerTimeoutMs`: RabbitMQ's per-consumer delivery acknowledgement timeout (x-consumer-timeout). */
+  constructor(
+    readonly current: ConsumerChannel,
+    private readonly consumerTimeoutMs: number,
+  ) {}
 
   get generation(): number {
     return this.current.generation;
@@ -51,7 +55,13 @@ export class ConsumerState {
       await declare(queue);
       if (this.consumers.has(queue)) continue;
       this.consumers.set(queue, '');
-      const { consumerTag } = await ch.consume(queue, (msg) => msg && this.arrive(msg, queue), { noAck: false });
+      // The server's consumer_timeout (30 min by default) would close the channel under a long acks_late task and
+      // give its message to another worker while it still runs (Celery #6760): the consumer asks for its own
+      // limit, which RabbitMQ 3.12 and later honour (earlier servers ignore the argument; see docs/rabbitmq.md).
+      const { consumerTag } = await ch.consume(queue, (msg) => msg && this.arrive(msg, queue), {
+        noAck: false,
+        arguments: { 'x-consumer-timeout': this.consumerTimeoutMs },
+      });
       this.consumers.set(queue, consumerTag);
     }
     for (const [queue, consumerTag] of this.consumers) {
@@ -99,8 +109,18 @@ export class ConsumerState {
    * (requeued: RabbitMQ puts them back in their old place, ahead of later ones), then arrival order (the server's
    * order within a queue).
    */
-  take(queues: readonly string[], max: number): Delivery[] {
+  take(queues: readonly string[], max: number, settled?: (msg: ConsumeMessage | GetMessage) => boolean): Delivery[] {
     if (!this.buffer.length || max <= 0) return [];
+    if (settled) {
+      // Copies of messages this process has already finished (acked on a channel that was gone): acked now.
+      for (let i = this.buffer.length - 1; i >= 0; i--) {
+        const p = this.buffer[i]!;
+        if (p.msg.fields.redelivered && settled(p.msg)) {
+          this.buffer.splice(i, 1);
+          this.current.ch.ack(p.msg);
+        }
+      }
+    }
     const rank = new Map(queues.map((q, i) => [q, i]));
     const candidates = this.buffer.filter((p) => rank.has(p.queue));
     candidates.sort(
@@ -146,6 +166,16 @@ export class ConsumerState {
     w?.();
   }
 
+  /** The task ids of the messages handed out and not yet settled, by tag (kept when the channel is gone). */
+  heldIds(): Map<string, string> {
+    const ids = new Map<string, string>();
+    for (const [tag, held] of this.outstanding) {
+      const id = taskIdOf(held.msg);
+      if (id) ids.set(tag, id);
+    }
+    return ids;
+  }
+
   /** The delivery handed out under `tag`, while it is neither acked nor rejected. */
   peek(tag: string): Delivery | undefined {
     return this.outstanding.get(tag)?.delivery;
@@ -170,4 +200,10 @@ export class ConsumerState {
     this.buffer.push({ msg, queue, seq: this.seq++ });
     this.interrupt();
   }
+}
+
+/** A task message's id: the `id` header (protocol 2), else the correlation id Celery sets to it. */
+export function taskIdOf(msg: ConsumeMessage | GetMessage): string | null {
+  const id = msg.properties.headers?.id ?? msg.properties.correlationId;
+  return typeof id === 'string' && id !== '' ? id : null;
 }

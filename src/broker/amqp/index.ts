@@ -30,8 +30,10 @@ import type {
 } from '../port.js';
 import { clampPriority, undecodable } from '../raw.js';
 import { peekMessageIdentity } from '../../protocol/message.js';
-import { ConsumerState } from './consumer.js';
+import type { Mailbox } from '../mailbox.js';
+import { ConsumerState, taskIdOf } from './consumer.js';
 import * as letters from './dead-letters.js';
+import { AmqpMailbox } from './mailbox.js';
 import { publishOptions } from './messages.js';
 import { DEAD_LETTER_QUEUE, declareDeadLetterQueue, declareTaskQueue, type QueueSettings, type QueueType } from './topology.js';
 
@@ -48,11 +50,18 @@ export interface AmqpBrokerOptions {
   connectTimeoutMs?: number;
   /** How long a publish waits for its confirms, reconnecting included, ms; default 30000. */
   publishTimeoutMs?: number;
+  /**
+   * RabbitMQ's delivery acknowledgement timeout asked for each consumer, ms (x-consumer-timeout; honoured by
+   * RabbitMQ 3.12 and later); the URL's `consumer_timeout` in seconds. Default 24 hours: longer than any task
+   * should run, instead of the server's 30 minutes.
+   */
+  consumerTimeoutMs?: number;
   /** Told when the connection is lost and when it is back. */
   onConnectionEvent?: (event: { type: 'lost'; error: Error } | { type: 'back' }) => void;
 }
 
-const URL_PARAMS = ['max_priority', 'queue_type'];
+const URL_PARAMS = ['max_priority', 'queue_type', 'consumer_timeout'];
+const CONSUMER_TIMEOUT_MS = 24 * 60 * 60 * 1000;
 const CONNECT_TIMEOUT_MS = 4_000;
 const PUBLISH_TIMEOUT_MS = 30_000;
 
@@ -75,6 +84,16 @@ export class AmqpBroker implements Broker {
   private declaredGeneration = 0;
   private writeTail: Promise<unknown> = Promise.resolve();
   private asking = 0;
+  private readonly consumerTimeoutMs: number;
+  /** Task ids of messages held on consumer channels that are gone, by tag: an ack for one settles its copy. */
+  private readonly orphans = new Map<string, string>();
+  /**
+   * Task ids this process finished after their channel was gone (the ack could not be sent): the copy the server
+   * sends again is acked on arrival instead of run again. Bounded, oldest first out.
+   */
+  private readonly settled = new Set<string>();
+  /** Why the server closed the consumer channel, reported once by the next reserve. */
+  private channelError: Error | null = null;
   private closed = false;
 
   constructor(private readonly options: AmqpBrokerOptions) {
@@ -84,6 +103,7 @@ export class AmqpBroker implements Broker {
       queueType: options.queueType ?? queueTypeOf(url.params.get('queue_type')),
     };
     this.connectMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    this.consumerTimeoutMs = options.consumerTimeoutMs ?? secondsOf(url.params.get('consumer_timeout'), 'consumer_timeout') ?? CONSUMER_TIMEOUT_MS;
     this.publishMs = options.publishTimeoutMs ?? PUBLISH_TIMEOUT_MS;
     this.conn = new AmqpConnection(url.endpoints, {
       connectMs: this.connectMs,
@@ -104,6 +124,11 @@ export class AmqpBroker implements Broker {
     } finally {
       await ch.close().catch(() => undefined);
     }
+  }
+
+  /** Remote control and events on this broker: kombu's pidbox and celeryev exchanges (mailbox.ts), own connection. */
+  mailbox(): Mailbox {
+    return new AmqpMailbox({ url: this.options.url, connectTimeoutMs: this.connectMs });
   }
 
   // ---- publishing ----
@@ -229,24 +254,29 @@ export class AmqpBroker implements Broker {
     this.asking += max;
     try {
       for (;;) {
+        const failed = this.channelError;
+        if (failed) {
+          this.channelError = null;
+          throw new ConnectionError(channelClosedMessage(failed), { cause: failed });
+        }
         const state = await this.consumerState(Math.max(1, until - Date.now()));
         if (options.waitMs === 0) {
           // A reserve that cannot wait pulls (basic.get) rather than starting consumers: what it leaves in the
           // queues stays there, visible to size() and to other workers.
-          const got = state.take(queues, max);
+          const got = state.take(queues, max, this.isSettled);
           await state.fetchNow(queues, max - got.length, (q) => this.declare(q));
-          return got.concat(state.take(queues, max - got.length));
+          return got.concat(state.take(queues, max - got.length, this.isSettled));
         }
         // The window first: a consumer started under the old one would be sent more than was asked for.
         await state.setWindow(this.asking);
         await state.follow(queues, (q) => this.declare(q));
-        const got = state.take(queues, max);
+        const got = state.take(queues, max, this.isSettled);
         const left = until - Date.now();
         if (got.length || left <= 0 || this.closed) return got;
         await state.waitForArrival(left, options.signal);
         options.signal?.throwIfAborted();
         if (state.generation !== this.consumerGeneration) continue;
-        return state.take(queues, max);
+        return state.take(queues, max, this.isSettled);
       }
     } catch (err) {
       if (this.closed && !options.signal?.aborted) return [];
@@ -262,10 +292,13 @@ export class AmqpBroker implements Broker {
       const model = await this.conn.current(waitMs);
       const ch = await model.createChannel();
       const generation = ++this.consumerGeneration;
-      const state = new ConsumerState({ ch, generation });
-      ch.on('error', () => undefined);
+      const state = new ConsumerState({ ch, generation }, this.consumerTimeoutMs);
+      // A channel error (not a lost connection): its unacked messages went back to their queues.
+      ch.on('error', (err: Error) => void (this.closed || (this.channelError = err)));
       ch.on('close', () => {
         if (this.consumer === made) this.consumer = null;
+        for (const [tag, id] of state.heldIds()) this.orphans.set(tag, id);
+        trim(this.orphans, MAX_REMEMBERED);
         state.interrupt();
       });
       return state;
@@ -284,9 +317,23 @@ export class AmqpBroker implements Broker {
 
   async ack(tags: readonly string[]): Promise<void> {
     const state = await this.consumer?.catch(() => null);
-    if (!state) return;
-    for (const tag of tags) state.ack(tag);
+    for (const tag of tags) {
+      const orphan = this.orphans.get(tag);
+      if (orphan !== undefined) {
+        this.orphans.delete(tag);
+        this.settled.add(orphan);
+        trim(this.settled, MAX_REMEMBERED);
+      } else {
+        state?.ack(tag);
+      }
+    }
   }
+
+  /** Whether `msg` is a copy of a message this process already finished; forgets it once matched. */
+  private readonly isSettled = (msg: Parameters<typeof taskIdOf>[0]): boolean => {
+    const id = taskIdOf(msg);
+    return id !== null && this.settled.delete(id);
+  };
 
   async reject(tag: string, options: RejectOptions): Promise<void> {
     const state = await this.stateOf(tag);
@@ -360,6 +407,31 @@ export class AmqpBroker implements Broker {
     state?.interrupt();
     await this.conn.close();
   }
+}
+
+const MAX_REMEMBERED = 10_000;
+
+/** Drops the oldest entries of an insertion-ordered collection beyond `max`. */
+function trim(c: Map<string, unknown> | Set<string>, max: number): void {
+  for (const key of c.keys()) {
+    if (c.size <= max) return;
+    c.delete(key);
+  }
+}
+
+function channelClosedMessage(err: Error): string {
+  const text = err.message;
+  if (/delivery acknowledgement .* timed out/i.test(text)) {
+    return `RabbitMQ closed the consumer channel: a task held its message longer than the server's consumer_timeout (${text}); its message went back to the queue. Raise consumer_timeout in rabbitmq.conf: servers before 3.12 ignore the per-consumer limit Celerity asks for`;
+  }
+  return `RabbitMQ closed the consumer channel (${text}); its unacked messages went back to their queues`;
+}
+
+function secondsOf(text: string | undefined, name: string): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!(n > 0) || !Number.isFinite(n)) throw new ConfigurationError('broker', `${name}=${text}`, `${name} as a positive number of seconds`);
+  return Math.round(n * 1000);
 }
 
 function isNotFound(err: unknown): boolean {
