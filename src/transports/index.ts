@@ -93,6 +93,7 @@ const TRANSPORTS: readonly Transport[] = [
         connectTimeoutMs: ms(o.connectTimeout),
         publishTimeoutMs: ms(o.commandTimeout),
       }),
+    mailbox: async (url, o) => new (await import('../broker/amqp/mailbox.js')).AmqpMailbox({ url, connectionName: o.connectionName, connectTimeoutMs: o.connectTimeoutMs }),
   },
   {
     // Also SQLAlchemy's `+driver` forms (`postgresql+psycopg2://`, `db+postgresql+psycopg2://`): Celery's database
