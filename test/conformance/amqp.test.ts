@@ -55,6 +55,10 @@ if (service.ok) {
     const t = tracked();
     return { broker: await t.broker(), cleanup: () => t.cleanup(), visibilityTimeout: false };
   });
+  brokerConformance('amqp (x-max-priority 10, native delayed delivery)', async () => {
+    const t = tracked({ delayedDelivery: 'native' });
+    return { broker: await t.broker(), cleanup: () => t.cleanup(), visibilityTimeout: false, delayGranularityMs: 1000, countsDelayed: false };
+  });
 } else {
   describe.skip(`broker conformance: amqp (${service.reason})`, () => it('needs RabbitMQ', () => undefined));
 }
@@ -152,10 +156,38 @@ describe.skipIf(!service.ok)('amqp broker: Celery topology and AMQP behaviour', 
     await b.ack(other.map((d) => d.tag));
   });
 
+  it('declares quorum queues when asked, and delays their messages in the broker (Celery 5.5 delayed delivery)', async () => {
+    t = tracked({ queueType: 'quorum', maxPriority: undefined });
+    const broker = await t.broker();
+    expect(broker.capabilities.nativeDelay).toBe(true);
+    const q = `quorum-${randomUUID()}`;
+    const start = Date.now();
+    await broker.publish([out(q, 'later', { notBefore: start + 1200 }), out(q, 'now')]);
+    const ch = await admin.createChannel();
+    // Declaring it again as a quorum queue succeeds; as a classic one the server refuses.
+    await ch.assertQueue(q, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    await ch.close();
+    const classic = await admin.createChannel();
+    classic.on('error', () => undefined);
+    await expect(classic.assertQueue(q, { durable: true, arguments: {} })).rejects.toThrow(/PRECONDITION_FAILED/);
+    const now = await broker.reserve([q], { max: 5, waitMs: 0 });
+    expect(now.map((d) => d.message?.headers.id)).toEqual(['now']);
+    const later = await broker.reserve([q], { max: 5, waitMs: 5000 });
+    expect(later.map((d) => d.message?.headers.id)).toEqual(['later']);
+    // It came through the delay levels: 2 s (1.2 rounded up) in binary, one bit per word, then the queue.
+    expect(JSON.parse(later[0]!.raw).properties.delivery_info.routing_key).toBe(`${'0.'.repeat(26)}1.0.${q}`);
+    // Whole seconds, rounded up: never early.
+    expect(Date.now() - start).toBeGreaterThanOrEqual(1200);
+    await broker.ack([...now, ...later].map((d) => d.tag));
+  });
+
   it('reads the URL forms and options, and refuses bad ones naming them', async () => {
     expect(await createBroker('pyamqp://guest@127.0.0.1//', { visibilityTimeout: 1 })).toBeInstanceOf(AmqpBroker);
     expect(new AmqpBroker({ url: 'amqp://h//?max_priority=10&queue_type=quorum' }).settings).toEqual({ maxPriority: 10, queueType: 'quorum' });
-    for (const url of ['amqp://h//?max_priority=0', 'amqp://h//?queue_type=stream', 'amqp://h//?bogus=1', 'amqp://:pw@h//?heartbeat=x']) {
+    expect(new AmqpBroker({ url: 'amqp://h//?queue_type=quorum' }).delayedDelivery).toBe('native');
+    expect(new AmqpBroker({ url: 'amqp://h//' }).delayedDelivery).toBe('off');
+    expect(new AmqpBroker({ url: 'amqp://h//?delayed_delivery=native' }).capabilities.nativeDelay).toBe(true);
+    for (const url of ['amqp://h//?max_priority=0', 'amqp://h//?queue_type=stream', 'amqp://h//?bogus=1', 'amqp://:pw@h//?heartbeat=x', 'amqp://h//?delayed_delivery=later', 'amqp://h//?consumer_timeout=0']) {
       expect(() => new AmqpBroker({ url }), url).toThrow(ConfigurationError);
     }
     expect(() => new AmqpBroker({ url: 'amqp://u:secret@h//?heartbeat=x' })).toThrow(/amqp:\/\/u:\*\*\*@h/);

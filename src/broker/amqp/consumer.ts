@@ -32,10 +32,15 @@ export class ConsumerState {
   private seq = 0;
   private wake: (() => void) | null = null;
 
-  /** `consumerTimeoutMs`: RabbitMQ's per-consumer delivery acknowledgement timeout (x-consumer-timeout). */
+  /**
+   * `consumerTimeoutMs`: RabbitMQ's per-consumer delivery acknowledgement timeout (x-consumer-timeout).
+   * `sharedWindow`: false for quorum queues, which refuse a channel-wide window (RabbitMQ closes the connection
+   * with NOT_IMPLEMENTED): each consumer then gets the window in force when it starts, for as long as it runs.
+   */
   constructor(
     readonly current: ConsumerChannel,
     private readonly consumerTimeoutMs: number,
+    private readonly sharedWindow = true,
   ) {}
 
   get generation(): number {
@@ -55,6 +60,7 @@ export class ConsumerState {
       await declare(queue);
       if (this.consumers.has(queue)) continue;
       this.consumers.set(queue, '');
+      if (!this.sharedWindow) await ch.prefetch(Math.max(1, this.window), false);
       // The server's consumer_timeout (30 min by default) would close the channel under a long acks_late task and
       // give its message to another worker while it still runs (Celery #6760): the consumer asks for its own
       // limit, which RabbitMQ 3.12 and later honour (earlier servers ignore the argument; see docs/rabbitmq.md).
@@ -86,7 +92,7 @@ export class ConsumerState {
     const size = Math.max(1, Math.min(65_535, this.outstanding.size + Math.max(asking, this.buffer.length)));
     if (size === this.window) return;
     this.window = size;
-    await this.current.ch.prefetch(size, true);
+    if (this.sharedWindow) await this.current.ch.prefetch(size, true);
   }
 
   /** Tops the buffer up with basic.get until `max` are buffered or every queue is empty (a reserve that cannot wait). */

@@ -35,9 +35,11 @@ import { ConsumerState, taskIdOf } from './consumer.js';
 import * as letters from './dead-letters.js';
 import { AmqpMailbox } from './mailbox.js';
 import { publishOptions } from './messages.js';
-import { DEAD_LETTER_QUEUE, declareDeadLetterQueue, declareTaskQueue, type QueueSettings, type QueueType } from './topology.js';
+import { BROKER_URL_PARAMS, DEAD_LETTER_QUEUE, declareDeadLetterQueue, declareTaskQueue, type QueueSettings, type QueueType } from './topology.js';
+import { DELAY_ENTRY, bindToDelivery, declareDelayLevels, delaySeconds, delayedRoutingKey } from './delayed.js';
 
 export type { QueueType } from './topology.js';
+export type DelayedDelivery = 'native' | 'off';
 
 export interface AmqpBrokerOptions {
   /** `amqp://`, `amqps://` or `pyamqp://`, several separated by `;`; see docs/rabbitmq.md for the options. */
@@ -46,6 +48,12 @@ export interface AmqpBrokerOptions {
   maxPriority?: number;
   /** `classic` (default) or `quorum` (Celery 5.5's task_default_queue_type); the URL's `queue_type`. */
   queueType?: QueueType;
+  /**
+   * `native`: countdowns and ETAs wait in the broker (Celery 5.5's delayed-delivery exchanges, delayed.ts), and
+   * workers hand far-off ETAs back to it instead of holding them; `off`: workers hold them, as Celery's do. The
+   * URL's `delayed_delivery`; default `native` for quorum queues (as Celery 5.5), `off` for classic ones.
+   */
+  delayedDelivery?: DelayedDelivery;
   /** How long opening the connection may take, ms; default 4000. */
   connectTimeoutMs?: number;
   /** How long a publish waits for its confirms, reconnecting included, ms; default 30000. */
@@ -60,7 +68,6 @@ export interface AmqpBrokerOptions {
   onConnectionEvent?: (event: { type: 'lost'; error: Error } | { type: 'back' }) => void;
 }
 
-const URL_PARAMS = ['max_priority', 'queue_type', 'consumer_timeout'];
 const CONSUMER_TIMEOUT_MS = 24 * 60 * 60 * 1000;
 const CONNECT_TIMEOUT_MS = 4_000;
 const PUBLISH_TIMEOUT_MS = 30_000;
@@ -71,8 +78,11 @@ interface Publisher {
 }
 
 export class AmqpBroker implements Broker {
-  readonly capabilities: BrokerCapabilities = { nativeDelay: false };
+  readonly capabilities: BrokerCapabilities;
   readonly settings: QueueSettings;
+  readonly delayedDelivery: DelayedDelivery;
+  /** The delay levels, declared once per connection (by generation). */
+  private levels: { generation: number; done: Promise<void> } | null = null;
   private readonly conn: AmqpConnection;
   private readonly connectMs: number;
   private readonly publishMs: number;
@@ -97,11 +107,13 @@ export class AmqpBroker implements Broker {
   private closed = false;
 
   constructor(private readonly options: AmqpBrokerOptions) {
-    const url = parseAmqpUrl(options.url, { setting: 'broker', params: URL_PARAMS });
+    const url = parseAmqpUrl(options.url, { setting: 'broker', params: BROKER_URL_PARAMS });
     this.settings = {
       maxPriority: options.maxPriority ?? maxPriorityOf(url.params.get('max_priority')),
       queueType: options.queueType ?? queueTypeOf(url.params.get('queue_type')),
     };
+    this.delayedDelivery = options.delayedDelivery ?? delayedDeliveryOf(url.params.get('delayed_delivery'), this.settings.queueType);
+    this.capabilities = { nativeDelay: this.delayedDelivery === 'native' };
     this.connectMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
     this.consumerTimeoutMs = options.consumerTimeoutMs ?? secondsOf(url.params.get('consumer_timeout'), 'consumer_timeout') ?? CONSUMER_TIMEOUT_MS;
     this.publishMs = options.publishTimeoutMs ?? PUBLISH_TIMEOUT_MS;
@@ -169,7 +181,11 @@ export class AmqpBroker implements Broker {
         (m) =>
           new Promise<void>((resolve, reject) => {
             const priority = clampPriority(m.priority);
-            pub.ch.publish('', m.queue, m.message.body, publishOptions(m.message, priority), (err) => (err ? reject(err) : resolve()));
+            const options = publishOptions(m.message, priority);
+            const confirm = (err: unknown) => (err ? reject(err) : resolve());
+            const wait = this.capabilities.nativeDelay && m.notBefore !== undefined ? delaySeconds(m.notBefore) : 0;
+            if (wait > 0) pub.ch.publish(DELAY_ENTRY, delayedRoutingKey(wait, m.queue), m.message.body, options, confirm);
+            else pub.ch.publish('', m.queue, m.message.body, options, confirm);
           }),
       );
       return { ok: true, confirmed: Promise.all(confirms).then(() => undefined) };
@@ -212,15 +228,31 @@ export class AmqpBroker implements Broker {
     }
     let p = this.declared.get(queue);
     if (!p) {
-      p = this.withChannel((ch) => declareTaskQueue(ch, queue, this.settings)).catch(async (err: unknown) => {
-        if ((err as { code?: number }).code !== 406) throw err;
-        // PRECONDITION_FAILED: the queue is there with other arguments; it still takes messages.
-        await this.withChannel((ch) => ch.checkQueue(queue));
-      });
+      p = this.withChannel((ch) => declareTaskQueue(ch, queue, this.settings))
+        .catch(async (err: unknown) => {
+          if ((err as { code?: number }).code !== 406) throw err;
+          // PRECONDITION_FAILED: the queue is there with other arguments; it still takes messages.
+          await this.withChannel((ch) => ch.checkQueue(queue));
+        })
+        .then(async () => {
+          if (!this.capabilities.nativeDelay) return;
+          await this.delayLevels();
+          await this.withChannel((ch) => bindToDelivery(ch, queue));
+        });
       p.catch(() => this.declared.get(queue) === p && this.declared.delete(queue));
       this.declared.set(queue, p);
     }
     return p;
+  }
+
+  private delayLevels(): Promise<void> {
+    const generation = this.conn.generation;
+    if (this.levels?.generation !== generation) {
+      const done = this.withChannel((ch) => declareDelayLevels(ch));
+      done.catch(() => this.levels?.done === done && (this.levels = null));
+      this.levels = { generation, done };
+    }
+    return this.levels.done;
   }
 
   /** Runs `fn` on a short-lived channel: a declaration the server refuses closes that channel, not a shared one. */
@@ -292,7 +324,7 @@ export class AmqpBroker implements Broker {
       const model = await this.conn.current(waitMs);
       const ch = await model.createChannel();
       const generation = ++this.consumerGeneration;
-      const state = new ConsumerState({ ch, generation }, this.consumerTimeoutMs);
+      const state = new ConsumerState({ ch, generation }, this.consumerTimeoutMs, this.settings.queueType !== 'quorum');
       // A channel error (not a lost connection): its unacked messages went back to their queues.
       ch.on('error', (err: Error) => void (this.closed || (this.channelError = err)));
       ch.on('close', () => {
@@ -443,6 +475,12 @@ function maxPriorityOf(text: string | undefined): number | undefined {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1 || n > 255) throw new ConfigurationError('broker', `max_priority=${text}`, 'max_priority as a whole number from 1 to 255');
   return n;
+}
+
+function delayedDeliveryOf(text: string | undefined, queueType: QueueType): DelayedDelivery {
+  if (text === undefined) return queueType === 'quorum' ? 'native' : 'off';
+  if (text === 'native' || text === 'off') return text;
+  throw new ConfigurationError('broker', `delayed_delivery=${text}`, 'delayed_delivery as native or off');
 }
 
 function queueTypeOf(text: string | undefined): QueueType {

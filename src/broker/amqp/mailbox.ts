@@ -41,6 +41,7 @@ import { decodeEnvelope } from '../../protocol/envelope.js';
 import type { BrokerMessage } from '../../protocol/types.js';
 import type { Mailbox, MailboxQueue, MailboxSubscription, SubscribeOptions } from '../mailbox.js';
 import { publishOptions, toDelivery } from './messages.js';
+import { BROKER_URL_PARAMS } from './topology.js';
 
 export interface AmqpMailboxOptions {
   /** The broker URL (`amqp://`, `amqps://`, `pyamqp://`, several separated by `;`). */
@@ -62,8 +63,6 @@ export interface AmqpMailboxOptions {
   onConnectionEvent?: (event: { type: 'lost'; error: Error } | { type: 'back' }) => void;
 }
 
-/** Query options of a broker URL that belong to the broker, not the mailbox: accepted and ignored here. */
-const BROKER_URL_PARAMS = ['max_priority', 'queue_type', 'consumer_timeout'];
 const CONNECT_TIMEOUT_MS = 4_000;
 const REVIVE_START_MS = 100;
 const REVIVE_MAX_MS = 5_000;
