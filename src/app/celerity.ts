@@ -7,7 +7,7 @@ import os from 'node:os';
 import type { ResultBackend } from '../backend/port.js';
 import type { Broker, OutboundMessage } from '../broker/port.js';
 import type { Mailbox } from '../broker/mailbox.js';
-import { createBackend, createBroker, maskUrl } from '../transports/index.js';
+import { backendNeedsReplyQueue, createBackend, createBroker, maskUrl } from '../transports/index.js';
 import { CelerityError } from '../errors/index.js';
 import { encodeTaskMessage } from '../protocol/message.js';
 import { createSerializerRegistry, type SerializerRegistry } from '../protocol/serializers.js';
@@ -55,13 +55,21 @@ export class Celerity implements TaskSender, CanvasApp {
    * time left Redis idle while the whole batch was encoded and this process idle while Redis stored it.
    */
   private readonly publisher = new Batcher<OutboundMessage>(
-    (batch) => (this.connectedBroker ? this.connectedBroker.publish(batch) : this.broker().then((b) => b.publish(batch))),
+    (batch) =>
+      this.connectedBroker && this.replyQueue === null
+        ? this.connectedBroker.publish(batch)
+        : this.replyQueueReady().then(() => this.broker().then((b) => b.publish(batch))),
     // At most eight batches in flight: a loop of a million delay() calls waits for the broker instead of encoding
     // and buffering all of them at once.
     { maxBatch: 250, mode: 'overlap', maxInFlight: 8 },
   );
   /** Celery's `reply_to`: one id per producing process. */
   readonly oid = randomUUID();
+  /**
+   * With the rpc:// backend, its reply queue (named `oid`) declared before the first task is sent, so no result
+   * is published to a queue that does not exist yet (Celery declares it on every call); null: nothing to wait for.
+   */
+  private replyQueue: Promise<void> | null | undefined;
   private readonly origin = `gen${process.pid}@${os.hostname()}`;
   /** The canvas engine: what signatures built from this app's tasks send themselves with. */
   readonly canvas: Canvas = new Canvas(this);
@@ -202,7 +210,7 @@ export class Celerity implements TaskSender, CanvasApp {
       groupIndex: carried.groupIndex ?? null,
       shadow: null,
       ignoreResult: options.ignoreResult ?? task?.options.ignoreResult ?? this._conf.ignoreResult,
-      replyTo: this.oid,
+      replyTo: options.replyTo ?? this.oid,
       priority,
       embed: carried.embed ?? EMPTY_EMBED,
       origin: this.origin,
@@ -278,6 +286,15 @@ export class Celerity implements TaskSender, CanvasApp {
     return new AsyncResult<R>(id, this);
   }
 
+  private replyQueueReady(): Promise<void> {
+    if (this.replyQueue === undefined) {
+      this.replyQueue = backendNeedsReplyQueue(this._conf.backend) ? this.backend().then(() => undefined) : null;
+      // A failed connect is tried again by the next send.
+      this.replyQueue?.catch(() => (this.replyQueue = undefined));
+    }
+    return this.replyQueue ?? Promise.resolve();
+  }
+
   broker(): Promise<Broker> {
     let p = this.brokerP;
     if (!p) {
@@ -305,6 +322,8 @@ export class Celerity implements TaskSender, CanvasApp {
           connectTimeout: this._conf.redisSocketConnectTimeout,
           commandTimeout: this._conf.redisSocketTimeout,
           busyTimeout: this._conf.sqliteBusyTimeout,
+          brokerUrl: this._conf.broker,
+          replyQueue: this.oid,
         }));
       made.catch(() => this.backendP === made && (this.backendP = undefined));
       this.backendP = p = made;

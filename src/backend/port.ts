@@ -7,6 +7,18 @@ import type { ResultMeta, TaskState } from '../protocol/types.js';
 export interface SetOptions {
   /** Time to live in ms; undefined = the backend's default expiry; 0 = keep forever. */
   ttlMs?: number;
+  /**
+   * The task message's `reply_to` (its producer's queue): where a backend that sends results to their producer
+   * (rpc://) delivers them; stores keep results under the task id and ignore it.
+   */
+  replyTo?: string;
+}
+
+/** One result of a `setMany`; `replyTo` as in SetOptions. */
+export interface ResultEntry {
+  taskId: string;
+  meta: ResultMeta;
+  replyTo?: string;
 }
 
 export interface WaitOptions {
@@ -48,7 +60,7 @@ export interface ResultBackend {
    */
   set(taskId: string, meta: ResultMeta, options?: SetOptions): Promise<void>;
   /** Writes several in one round trip / transaction. Same SUCCESS and EncodeError rules as `set`. */
-  setMany(entries: readonly { taskId: string; meta: ResultMeta }[], options?: SetOptions): Promise<void>;
+  setMany(entries: readonly ResultEntry[], options?: SetOptions): Promise<void>;
   delete(taskId: string): Promise<void>;
   /** Atomically adds `by` to a counter and returns the new value (chord joins). */
   incr(key: string, by?: number, options?: SetOptions): Promise<number>;
@@ -87,4 +99,8 @@ export interface BackendOptions {
   commandTimeout?: number;
   /** Seconds a write to a file store waits for another process's lock, without blocking the event loop. */
   busyTimeout?: number;
+  /** The app's broker URL: a backend that sends results over the broker (rpc://) connects there. */
+  brokerUrl?: string;
+  /** The app's reply queue (the `reply_to` of the tasks it sends), where rpc:// results come back. */
+  replyQueue?: string;
 }

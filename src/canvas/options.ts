@@ -24,6 +24,11 @@ export interface ApplyOptions {
   rootId?: string;
   /** Extra headers, passed through to the worker. */
   headers?: Record<string, unknown>;
+  /**
+   * The `reply_to` of the message: the queue of the producer that waits for the result (Celery's rpc:// backend).
+   * Default: this app's. A retry keeps the original's, so the result still reaches the first caller.
+   */
+  replyTo?: string;
 }
 
 /** Message fields that canvas (and retries) carry over: the embed, the group and the index in it. */
@@ -52,6 +57,7 @@ const CELERY_NAME: Record<keyof SignatureOptions, string> = {
   rootId: 'root_id',
   parentId: 'parent_id',
   retries: 'retries',
+  replyTo: 'reply_to',
 };
 
 /** Translates to Celery's option names; dates become ISO text (the options travel as JSON). */
@@ -109,6 +115,7 @@ export function applyOptionsFromCelery(name: string, o: Record<string, unknown>)
     rootId: pick(name, o, 'root_id', isStr, 'a task id'),
     parentId: pick(name, o, 'parent_id', isStr, 'a task id'),
     retries: pick(name, o, 'retries', isNum, 'a count'),
+    replyTo: pick(name, o, 'reply_to', isStr, 'a queue name'),
   };
   for (const k of Object.keys(apply) as (keyof ApplyOptions)[]) if (apply[k] === undefined) delete apply[k];
   const chord = o.chord;

@@ -19,6 +19,8 @@ interface Transport {
   broker?: (url: string, options: BrokerOptions) => Promise<Broker>;
   backend?: (url: string, options: BackendOptions) => Promise<ResultBackend>;
   mailbox?: (url: string, options: MailboxOptions) => Promise<Mailbox>;
+  /** The backend receives results on the producer's reply queue, which must exist before its first task is sent. */
+  replyQueue?: boolean;
 }
 
 /** A mailbox opened for a URL alone (remote control and events without a broker): the broker's own options. */
@@ -96,6 +98,20 @@ const TRANSPORTS: readonly Transport[] = [
     mailbox: async (url, o) => new (await import('../broker/amqp/mailbox.js')).AmqpMailbox({ url, connectionName: o.connectionName, connectTimeoutMs: o.connectTimeoutMs }),
   },
   {
+    // Celery's rpc:// backend: results sent back over the AMQP broker to the producer's reply queue.
+    schemes: ['rpc'],
+    replyQueue: true,
+    backend: async (_url, o) => {
+      if (!o.brokerUrl || !o.replyQueue) throw new ConfigurationError('backend', 'rpc://', 'rpc:// with the app\'s AMQP broker (results travel over it)');
+      return new (await import('../backend/rpc/index.js')).RpcBackend({
+        brokerUrl: o.brokerUrl,
+        replyQueue: o.replyQueue,
+        resultExpires: o.resultExpires || 86_400,
+        connectTimeoutMs: ms(o.connectTimeout),
+      });
+    },
+  },
+  {
     // Also SQLAlchemy's `+driver` forms (`postgresql+psycopg2://`, `db+postgresql+psycopg2://`): Celery's database
     // backend URLs work as they are.
     schemes: ['postgresql', 'postgres', 'db+postgresql'],
@@ -109,7 +125,6 @@ const UNSUPPORTED: Readonly<Record<string, { broker?: string; backend?: string }
   amqps: { backend: "Celery's amqp:// result backend was removed in Celery 5; use rpc:// or a store" },
   librabbitmq: { broker: 'librabbitmq is a C client of Python; use amqp:// (the same broker)' },
   sqs: { broker: 'Celerity has no SQS transport' },
-  rpc: { backend: "Celery's rpc:// backend sends results as AMQP messages, and Celerity has no AMQP transport" },
 };
 
 /** The schemes a broker can be built for, in the order messages list them. */
@@ -191,6 +206,11 @@ export function openMailbox(url: string, options: MailboxOptions = {}): Mailbox 
   const load = transportOf(url)!.mailbox;
   if (!load) throw new ConfigurationError('broker', maskUrl(url), `a broker whose transport has remote control and events`);
   return new DeferredMailbox(() => load(url, options));
+}
+
+/** Whether the result backend of `url` (rpc://) needs its reply queue declared before the app sends a task. */
+export function backendNeedsReplyQueue(url: string): boolean {
+  return transportOf(url)?.replyQueue === true;
 }
 
 /**

@@ -11,7 +11,7 @@
  * saying why, and its neighbours are stored and acknowledged as they are.
  */
 import type { Logger } from '../util/logger.js';
-import type { ResultBackend } from '../backend/port.js';
+import type { ResultBackend, ResultEntry } from '../backend/port.js';
 import type { Broker } from '../broker/port.js';
 import { EncodeError, formatTraceback, serializeError, toError } from '../errors/index.js';
 import { markEncodable, metaEncodeError } from '../protocol/encodable.js';
@@ -22,7 +22,7 @@ import { Batcher } from '../util/batcher.js';
 interface Completion {
   /** The delivery to acknowledge once the result (if any) is written; none when it was acked early. */
   tag?: string;
-  result?: { taskId: string; meta: ResultMeta };
+  result?: ResultEntry;
 }
 
 export interface Outcome {
@@ -51,7 +51,7 @@ export class Completer {
   complete(tag: string | undefined, outcome: Outcome, storeResult = true): Promise<void> {
     const meta = storeResult ? this.storable(outcome, true) : undefined;
     if (!tag && !meta) return Promise.resolve();
-    return this.batch.submit({ tag, result: meta ? { taskId: outcome.req.id, meta } : undefined });
+    return this.batch.submit({ tag, result: meta ? { taskId: outcome.req.id, meta, replyTo: outcome.req.replyTo ?? undefined } : undefined });
   }
 
   /** Acks without a result (early ack, ignored results, parked messages). */
@@ -65,12 +65,12 @@ export class Completer {
    * does); the task goes on.
    */
   async store(outcome: Outcome): Promise<void> {
-    await this.backend.set(outcome.req.id, this.storable(outcome, false));
+    await this.backend.set(outcome.req.id, this.storable(outcome, false), { replyTo: outcome.req.replyTo ?? undefined });
   }
 
   /** A FAILURE for a message too broken to decode into a request, kept under the id it carried. */
-  storeFailure(taskId: string, result: unknown, traceback: string): Promise<void> {
-    return this.backend.set(taskId, buildResultMeta({ taskId, status: 'FAILURE', result, traceback }));
+  storeFailure(taskId: string, result: unknown, traceback: string, replyTo?: string): Promise<void> {
+    return this.backend.set(taskId, buildResultMeta({ taskId, status: 'FAILURE', result, traceback }), { replyTo });
   }
 
   /** Resolves once everything submitted so far is written and acked. */
@@ -79,7 +79,7 @@ export class Completer {
   }
 
   private async flush(items: Completion[]): Promise<void> {
-    const results: { taskId: string; meta: ResultMeta }[] = [];
+    const results: ResultEntry[] = [];
     // Acks of completions with a result wait for the result; early acks (no result of theirs in the batch) go at
     // once, in parallel with the result writes, so an early-acked task costs one round trip, not two in a row.
     const afterResults: string[] = [];
@@ -103,22 +103,22 @@ export class Completer {
    * delivery. A result refused twice is replaced by a FAILURE naming the refusal; when even that cannot be written,
    * the store itself is failing and the error propagates (nothing is acked, the tasks come back).
    */
-  private async setMany(results: { taskId: string; meta: ResultMeta }[]): Promise<void> {
+  private async setMany(results: ResultEntry[]): Promise<void> {
     try {
       await this.backend.setMany(results);
       return;
     } catch {
       // Which result (if any) it was is found below; a store that is down fails there again and says so.
     }
-    for (const { taskId, meta } of results) {
+    for (const { taskId, meta, replyTo } of results) {
       try {
-        await this.backend.set(taskId, meta);
+        await this.backend.set(taskId, meta, { replyTo });
       } catch (err) {
         // What in it was refused is not known, so the FAILURE carries none of its extended fields (a retries
         // count past PostgreSQL's integer, say, would be refused again).
         const error = err instanceof EncodeError ? err : new EncodeError(`the result store refused the result: ${toError(err).message}`, { cause: err });
         this.options.log?.error({ id: taskId, err: error.message }, 'the result store refused a result; FAILURE stored instead');
-        await this.backend.set(taskId, refusedMeta(taskId, meta, error, false));
+        await this.backend.set(taskId, refusedMeta(taskId, meta, error, false), { replyTo });
       }
     }
   }

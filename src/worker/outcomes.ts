@@ -195,6 +195,7 @@ export class OutcomeWriter {
         timeLimit: req.timelimit[0] ?? undefined,
         softTimeLimit: req.timelimit[1] ?? undefined,
         ignoreResult: req.ignoreResult,
+        replyTo: req.replyTo ?? undefined,
       },
       task,
       { embed: req.embed, group: req.group, groupIndex: req.groupIndex },
@@ -261,7 +262,10 @@ export class OutcomeWriter {
     this.host.log.error({ id, task: name, queue: d.queue, reason }, `message moved to the dead-letter store: ${reason}`);
     const error = toError(err ?? new Error(reason));
     if (id) {
-      await this.host.completer.storeFailure(id, serializeError(error), formatTraceback(error)).catch((e) => this.host.log.error({ id, err: toError(e).message }, 'could not store FAILURE'));
+      const replyTo = d.message?.properties.reply_to;
+      await this.host.completer
+        .storeFailure(id, serializeError(error), formatTraceback(error), typeof replyTo === 'string' && replyTo ? replyTo : undefined)
+        .catch((e) => this.host.log.error({ id, err: toError(e).message }, 'could not store FAILURE'));
     }
     await this.deadLetterTag(d.tag, reason);
     // Events report facts that already hold: the FAILURE is stored and the message is in the dead-letter store.

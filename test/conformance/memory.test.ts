@@ -33,7 +33,7 @@ describe('adapter URLs', () => {
   });
 
   it('rejects unknown and planned schemes with one line listing the supported ones', async () => {
-    for (const url of ['amqp://guest@localhost//', 'nonsense', 'ftp://x']) {
+    for (const url of ['sqs://guest@queue', 'nonsense', 'ftp://x']) {
       const err = await createBroker(url, { visibilityTimeout: 10 }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ConfigurationError);
       expect((err as Error).message).toMatch(/sqlite:\/\/.*memory:\/\//);

@@ -27,7 +27,7 @@ function run(args: string[], extraEnv: NodeJS.ProcessEnv = {}) {
 }
 
 const BACKENDS =
-  'sqlite://, memory://, redis://, rediss://, unix://, redis+socket://, sentinel://, postgresql://, postgres:// or db+postgresql://';
+  'sqlite://, memory://, redis://, rediss://, unix://, redis+socket://, sentinel://, rpc://, postgresql://, postgres:// or db+postgresql://';
 
 describe('celerity: unusable broker and result backend URLs', () => {
   it('CELERITY_RESULT_BACKEND=amqp://... fails before anything is sent, password masked', () => {
@@ -35,7 +35,7 @@ describe('celerity: unusable broker and result backend URLs', () => {
     expect(r).toMatchObject({ code: 78, stdout: '' });
     expect(r.stderr).toBe(
       `celerity: error: invalid setting CELERITY_RESULT_BACKEND="amqp://admin:***@rabbit:5672//": expected a result backend URL starting with ${BACKENDS} ` +
-        "(Celery's amqp:// backend sends results as AMQP messages, and Celerity has no AMQP transport)",
+        "(Celery's amqp:// result backend was removed in Celery 5; use rpc:// or a store)",
     );
     // Nothing was published: the queue on the (valid) broker is still empty.
     expect(run(['purge', '-Q', 'celery', '-f']).stdout).toBe('Purged 0 messages from 1 queue.');
@@ -45,11 +45,11 @@ describe('celerity: unusable broker and result backend URLs', () => {
     const backend = run(['result', 'some-id', '--backend', 'mongodb://app:s3cret@db/results']);
     expect(backend.code).toBe(78);
     expect(backend.stderr).toMatch(/^celerity: error: invalid setting --backend="mongodb:\/\/app:\*\*\*@db\/results": expected a result backend URL/);
-    const broker = run(['dead-letters', 'list', '--broker', 'amqp://guest:s3cret@rabbit//']);
+    const broker = run(['dead-letters', 'list', '--broker', 'sqs://guest:s3cret@queue']);
     expect(broker.code).toBe(78);
     expect(broker.stderr).toBe(
-      'celerity: error: invalid setting --broker="amqp://guest:***@rabbit//": expected a broker URL starting with sqlite://, ' +
-        'memory://, redis://, rediss://, unix://, redis+socket:// or sentinel:// (Celerity has no AMQP transport)',
+      'celerity: error: invalid setting --broker="sqs://guest:***@queue": expected a broker URL starting with sqlite://, ' +
+        'memory://, redis://, rediss://, unix://, redis+socket://, sentinel://, amqp://, amqps:// or pyamqp:// (Celerity has no SQS transport)',
     );
     for (const r of [backend, broker]) {
       expect(r.stderr).not.toContain('s3cret');

@@ -27,6 +27,10 @@ const EXAMPLES: Record<string, string> = {
   postgresql: 'postgresql://u:pw@127.0.0.1/db',
   postgres: 'postgres://u:pw@127.0.0.1/db',
   'db+postgresql': 'db+postgresql://u:pw@127.0.0.1/db',
+  amqp: 'amqp://u:pw@127.0.0.1:5672//',
+  amqps: 'amqps://u:pw@127.0.0.1:5671/prod',
+  pyamqp: 'pyamqp://u:pw@127.0.0.1//',
+  rpc: 'rpc://',
 };
 
 describe('configuration', () => {
@@ -101,9 +105,9 @@ describe('configuration', () => {
 
   it('never shows a password: URL checks, unknown names, values of any shape', () => {
     const cases: [Parameters<typeof compileConfig>[0], string][] = [
-      [{ code: { broker: 'amqp://admin:s3cret@rabbit:5672//' } }, 'broker="amqp://admin:***@rabbit:5672//"'],
+      [{ code: { broker: 'sqs://admin:s3cret@rabbit:5672//' } }, 'broker="sqs://admin:***@rabbit:5672//"'],
       [{ env: { CELERITY_RESULT_BACKEND: 'mongodb://app:s3cret@db/results' } }, 'CELERITY_RESULT_BACKEND="mongodb://app:***@db/results"'],
-      [{ cli: { backend: 'rpc://guest:s3cret@rabbit//' } }, '--backend="rpc://guest:***@rabbit//"'],
+      [{ cli: { backend: 'amqp://guest:s3cret@rabbit//' } }, '--backend="amqp://guest:***@rabbit//"'],
       [{ env: { CELERITY_BROKER_URL: '  redis://:s3cret@cache:6379/0' } }, 'CELERITY_BROKER_URL="  redis://:***@cache:6379/0"'],
       [{ env: { CELERITY_BROKER: 'redis://:s3cret@cache/0' } }, 'CELERITY_BROKER="redis://:***@cache/0"'],
       [{ code: { brokerUrl: 'redis://u:s3cret@cache/0' } as never }, 'brokerUrl="redis://u:***@cache/0"'],
@@ -128,23 +132,24 @@ describe('configuration', () => {
 
 describe('broker and result backend URLs', () => {
   it('an unusable result backend fails when the app is built, naming the setting, the masked URL and what works', () => {
-    for (const url of ['amqp://admin:s3cret@rabbit//', 'rpc://', 'foo://u:s3cret@h', 'mongodb://u:s3cret@db/r', 'db+sqlite:///r.db']) {
+    for (const url of ['amqp://admin:s3cret@rabbit//', 'foo://u:s3cret@h', 'mongodb://u:s3cret@db/r', 'db+sqlite:///r.db']) {
       const err = configError(() => new Celerity('x', { backend: url }, {}));
       expect(err.key).toBe('backend');
       expect(err.message).toContain(`backend=${JSON.stringify(url.replace(':s3cret@', ':***@'))}`);
       expect(err.message).toContain(`starting with ${BACKEND_SCHEMES.slice(0, -1).map((s) => `${s}://`).join(', ')} or db+postgresql://`);
-      expect(err.message).not.toMatch(/amqp:\/\/,|rpc:\/\/,|, amqp:\/\//);
+      expect(err.message).not.toMatch(/amqp:\/\/,|, amqp:\/\//);
     }
-    expect(configError(() => new Celerity('x', { backend: 'rpc://' }, {})).message).toContain('Celerity has no AMQP transport');
+    expect(configError(() => new Celerity('x', { backend: 'amqp://h//' }, {})).message).toContain("Celery's amqp:// result backend was removed in Celery 5; use rpc:// or a store");
     const fromEnv = configError(() => new Celerity('x', {}, { CELERITY_RESULT_BACKEND: 'amqp://admin:s3cret@rabbit//' }));
     expect(fromEnv.message).toMatch(/^invalid setting CELERITY_RESULT_BACKEND="amqp:\/\/admin:\*\*\*@rabbit\/\/": expected a result backend URL/);
   });
 
-  it('an unusable broker fails when the app is built; amqp:// is named as not supported, not listed', () => {
-    const err = configError(() => new Celerity('x', { broker: 'amqp://admin:s3cret@rabbit//' }, {}));
+  it('an unusable broker fails when the app is built; librabbitmq:// is named as not supported, not listed', () => {
+    const err = configError(() => new Celerity('x', { broker: 'librabbitmq://admin:s3cret@rabbit//' }, {}));
     expect(err.message).toBe(
-      'invalid setting broker="amqp://admin:***@rabbit//": expected a broker URL starting with sqlite://, memory://, ' +
-        'redis://, rediss://, unix://, redis+socket:// or sentinel:// (Celerity has no AMQP transport)',
+      'invalid setting broker="librabbitmq://admin:***@rabbit//": expected a broker URL starting with sqlite://, memory://, ' +
+        'redis://, rediss://, unix://, redis+socket://, sentinel://, amqp://, amqps:// or pyamqp:// ' +
+        '(librabbitmq is a C client of Python; use amqp:// (the same broker))',
     );
     expect(configError(() => new Celerity('x', {}, { CELERITY_BROKER_URL: 'sqs://k:s3cret@' })).message).toContain(
       'CELERITY_BROKER_URL="sqs://k:***@"',
@@ -158,7 +163,8 @@ describe('broker and result backend URLs', () => {
     }
     for (const scheme of BACKEND_SCHEMES) {
       expect(compileConfig({ code: { backend: EXAMPLES[scheme] } }).backend).toBe(EXAMPLES[scheme]);
-      expect(await createBackend(EXAMPLES[scheme]!, { resultExpires: 10 })).toBeDefined();
+      // rpc:// travels over the app's AMQP broker, which the app passes along.
+      expect(await createBackend(EXAMPLES[scheme]!, { resultExpires: 10, brokerUrl: EXAMPLES.amqp, replyQueue: 'oid' })).toBeDefined();
     }
     // The PostgreSQL schemes are result stores only.
     for (const url of ['postgresql://u@h/db', 'db+postgresql://u@h/db']) {
