@@ -1,5 +1,5 @@
 /**
- * `celerity dead-letters` end to end on each store that keeps dead letters across processes (SQLite, Redis): the
+ * `celerity dead-letters` end to end on each store that keeps dead letters across processes (SQLite, Redis, RabbitMQ): the
  * letters are made in this process through the broker port, then listed, deleted and purged by the built CLI.
  */
 import { spawnSync } from 'node:child_process';
@@ -10,17 +10,18 @@ import type { Broker } from '../../src/broker/port.js';
 import { createBroker } from '../../src/transports/index.js';
 import { message } from '../conformance/broker-suite.js';
 import { tempDir } from '../helpers.js';
-import { pingRedis, requireService } from '../services.js';
+import { freshVhost, pingRabbit, pingRedis, requireService } from '../services.js';
 import { cli } from './worker-process.js';
 
 const REDIS = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const redis = await requireService('Redis', () => pingRedis(REDIS));
+const rabbit = await requireService('RabbitMQ', () => pingRabbit());
 
 interface Store {
   name: string;
   skip: string | null;
   /** A broker URL of its own: a fresh file, or a fresh key prefix; `cleanup` deletes what lives outside `dir`. */
-  scope(dir: string): { url: string; cleanup(): Promise<void> };
+  scope(dir: string): { url: string; cleanup(): Promise<void> } | Promise<{ url: string; cleanup(): Promise<void> }>;
 }
 
 const STORES: Store[] = [
@@ -35,6 +36,15 @@ const STORES: Store[] = [
     scope: () => {
       const prefix = `celerity-test-${randomUUID()}:`;
       return { url: `${REDIS}?global_keyprefix=${prefix}`, cleanup: () => deleteKeys(prefix) };
+    },
+  },
+  {
+    name: 'amqp',
+    skip: rabbit.ok ? null : rabbit.reason,
+    // A vhost of its own: the dead-letter queue `celerity.dead_letters` is one per vhost.
+    scope: async () => {
+      const space = await freshVhost('cli-dl');
+      return { url: space.url, cleanup: () => space.remove() };
     },
   },
 ];
@@ -66,7 +76,7 @@ for (const store of STORES) {
 
     beforeEach(async () => {
       tmp = tempDir();
-      const { url, ...scope } = store.scope(tmp.dir);
+      const { url, ...scope } = await store.scope(tmp.dir);
       cleanup = scope.cleanup;
       const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CELERITY_')));
       env = { ...cleanEnv, CELERITY_BROKER_URL: url, CELERITY_RESULT_BACKEND: `sqlite://${path.join(tmp.dir, 'results.db')}` };
