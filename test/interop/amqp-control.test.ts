@@ -12,6 +12,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli } from '../e2e/worker-process.js';
 import { Celerity, ControlClient, EventReceiver, type Worker } from '../../src/index.js';
 import type { ReceivedEvent } from '../../src/control/index.js';
 import { PYTHON, freshVhost, pingRabbit, requireService } from '../services.js';
@@ -138,6 +139,28 @@ describe.skipIf(!ready.ok)(`remote control and events with Python Celery 5.2 on 
     const active = (JSON.parse(queues.stdout) as Record<string, { name: string }[]>)[tsNode];
     expect(active?.map((q) => q.name)).toEqual([tsQueue]);
   }, 40_000);
+
+  it('celerity inspect ping and registered (the built CLI) reach both the Celery worker and the Celerity worker', async () => {
+    const celerity = (...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+      new Promise((resolve) => {
+        const env = { ...pyEnv(), CELERITY_BROKER_URL: vhost.url, CELERITY_RESULT_BACKEND: 'memory://' };
+        const proc = spawn(process.execPath, [cli, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+        procs.push(proc);
+        let stdout = '';
+        let stderr = '';
+        proc.stdout!.on('data', (d) => (stdout += d));
+        proc.stderr!.on('data', (d) => (stderr += d));
+        proc.once('close', (code) => resolve({ code, stdout, stderr }));
+      });
+    const ping = await celerity('inspect', 'ping', '--timeout', '2', '--json');
+    expect(ping.code, ping.stderr).toBe(0);
+    const replies = JSON.parse(ping.stdout) as Record<string, unknown>;
+    expect(replies[pyNode]).toEqual({ ok: 'pong' });
+    expect(replies[tsNode]).toEqual({ ok: 'pong' });
+    const registered = await celerity('inspect', 'registered', '-d', pyNode, '--timeout', '2', '--json');
+    expect(registered.code, registered.stderr).toBe(0);
+    expect((JSON.parse(registered.stdout) as Record<string, string[]>)[pyNode]).toContain('control.add');
+  });
 
   it('the Celery worker declared what the Celerity worker had declared, and synced with it at start (mingle)', () => {
     expect(workerLog.filter((l) => /PRECONDITION_FAILED|RESOURCE_LOCKED|Traceback|ERROR/.test(l))).toEqual([]);
