@@ -56,8 +56,8 @@ if (redis.ok) {
 /**
  * Shared-suite tests that assume Redis's broadcast semantics: a broadcast says how many subscribers it reached (AMQP
  * cannot count the queues a publish was routed to), and `#` does not match an empty routing key (kombu's Redis
- * glob; on an AMQP topic exchange `#` matches zero words too). mailbox-amqp.ts checks the same behaviour on AMQP's
- * terms.
+ * glob; on an AMQP topic exchange `#` matches zero words too). The 'mailbox on RabbitMQ' tests below check the same
+ * behaviour on AMQP's terms.
  */
 const REDIS_ONLY = new Set([
   'broadcasts to every subscriber whose binding key matches, counting them',
