@@ -6,6 +6,7 @@
  *   message goes back to the queue and comes back to the worker that still runs it: the copy is acked when the run
  *   ends, the task runs once, its result is stored, and the consumer comes back for the next tasks.
  */
+import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,8 +51,9 @@ describe.skipIf(!ready)(`RabbitMQ consumer_timeout${ready ? '' : ` (skipped: ${r
     const worker = app.worker({ concurrency, prefetchMultiplier: 1, queues: ['ct'] });
     await worker.start();
     try {
+      const started = once(worker, 'task-started');
       const first = await long.applyAsync([], { queue: 'ct' });
-      await sleep(500);
+      await started;
       const consumers = node.ctl('list_consumers', 'queue_name', 'arguments');
       expect(consumers).toMatch(/ct\s+\[\{"x-consumer-timeout",3600000\}\]/);
       expect(await first.get({ timeout: 20_000 })).toBe('done');
