@@ -28,6 +28,19 @@ export function rabbitNodeUnavailable(): string | null {
   return null;
 }
 
+/**
+ * The service check of a test that runs a private node and keeps its results in Redis at `redisUrl`: ok, or why
+ * not (a failure under CI, as every service check).
+ */
+export async function requirePrivateRabbit(redisUrl: string): Promise<{ ok: boolean; reason: string }> {
+  const { pingRedis, requireService } = await import('./services.js');
+  return requireService('a private RabbitMQ node, and Redis', async () => {
+    const why = rabbitNodeUnavailable();
+    if (why) throw new Error(why);
+    await pingRedis(redisUrl);
+  });
+}
+
 /** Starts a node listening on 127.0.0.1:`port` with `config` lines added to rabbitmq.conf. */
 export function startRabbitNode(name: string, port: number, config: string[] = []): RabbitNode {
   const dir = mkdtempSync(join(tmpdir(), `celerity-rabbit-${name}-`));

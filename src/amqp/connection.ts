@@ -36,6 +36,9 @@ export class AmqpConnection {
   private closed = false;
   private lastError: Error | null = null;
   private readonly waiters = new Set<() => void>();
+  /** What `once` did on the current connection, by key. */
+  private done = new Map<string, Promise<void>>();
+  private doneGeneration = 0;
 
   constructor(
     readonly endpoints: readonly AmqpEndpoint[],
@@ -85,6 +88,38 @@ export class AmqpConnection {
 
   async confirmChannel(waitMs: number): Promise<ConfirmChannel> {
     return (await this.current(waitMs)).createConfirmChannel();
+  }
+
+  /**
+   * Runs `fn` on a channel of its own, closed after: a declaration the server refuses (PRECONDITION_FAILED) or a
+   * queue that is not there (NOT_FOUND) closes that channel, not one shared by publishers or consumers.
+   */
+  async withChannel<T>(fn: (ch: Channel) => Promise<T>, waitMs = this.options.connectMs): Promise<T> {
+    return use(await this.channel(waitMs), fn);
+  }
+
+  /** As withChannel, on a channel with publisher confirms. */
+  async withConfirmChannel<T>(fn: (ch: ConfirmChannel) => Promise<T>, waitMs = this.options.connectMs): Promise<T> {
+    return use(await this.confirmChannel(waitMs), fn);
+  }
+
+  /**
+   * Runs `make` (a declaration) once per connection for `key`: again after a reconnect (the server may have lost
+   * what is not durable) or after it failed, never twice at once (kombu's maybe_declare cache).
+   */
+  once(key: string, make: () => Promise<void>): Promise<void> {
+    if (this.doneGeneration !== this.generation) {
+      this.done = new Map();
+      this.doneGeneration = this.generation;
+    }
+    let p = this.done.get(key);
+    if (!p) {
+      const made = make();
+      made.catch(() => this.done.get(key) === made && this.done.delete(key));
+      this.done.set(key, made);
+      p = made;
+    }
+    return p;
   }
 
   async close(): Promise<void> {
@@ -147,6 +182,7 @@ export class AmqpConnection {
 
   private adopt(model: ChannelModel): void {
     this.model = model;
+    watchEnd(model);
     this.generation++;
     this.attempts = 0;
     this.lastError = null;
@@ -178,6 +214,63 @@ export class AmqpConnection {
         () => this.schedule(),
       );
     }, delay);
+  }
+}
+
+/** For each connection this module opened, a promise settled when it closes, for whatever reason. */
+const ends = new WeakMap<object, Promise<void>>();
+
+function watchEnd(model: ChannelModel): void {
+  const connection = (model as unknown as { connection: object }).connection;
+  ends.set(connection, new Promise((resolve) => model.once('close', () => resolve())));
+}
+
+/**
+ * Closes `ch` and waits for the server to confirm, so what it held unacked (letters being scanned) is back in its
+ * queue before the next operation; the wait also ends when the connection closes, because amqplib never settles a
+ * channel.close sent on a connection that is closing.
+ */
+export async function closeChannel(ch: Channel): Promise<void> {
+  const end = ends.get((ch as unknown as { connection: object }).connection);
+  await Promise.race([ch.close().catch(() => undefined), ...(end ? [end] : [])]);
+}
+
+async function use<C extends Channel, T>(ch: C, fn: (ch: C) => Promise<T>): Promise<T> {
+  ch.on('error', () => undefined);
+  try {
+    return await fn(ch);
+  } finally {
+    await closeChannel(ch);
+  }
+}
+
+/**
+ * A long-lived channel (a publisher's, a consumer's) opened on first use and opened again on the next use after it
+ * closed (a channel error, a lost connection); `setup` runs on each new one before it is handed out.
+ */
+export class ChannelSlot<C extends Channel> {
+  private current: Promise<C> | null = null;
+
+  /** `open(waitMs)`: a new channel, waiting up to `waitMs` for a connection being reopened. */
+  constructor(
+    private readonly open: (waitMs: number) => Promise<C>,
+    private readonly setup?: (ch: C) => Promise<void>,
+  ) {}
+
+  get(waitMs = 4_000): Promise<C> {
+    if (this.current) return this.current;
+    const made = (async () => {
+      const ch = await this.open(waitMs);
+      ch.on('error', () => undefined);
+      ch.on('close', () => {
+        if (this.current === made) this.current = null;
+      });
+      await this.setup?.(ch);
+      return ch;
+    })();
+    made.catch(() => this.current === made && (this.current = null));
+    this.current = made;
+    return made;
   }
 }
 

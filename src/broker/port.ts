@@ -63,6 +63,11 @@ export interface ReserveOptions {
    * and runs again, a message it still holds.
    */
   held?: () => readonly string[];
+  /**
+   * The most messages the caller holds at once (a worker's prefetch: concurrency x multiplier). A push transport
+   * (AMQP) keeps its server-side window (basic.qos) at this, as Celery does, instead of following each reserve.
+   */
+  window?: number;
 }
 
 export interface RejectOptions {
@@ -95,6 +100,11 @@ export interface Broker {
   publish(batch: readonly OutboundMessage[]): Promise<void>;
   /** Takes up to `max` ready messages from `queues` (earlier queues first at equal priority). */
   reserve(queues: readonly string[], options: ReserveOptions): Promise<Delivery[]>;
+  /**
+   * The caller stops reserving from `queues` (a worker stopping, or no longer consuming a queue): a push transport
+   * cancels its consumers there and gives back what it was sent and has not handed out. Absent where reserve pulls.
+   */
+  release?(queues: readonly string[]): Promise<void>;
   ack(tags: readonly string[]): Promise<void>;
   reject(tag: string, options: RejectOptions): Promise<void>;
   /** Pushes back the visibility deadline of reserved messages that are still being worked on. */

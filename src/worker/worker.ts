@@ -288,10 +288,16 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const fetching = new Set<Promise<void>>();
     let failures = 0;
     let backlog = false;
+    // What the last reserve named: a queue dropped since (cancel_consumer) is released, so a push transport stops
+    // sending it here.
+    let following: readonly string[] = [];
     const fetch = async (max: number): Promise<void> => {
       this.requested += max;
       try {
-        const deliveries = await this.broker.reserve(this.queues, { max, waitMs: 1000, signal, held: this.heldTags });
+        const dropped = following.filter((q) => !this.queues.includes(q));
+        following = [...this.queues];
+        if (dropped.length) await this.broker.release?.(dropped);
+        const deliveries = await this.broker.reserve(this.queues, { max, waitMs: 1000, signal, held: this.heldTags, window: this.prefetch });
         // A revoke stored before these were reserved is applied before they are looked at; if the revocations
         // cannot be read, the batch goes back to the broker rather than run unchecked.
         if (this.revocations && deliveries.length && !(await this.revocations.poll())) {
@@ -533,6 +539,9 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.fetchAbort.abort();
     this.wakeLoop();
     await this.loop;
+    // Nothing more is reserved: a push transport stops sending and gives back what it buffered, even if the app
+    // (and its broker connection) lives on.
+    await this.broker.release?.(this.queues).catch((e: unknown) => this.log.warn({ err: toError(e).message }, 'could not stop consuming'));
     this.housekeeping?.stop();
     this.loopWatch?.stop();
     this.scaler?.stop();

@@ -156,6 +156,31 @@ describe.skipIf(!service.ok)('amqp broker: Celery topology and AMQP behaviour', 
     await b.ack(other.map((d) => d.tag));
   });
 
+  it('release stops the consumer and gives back what was sent and not handed out; others keep consuming', async () => {
+    t = tracked();
+    const q = `release-${randomUUID()}`;
+    const other = `${q}-other`;
+    const a = await t.broker();
+    const b = await t.broker();
+    await a.publish(['1', '2', '3'].map((id) => out(q, id)));
+    // A window of 3 (a worker's prefetch): the server sends all three, one is handed out.
+    const [first] = await a.reserve([q], { max: 1, waitMs: 2000, window: 3 });
+    expect(first?.message?.headers.id).toBe('1');
+    // Reserves naming only another queue (a second worker of the same app) leave the first queue's consumer alone;
+    // the window is the channel's, so the second worker's prefetch is added to it.
+    await a.publish([out(other, 'x')]);
+    expect((await a.reserve([other], { max: 1, waitMs: 2000, window: 4 })).map((d) => d.message?.headers.id)).toEqual(['x']);
+    await a.release([q]);
+    // A reserve hands out what has arrived when it wakes: the two may come in two reserves.
+    const rest = await b.reserve([q], { max: 5, waitMs: 2000 });
+    if (rest.length < 2) rest.push(...(await b.reserve([q], { max: 5, waitMs: 2000 })));
+    expect(rest.map((d) => d.message?.headers.id)).toEqual(['2', '3']);
+    // What was handed out stays with its holder until acked.
+    await a.ack([first!.tag]);
+    await b.ack(rest.map((d) => d.tag));
+    expect(await b.size(q)).toBe(0);
+  });
+
   it('declares quorum queues when asked, and delays their messages in the broker (Celery 5.5 delayed delivery)', async () => {
     t = tracked({ queueType: 'quorum', maxPriority: undefined });
     const broker = await t.broker();

@@ -11,17 +11,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Celerity } from '../../src/index.js';
-import { rabbitNodeUnavailable, startRabbitNode, type RabbitNode } from '../rabbit-node.js';
-import { pingRedis, requireService } from '../services.js';
+import { requirePrivateRabbit, startRabbitNode, type RabbitNode } from '../rabbit-node.js';
 
 const REDIS = 'redis://127.0.0.1:6379/1';
-const redis = await requireService('Redis', () => pingRedis(REDIS));
-const rabbit = await requireService('a private RabbitMQ node', () => {
-  const why = rabbitNodeUnavailable();
-  if (why) throw new Error(why);
-});
-const ready = redis.ok && rabbit.ok;
-const reason = redis.ok ? rabbit.reason : redis.reason;
+const { ok: ready, reason } = await requirePrivateRabbit(REDIS);
 
 describe.skipIf(!ready)(`RabbitMQ consumer_timeout${ready ? '' : ` (skipped: ${reason})`}`, () => {
   let node: RabbitNode;

@@ -12,7 +12,7 @@
  *   results can be waited on, but chords, saved groups and counters need a store (Celery refuses them too).
  */
 import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
-import { AmqpConnection } from '../../amqp/connection.js';
+import { AmqpConnection, ChannelSlot } from '../../amqp/connection.js';
 import { parseAmqpUrl } from '../../amqp/url.js';
 import { CelerityError, ConfigurationError, ConnectionError } from '../../errors/index.js';
 import { decodeResultMeta, encodeResultMeta } from '../../protocol/result-meta.js';
@@ -42,8 +42,9 @@ export class RpcBackend implements ResultBackend {
   private readonly connectMs: number;
   private readonly metas = new Map<string, ResultMeta>();
   private readonly waiters = new Map<string, Set<Settle>>();
-  private publisher: Promise<ConfirmChannel> | null = null;
-  private consumer: Promise<Channel> | null = null;
+  private readonly publisher: ChannelSlot<ConfirmChannel>;
+  /** The reply queue's consumer, declared and started again after a lost connection. */
+  private readonly consumer: ChannelSlot<Channel>;
   private closed = false;
 
   constructor(private readonly options: RpcBackendOptions) {
@@ -60,6 +61,19 @@ export class RpcBackend implements ResultBackend {
       // The reply queue is consumed again once the connection is back (results sent meanwhile wait in it).
       onBack: () => void this.listen().catch(() => undefined),
     });
+    this.publisher = new ChannelSlot((waitMs) => this.conn.confirmChannel(waitMs));
+    this.consumer = new ChannelSlot(
+      (waitMs) => this.conn.channel(waitMs),
+      async (ch) => {
+        await ch.assertQueue(options.replyQueue, {
+          durable: false,
+          autoDelete: true,
+          exclusive: false,
+          arguments: { 'x-expires': Math.max(1, Math.round(options.resultExpires * 1000)) },
+        });
+        await ch.consume(options.replyQueue, (msg) => msg && this.arrive(msg), { noAck: true });
+      },
+    );
   }
 
   async connect(): Promise<void> {
@@ -67,27 +81,9 @@ export class RpcBackend implements ResultBackend {
     await this.listen();
   }
 
-  /** Declares the reply queue and consumes it (once per connection). */
+  /** Declares the reply queue and consumes it (again after a lost connection). */
   private listen(): Promise<Channel> {
-    if (this.consumer) return this.consumer;
-    const made = (async () => {
-      const ch = await this.conn.channel(this.connectMs);
-      ch.on('error', () => undefined);
-      ch.on('close', () => {
-        if (this.consumer === made) this.consumer = null;
-      });
-      await ch.assertQueue(this.options.replyQueue, {
-        durable: false,
-        autoDelete: true,
-        exclusive: false,
-        arguments: { 'x-expires': Math.max(1, Math.round(this.options.resultExpires * 1000)) },
-      });
-      await ch.consume(this.options.replyQueue, (msg) => msg && this.arrive(msg), { noAck: true });
-      return ch;
-    })();
-    made.catch(() => this.consumer === made && (this.consumer = null));
-    this.consumer = made;
-    return made;
+    return this.consumer.get(this.connectMs);
   }
 
   private arrive(msg: ConsumeMessage): void {
@@ -128,7 +124,7 @@ export class RpcBackend implements ResultBackend {
   async setMany(entries: readonly ResultEntry[]): Promise<void> {
     const sending = entries.filter((e) => e.replyTo);
     if (!sending.length) return;
-    const ch = await this.publishChannel();
+    const ch = await this.publisher.get(this.connectMs);
     await Promise.all(
       sending.map(
         ({ taskId, meta, replyTo }) =>
@@ -143,21 +139,6 @@ export class RpcBackend implements ResultBackend {
           ),
       ),
     );
-  }
-
-  private publishChannel(): Promise<ConfirmChannel> {
-    if (this.publisher) return this.publisher;
-    const made = (async () => {
-      const ch = await this.conn.confirmChannel(this.connectMs);
-      ch.on('error', () => undefined);
-      ch.on('close', () => {
-        if (this.publisher === made) this.publisher = null;
-      });
-      return ch;
-    })();
-    made.catch(() => this.publisher === made && (this.publisher = null));
-    this.publisher = made;
-    return made;
   }
 
   async delete(taskId: string): Promise<void> {

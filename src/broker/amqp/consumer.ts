@@ -1,8 +1,10 @@
 /**
  * The consuming side of the AMQP broker: one channel with a consumer per queue the worker reads, the messages the
  * server pushed kept in arrival order until `reserve` takes them. The server's prefetch window (basic.qos, shared
- * by the channel's consumers as Celery sets it on RabbitMQ) follows the worker's own count: what it still holds
- * plus what it asks for, so a worker asking for one message at a time (prefetch 1, acks_late) is sent one.
+ * by the channel's consumers as Celery sets it on RabbitMQ) is the worker's prefetch, as in Celery: a worker with
+ * prefetch 1 (acks_late for long jobs) holds one unacked message at a time. Following each reserve instead (what
+ * is held plus what is asked for) cost a qos round trip per reserve and drained a queue at a third of Celery's
+ * rate; a caller that gives no prefetch still gets that behaviour.
  *
  * Delivery tags belong to the channel they came on; a tag is `<channel generation>.<server tag>`, and acks for an
  * older channel are dropped (the server gave those messages back when that channel closed).
@@ -30,7 +32,8 @@ export class ConsumerState {
   private readonly consumers = new Map<string, string>();
   private window = -1;
   private seq = 0;
-  private wake: (() => void) | null = null;
+  /** Reserves waiting for a message. */
+  private readonly waiters = new Set<() => void>();
 
   /**
    * `consumerTimeoutMs`: RabbitMQ's per-consumer delivery acknowledgement timeout (x-consumer-timeout).
@@ -51,7 +54,10 @@ export class ConsumerState {
     return this.buffer.length;
   }
 
-  /** Starts consumers for queues not consumed yet and cancels those no longer asked for (their messages go back). */
+  /**
+   * Starts consumers for queues not consumed yet. Consumers of queues a reserve does not name are kept (another
+   * worker of the same app may read them); `release` stops them.
+   */
   async follow(queues: readonly string[], declare: (queue: string) => Promise<void>): Promise<void> {
     const { ch } = this.current;
     for (const queue of queues) {
@@ -70,26 +76,31 @@ export class ConsumerState {
       });
       this.consumers.set(queue, consumerTag);
     }
-    for (const [queue, consumerTag] of this.consumers) {
-      if (queues.includes(queue) || !consumerTag) continue;
+  }
+
+  /** Cancels the consumers of `queues` and gives back what they were sent and nobody took. */
+  async release(queues: readonly string[]): Promise<void> {
+    const { ch } = this.current;
+    for (const queue of queues) {
+      const consumerTag = this.consumers.get(queue);
+      if (consumerTag === undefined) continue;
       this.consumers.delete(queue);
-      await ch.cancel(consumerTag);
-      for (let i = this.buffer.length - 1; i >= 0; i--) {
-        const p = this.buffer[i]!;
-        if (p.queue === queue) {
-          this.buffer.splice(i, 1);
-          ch.nack(p.msg, false, true);
-        }
-      }
+      if (consumerTag) await ch.cancel(consumerTag);
+      // Given back in the order they came, so they keep their order in the queue.
+      const back = this.buffer.filter((p) => p.queue === queue);
+      this.buffer.splice(0, this.buffer.length, ...this.buffer.filter((p) => p.queue !== queue));
+      for (const p of back) ch.nack(p.msg, false, true);
     }
   }
 
   /**
-   * Sets the server's window to what is handed out plus what pending reserves ask for (`asking`, all of them
-   * together) or, when more is buffered already, plus that; a round trip only when it changes.
+   * Sets the server's window: to `fixed` when the caller says how many it holds at most (a worker's prefetch),
+   * otherwise to what is handed out plus what pending reserves ask for (`asking`, all of them together) or, when
+   * more is buffered already, plus that. A round trip only when it changes.
    */
-  async setWindow(asking: number): Promise<void> {
-    const size = Math.max(1, Math.min(65_535, this.outstanding.size + Math.max(asking, this.buffer.length)));
+  async setWindow(asking: number, fixed?: number): Promise<void> {
+    const wanted = fixed ?? this.outstanding.size + Math.max(asking, this.buffer.length);
+    const size = Math.max(1, Math.min(65_535, wanted));
     if (size === this.window) return;
     this.window = size;
     if (this.sharedWindow) await this.current.ch.prefetch(size, true);
@@ -152,24 +163,18 @@ export class ConsumerState {
       const done = () => {
         clearTimeout(timer);
         signal?.removeEventListener('abort', done);
-        if (this.wake === done) this.wake = null;
+        this.waiters.delete(done);
         resolve();
       };
       const timer = setTimeout(done, ms);
       signal?.addEventListener('abort', done, { once: true });
-      const previous = this.wake;
-      this.wake = () => {
-        previous?.();
-        done();
-      };
+      this.waiters.add(done);
     });
   }
 
-  /** Ends waits at once (close, a lost channel). */
+  /** Ends waits at once (an arrival, close, a lost channel). */
   interrupt(): void {
-    const w = this.wake;
-    this.wake = null;
-    w?.();
+    for (const w of [...this.waiters]) w();
   }
 
   /** The task ids of the messages handed out and not yet settled, by tag (kept when the channel is gone). */

@@ -15,8 +15,8 @@
  *   again by the next reserve, so a worker never sits on a consumer that silently stopped.
  */
 import { randomUUID } from 'node:crypto';
-import type { Channel, ConfirmChannel } from 'amqplib';
-import { AmqpConnection } from '../../amqp/connection.js';
+import type { ConfirmChannel } from 'amqplib';
+import { AmqpConnection, ChannelSlot } from '../../amqp/connection.js';
 import { parseAmqpUrl } from '../../amqp/url.js';
 import { ConfigurationError, ConnectionError } from '../../errors/index.js';
 import type {
@@ -72,26 +72,16 @@ const CONSUMER_TIMEOUT_MS = 24 * 60 * 60 * 1000;
 const CONNECT_TIMEOUT_MS = 4_000;
 const PUBLISH_TIMEOUT_MS = 30_000;
 
-interface Publisher {
-  ch: ConfirmChannel;
-  generation: number;
-}
-
 export class AmqpBroker implements Broker {
   readonly capabilities: BrokerCapabilities;
   readonly settings: QueueSettings;
   readonly delayedDelivery: DelayedDelivery;
-  /** The delay levels, declared once per connection (by generation). */
-  private levels: { generation: number; done: Promise<void> } | null = null;
   private readonly conn: AmqpConnection;
   private readonly connectMs: number;
   private readonly publishMs: number;
-  private publisher: Promise<Publisher> | null = null;
+  private readonly publisher: ChannelSlot<ConfirmChannel>;
   private consumer: Promise<ConsumerState> | null = null;
   private consumerGeneration = 0;
-  /** Queues declared on the current connection (kombu's maybe_declare cache), by connection generation. */
-  private declared = new Map<string, Promise<void>>();
-  private declaredGeneration = 0;
   private writeTail: Promise<unknown> = Promise.resolve();
   private asking = 0;
   private readonly consumerTimeoutMs: number;
@@ -126,16 +116,12 @@ export class AmqpBroker implements Broker {
       },
       onBack: () => options.onConnectionEvent?.({ type: 'back' }),
     });
+    this.publisher = new ChannelSlot((waitMs) => this.conn.confirmChannel(waitMs));
   }
 
   async connect(): Promise<void> {
     await this.conn.open();
-    const ch = await this.conn.channel(this.connectMs);
-    try {
-      await declareDeadLetterQueue(ch);
-    } finally {
-      await ch.close().catch(() => undefined);
-    }
+    await this.conn.withChannel((ch) => declareDeadLetterQueue(ch));
   }
 
   /** Remote control and events on this broker: kombu's pidbox and celeryev exchanges (mailbox.ts), own connection. */
@@ -175,7 +161,7 @@ export class AmqpBroker implements Broker {
     deadline: number,
   ): Promise<{ ok: true; confirmed: Promise<void> } | { ok: false; error: unknown }> {
     try {
-      const pub = await this.publishChannel(Math.max(1, deadline - Date.now()));
+      const pub = await this.publisher.get(Math.max(1, deadline - Date.now()));
       for (const queue of new Set(batch.map((m) => m.queue))) await this.declare(queue);
       const confirms = batch.map(
         (m) =>
@@ -184,13 +170,12 @@ export class AmqpBroker implements Broker {
             const options = publishOptions(m.message, priority);
             const confirm = (err: unknown) => (err ? reject(err) : resolve());
             const wait = this.capabilities.nativeDelay && m.notBefore !== undefined ? delaySeconds(m.notBefore) : 0;
-            if (wait > 0) pub.ch.publish(DELAY_ENTRY, delayedRoutingKey(wait, m.queue), m.message.body, options, confirm);
-            else pub.ch.publish('', m.queue, m.message.body, options, confirm);
+            if (wait > 0) pub.publish(DELAY_ENTRY, delayedRoutingKey(wait, m.queue), m.message.body, options, confirm);
+            else pub.publish('', m.queue, m.message.body, options, confirm);
           }),
       );
       return { ok: true, confirmed: Promise.all(confirms).then(() => undefined) };
     } catch (error) {
-      this.publisher = null;
       return { ok: false, error };
     }
   }
@@ -200,80 +185,21 @@ export class AmqpBroker implements Broker {
     return new ConnectionError(`cannot publish to RabbitMQ at ${this.conn.target}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
   }
 
-  private publishChannel(waitMs: number): Promise<Publisher> {
-    if (this.publisher) return this.publisher;
-    const made = (async () => {
-      const model = await this.conn.current(waitMs);
-      const generation = this.conn.generation;
-      const ch = await model.createConfirmChannel();
-      ch.on('error', () => undefined);
-      ch.on('close', () => {
-        if (this.publisher === made) this.publisher = null;
-      });
-      return { ch, generation };
-    })();
-    made.catch(() => this.publisher === made && (this.publisher = null));
-    this.publisher = made;
-    return made;
-  }
-
   /**
    * Declares a task queue once per connection. A queue that exists with other arguments (declared by a different
    * configuration) is used as it is, with a warning in the error it would otherwise be.
    */
   private declare(queue: string): Promise<void> {
-    if (this.declaredGeneration !== this.conn.generation) {
-      this.declared = new Map();
-      this.declaredGeneration = this.conn.generation;
-    }
-    let p = this.declared.get(queue);
-    if (!p) {
-      p = this.withChannel((ch) => declareTaskQueue(ch, queue, this.settings))
-        .catch(async (err: unknown) => {
-          if ((err as { code?: number }).code !== 406) throw err;
-          // PRECONDITION_FAILED: the queue is there with other arguments; it still takes messages.
-          await this.withChannel((ch) => ch.checkQueue(queue));
-        })
-        .then(async () => {
-          if (!this.capabilities.nativeDelay) return;
-          await this.delayLevels();
-          await this.withChannel((ch) => bindToDelivery(ch, queue));
-        });
-      p.catch(() => this.declared.get(queue) === p && this.declared.delete(queue));
-      this.declared.set(queue, p);
-    }
-    return p;
-  }
-
-  private delayLevels(): Promise<void> {
-    const generation = this.conn.generation;
-    if (this.levels?.generation !== generation) {
-      const done = this.withChannel((ch) => declareDelayLevels(ch));
-      done.catch(() => this.levels?.done === done && (this.levels = null));
-      this.levels = { generation, done };
-    }
-    return this.levels.done;
-  }
-
-  /** Runs `fn` on a short-lived channel: a declaration the server refuses closes that channel, not a shared one. */
-  private async withChannel<T>(fn: (ch: Channel) => Promise<T>, waitMs = this.connectMs): Promise<T> {
-    const ch = await this.conn.channel(waitMs);
-    ch.on('error', () => undefined);
-    try {
-      return await fn(ch);
-    } finally {
-      await ch.close().catch(() => undefined);
-    }
-  }
-
-  private async withConfirmChannel<T>(fn: (ch: ConfirmChannel) => Promise<T>): Promise<T> {
-    const ch = await this.conn.confirmChannel(this.connectMs);
-    ch.on('error', () => undefined);
-    try {
-      return await fn(ch);
-    } finally {
-      await ch.close().catch(() => undefined);
-    }
+    return this.conn.once(`queue:${queue}`, async () => {
+      await this.conn.withChannel((ch) => declareTaskQueue(ch, queue, this.settings)).catch(async (err: unknown) => {
+        if ((err as { code?: number }).code !== 406) throw err;
+        // PRECONDITION_FAILED: the queue is there with other arguments; it still takes messages.
+        await this.conn.withChannel((ch) => ch.checkQueue(queue));
+      });
+      if (!this.capabilities.nativeDelay) return;
+      await this.conn.once('delay-levels', () => this.conn.withChannel((ch) => declareDelayLevels(ch)));
+      await this.conn.withChannel((ch) => bindToDelivery(ch, queue));
+    });
   }
 
   // ---- consuming ----
@@ -300,7 +226,7 @@ export class AmqpBroker implements Broker {
           return got.concat(state.take(queues, max - got.length, this.isSettled));
         }
         // The window first: a consumer started under the old one would be sent more than was asked for.
-        await state.setWindow(this.asking);
+        await state.setWindow(this.asking, options.window);
         await state.follow(queues, (q) => this.declare(q));
         const got = state.take(queues, max, this.isSettled);
         const left = until - Date.now();
@@ -347,6 +273,11 @@ export class AmqpBroker implements Broker {
     return state;
   }
 
+  async release(queues: readonly string[]): Promise<void> {
+    const state = await this.consumer?.catch(() => null);
+    await state?.release(queues).catch(() => undefined);
+  }
+
   async ack(tags: readonly string[]): Promise<void> {
     const state = await this.consumer?.catch(() => null);
     for (const tag of tags) {
@@ -386,7 +317,7 @@ export class AmqpBroker implements Broker {
       failed_at: new Date().toISOString(),
     };
     const { body, headers } = letters.deadLetterMessage(delivery.raw, record);
-    await this.withConfirmChannel(
+    await this.conn.withConfirmChannel(
       (ch) =>
         new Promise<void>((resolve, reject) =>
           ch.publish('', DEAD_LETTER_QUEUE, body, { headers, deliveryMode: 2, contentType: 'application/json' }, (err) => (err ? reject(err) : resolve())),
@@ -404,32 +335,32 @@ export class AmqpBroker implements Broker {
   }
 
   async purge(queue: string): Promise<number> {
-    return this.withChannel(async (ch) => {
+    return this.conn.withChannel(async (ch) => {
       const exists = await ch.checkQueue(queue).then(() => true, () => false);
       return exists ? (await ch.purgeQueue(queue)).messageCount : 0;
     }).catch((err: unknown) => (isNotFound(err) ? 0 : Promise.reject(err)));
   }
 
   async size(queue: string): Promise<number> {
-    return this.withChannel(async (ch) => (await ch.checkQueue(queue)).messageCount).catch((err: unknown) =>
+    return this.conn.withChannel(async (ch) => (await ch.checkQueue(queue)).messageCount).catch((err: unknown) =>
       isNotFound(err) ? 0 : Promise.reject(err),
     );
   }
 
   listDeadLetters(options: { queue?: string; limit?: number } = {}): Promise<DeadLetter[]> {
-    return this.withChannel((ch) => letters.listDeadLetters(ch, options));
+    return this.conn.withChannel((ch) => letters.listDeadLetters(ch, options));
   }
 
   requeueDeadLetters(ids: readonly string[]): Promise<number> {
-    return this.withConfirmChannel((ch) => letters.requeueDeadLetters(ch, ids, (q) => this.declare(q)));
+    return this.conn.withConfirmChannel((ch) => letters.requeueDeadLetters(ch, ids, (q) => this.declare(q)));
   }
 
   deleteDeadLetters(ids: readonly string[]): Promise<number> {
-    return this.withChannel((ch) => letters.deleteDeadLetters(ch, ids));
+    return this.conn.withChannel((ch) => letters.deleteDeadLetters(ch, ids));
   }
 
   purgeDeadLetters(options: { queue?: string } = {}): Promise<number> {
-    return this.withChannel((ch) => letters.purgeDeadLetters(ch, options));
+    return this.conn.withChannel((ch) => letters.purgeDeadLetters(ch, options));
   }
 
   async close(): Promise<void> {

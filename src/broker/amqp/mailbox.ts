@@ -34,7 +34,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
-import { AmqpConnection } from '../../amqp/connection.js';
+import { AmqpConnection, ChannelSlot, closeChannel } from '../../amqp/connection.js';
 import { parseAmqpUrl } from '../../amqp/url.js';
 import { ConnectionError, DecodeError } from '../../errors/index.js';
 import { decodeEnvelope } from '../../protocol/envelope.js';
@@ -124,10 +124,7 @@ export class AmqpMailbox implements Mailbox {
   private readonly events: Record<string, number>;
   private readonly eventPrefix: string;
   private readonly onError: (err: Error) => void;
-  private publisher: Promise<ConfirmChannel> | null = null;
-  /** Exchanges declared on the current connection (kombu's maybe_declare cache), by connection generation. */
-  private declared = new Map<string, Promise<void>>();
-  private declaredGeneration = 0;
+  private readonly publisher: ChannelSlot<ConfirmChannel>;
   private readonly consumers = new Set<Consumer>();
   private closed = false;
 
@@ -150,6 +147,7 @@ export class AmqpMailbox implements Mailbox {
       onLost: (error) => options.onConnectionEvent?.({ type: 'lost', error }),
       onBack: () => options.onConnectionEvent?.({ type: 'back' }),
     });
+    this.publisher = new ChannelSlot((waitMs) => this.conn.confirmChannel(waitMs));
   }
 
   async connect(): Promise<void> {
@@ -216,8 +214,7 @@ export class AmqpMailbox implements Mailbox {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([...this.consumers].map((c) => c.close()));
-    const publisher = await this.publisher?.catch(() => null);
-    await publisher?.close().catch(() => undefined);
+    // Closing the connection closes the publisher's channel too.
     await this.conn.close();
   }
 
@@ -252,7 +249,7 @@ export class AmqpMailbox implements Mailbox {
       try {
         await this.conn.current(this.connectMs);
         await this.declareExchange(exchange);
-        const ch = await this.publishChannel();
+        const ch = await this.publisher.get(this.connectMs);
         await new Promise<void>((resolve, reject) => {
           ch.publish(exchange.name, routingKey, message.body, publishOptions(message, priority), (err) => (err ? reject(err) : resolve()));
           written = true;
@@ -268,47 +265,14 @@ export class AmqpMailbox implements Mailbox {
     }
   }
 
-  private publishChannel(): Promise<ConfirmChannel> {
-    if (this.publisher) return this.publisher;
-    const made = (async () => {
-      const ch = await this.conn.confirmChannel(this.connectMs);
-      ch.on('error', () => undefined);
-      ch.on('close', () => {
-        if (this.publisher === made) this.publisher = null;
-      });
-      return ch;
-    })();
-    made.catch(() => this.publisher === made && (this.publisher = null));
-    this.publisher = made;
-    return made;
-  }
-
   /**
    * Declares an exchange once per connection, on a channel of its own: a declaration the server refuses
    * (PRECONDITION_FAILED, declared otherwise by someone else) closes that channel, not the shared publisher.
    */
   declareExchange(spec: ExchangeSpec): Promise<void> {
-    if (this.declaredGeneration !== this.conn.generation) {
-      this.declared = new Map();
-      this.declaredGeneration = this.conn.generation;
-    }
-    let p = this.declared.get(spec.name);
-    if (!p) {
-      p = this.withChannel(async (ch) => void (await ch.assertExchange(spec.name, spec.type, { durable: spec.durable, autoDelete: false })));
-      p.catch(() => this.declared.get(spec.name) === p && this.declared.delete(spec.name));
-      this.declared.set(spec.name, p);
-    }
-    return p;
-  }
-
-  private async withChannel<T>(fn: (ch: Channel) => Promise<T>): Promise<T> {
-    const ch = await this.conn.channel(this.connectMs);
-    ch.on('error', () => undefined);
-    try {
-      return await fn(ch);
-    } finally {
-      await ch.close().catch(() => undefined);
-    }
+    return this.conn.once(`exchange:${spec.name}`, () =>
+      this.conn.withChannel(async (ch) => void (await ch.assertExchange(spec.name, spec.type, { durable: spec.durable, autoDelete: false })), this.connectMs),
+    );
   }
 
   /** @internal */
@@ -346,7 +310,7 @@ class Consumer {
       await ch.bindQueue(spec.queue, spec.exchange.name, spec.bindingKey);
       await ch.consume(spec.queue, (msg) => this.onMessage(ch, msg), { noAck: true });
     } catch (err) {
-      await ch.close().catch(() => undefined);
+      await closeChannel(ch);
       throw err;
     }
     if (this.closed) {
@@ -378,7 +342,7 @@ class Consumer {
    */
   private async discard(ch: Channel): Promise<void> {
     await ch.deleteQueue(this.spec.queue).catch(() => undefined);
-    await ch.close().catch(() => undefined);
+    await closeChannel(ch);
   }
 
   private onMessage(ch: Channel, msg: ConsumeMessage | null): void {
