@@ -3,6 +3,7 @@
  * connection closes (instead of a visibility timeout), the prefetch window, reconnects. The file works in a vhost
  * of its own (test/services.ts), removed at the end.
  */
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { connect, type ChannelModel } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -216,6 +217,18 @@ describe.skipIf(!service.ok)('amqp broker: Celery topology and AMQP behaviour', 
       expect(() => new AmqpBroker({ url }), url).toThrow(ConfigurationError);
     }
     expect(() => new AmqpBroker({ url: 'amqp://u:secret@h//?heartbeat=x' })).toThrow(/amqp:\/\/u:\*\*\*@h/);
+  });
+
+  it('negotiates the heartbeat the URL asks for and names its connection', async (ctx) => {
+    if (space?.vhost === '/') return ctx.skip();
+    const broker = new AmqpBroker({ url: `${URL}?heartbeat=17` });
+    await broker.connect();
+    try {
+      const listed = spawnSync('rabbitmqctl', ['list_connections', '-p', space!.vhost, 'timeout', 'client_properties'], { encoding: 'utf8' }).stdout;
+      expect(listed).toMatch(new RegExp(`^17\\s.*celerity-broker-${process.pid}`, 'm'));
+    } finally {
+      await broker.close();
+    }
   });
 
   it('names every broker it tried, in one line, when none can be reached', async () => {
