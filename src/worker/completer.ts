@@ -14,7 +14,7 @@ import type { Logger } from '../util/logger.js';
 import type { ResultBackend, ResultEntry } from '../backend/port.js';
 import type { Broker } from '../broker/port.js';
 import { EncodeError, formatTraceback, serializeError, toError } from '../errors/index.js';
-import { markEncodable, metaEncodeError } from '../protocol/encodable.js';
+import { isTriviallyEncodable, markEncodable, metaEncodeError } from '../protocol/encodable.js';
 import { buildResultMeta } from '../protocol/result-meta.js';
 import type { ResultMeta, TaskRequest, TaskState } from '../protocol/types.js';
 import { Batcher } from '../util/batcher.js';
@@ -131,7 +131,7 @@ export class Completer {
    */
   private storable(outcome: Outcome, completion: boolean): ResultMeta {
     const meta = this.meta(outcome);
-    const bad = metaEncodeError(meta);
+    const bad = isTriviallyEncodable(meta) ? null : metaEncodeError(meta);
     if (!bad) return markEncodable(meta);
     if (bad.field === 'result' || bad.field === 'children') {
       if (!completion) throw bad.error;
