@@ -20,6 +20,34 @@ export interface Job {
   timeStart?: number;
   /** The process that runs it (a pool child's, or the worker's own). */
   workerPid?: number;
+  /** Held for its ETA by this worker (not for a rate-limit slot). */
+  etaHold?: boolean;
+}
+
+/**
+ * The jobs a worker holds until a time (an ETA, a rate-limit slot), by delivery tag, counting those held for their
+ * ETA: on a broker that cannot hold them itself those do not fill the prefetch window (see Worker.inflight).
+ */
+export class HeldJobs extends Map<string, Job> {
+  /** How many of the jobs held are waiting for their ETA. */
+  eta = 0;
+
+  override set(tag: string, job: Job): this {
+    const before = super.get(tag);
+    if (before?.etaHold) this.eta--;
+    if (job.etaHold) this.eta++;
+    return super.set(tag, job);
+  }
+
+  override delete(tag: string): boolean {
+    if (super.get(tag)?.etaHold) this.eta--;
+    return super.delete(tag);
+  }
+
+  override clear(): void {
+    this.eta = 0;
+    super.clear();
+  }
 }
 
 /**
@@ -38,5 +66,6 @@ export function newJob(delivery: Delivery, req: TaskRequest, task: AnyTask): Job
     rateCleared: false,
     timeStart: undefined,
     workerPid: undefined,
+    etaHold: false,
   };
 }

@@ -19,7 +19,7 @@ import { runTask } from './run-task.js';
 import { checkPoolSettings, openPool, type PoolKind } from './pool-select.js';
 import type { ExecutionPool } from './pools/pool.js';
 import { Autoscaler, type AutoscaleOptions } from './autoscale.js';
-import type { Job } from './job.js';
+import { HeldJobs, type Job } from './job.js';
 import { readDelivery, startOf } from './intake.js';
 import { WorkerNode, type NodeHost, type NodeOptions } from './node.js';
 import { StoredRevocations } from './stored-revocations.js';
@@ -32,6 +32,9 @@ import { LoopWatch, StallReporter, stallThreshold } from './loop-watch.js';
 
 
 export type { WorkerOptions } from './options.js';
+
+/** ETA tasks a worker holds beyond its prefetch window on a broker that cannot hold them (see etaAside). */
+const ETA_HOLD_LIMIT = 10_000;
 
 /** How many parts the prefetch window is reserved in while the queue has a backlog (see consume()). */
 const RESERVE_SPLIT = 4;
@@ -47,7 +50,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly shutdownTimeout: number;
   private broker!: Broker;
   private readonly waiting: Job[] = [];
-  private readonly held = new Map<string, Job>();
+  private readonly held = new HeldJobs();
   private readonly running = new Map<string, Job>();
   /** Ran, slot given back, result and ack still being written; still counted against prefetch until acked. */
   private readonly finishing = new Map<string, Job>();
@@ -274,7 +277,18 @@ export class Worker extends EventEmitter<WorkerEvents> {
    * their results and acks are being written.
    */
   private inflight(): number {
-    return this.waiting.length + this.held.size + this.running.size + Math.max(0, this.finishing.size - 2 * this.prefetch);
+    return this.waiting.length + this.held.size - this.etaAside() + this.running.size + Math.max(0, this.finishing.size - 2 * this.prefetch);
+  }
+
+  /**
+   * ETA tasks held outside the prefetch window. On a broker that holds delayed messages itself (nativeDelay) only
+   * near ETAs are held here, and they count. On one that cannot (RabbitMQ classic queues without delayed delivery)
+   * every ETA task is held by a worker, and counting them would stop the worker from taking any other task once a
+   * window's worth waits for a later time; so they are set aside, as Celery raises its basic.qos for each, up to
+   * ETA_HOLD_LIMIT, which bounds the memory they take.
+   */
+  private etaAside(): number {
+    return this.broker.capabilities.nativeDelay ? 0 : Math.min(this.held.eta, ETA_HOLD_LIMIT);
   }
 
   /**
@@ -297,7 +311,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         const dropped = following.filter((q) => !this.queues.includes(q));
         following = [...this.queues];
         if (dropped.length) await this.broker.release?.(dropped);
-        const deliveries = await this.broker.reserve(this.queues, { max, waitMs: 1000, signal, held: this.heldTags, window: this.prefetch });
+        const deliveries = await this.broker.reserve(this.queues, { max, waitMs: 1000, signal, held: this.heldTags, window: this.prefetch + this.etaAside() });
         // A revoke stored before these were reserved is applied before they are looked at; if the revocations
         // cannot be read, the batch goes back to the broker rather than run unchecked.
         if (this.revocations && deliveries.length && !(await this.revocations.poll())) {
@@ -370,7 +384,13 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const start = startOf(req, Date.now(), { nativeDelay: this.broker.capabilities.nativeDelay, parkAfterMs: this.app.conf.etaParkThreshold * 1000 });
     if (start.kind === 'expired') this.track(this.outcomes.revoke(job, 'expired'));
     else if (start.kind === 'park') this.track(this.outcomes.park(job, start.due));
-    else if (start.kind === 'hold') this.hold(job, start.until, () => this.schedule(job));
+    else if (start.kind === 'hold') {
+      job.etaHold = true;
+      this.hold(job, start.until, () => {
+        job.etaHold = false;
+        this.schedule(job);
+      });
+    }
     else this.schedule(job);
   }
 
