@@ -29,6 +29,7 @@ import { RateGate } from './rate-limit.js';
 import type { WorkerOptions } from './options.js';
 import { holdUntil, isExpired } from './expiry.js';
 import { LoopWatch, StallReporter, stallThreshold } from './loop-watch.js';
+import { ReserveLoop } from './reserve-loop.js';
 
 
 export type { WorkerOptions } from './options.js';
@@ -36,8 +37,6 @@ export type { WorkerOptions } from './options.js';
 /** ETA tasks a worker holds beyond its prefetch window on a broker that cannot hold them (see etaAside). */
 const ETA_HOLD_LIMIT = 10_000;
 
-/** How many parts the prefetch window is reserved in while the queue has a backlog (see consume()). */
-const RESERVE_SPLIT = 4;
 
 export class Worker extends EventEmitter<WorkerEvents> {
   readonly hostname: string;
@@ -58,8 +57,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly sideOps = new Set<Promise<void>>();
   private readonly fetchAbort = new AbortController();
   /** Messages asked for by reserves still in flight. */
-  private requested = 0;
-  private roomWaiter: (() => void) | undefined;
+  private reserver: ReserveLoop | undefined;
   private loop: Promise<void> | undefined;
   private housekeeping: Housekeeping | undefined;
   private loopWatch: LoopWatch | undefined;
@@ -180,7 +178,20 @@ export class Worker extends EventEmitter<WorkerEvents> {
       onTick: () => this.stalls.tick(),
     });
     this.loopWatch.start();
-    this.loop = this.consume();
+    const revocations = this.revocations;
+    this.reserver = new ReserveLoop({
+      broker,
+      log: this.log,
+      queues: () => this.queues,
+      prefetch: () => this.prefetch,
+      inflight: () => this.inflight(),
+      slotIdle: () => this.waiting.length === 0 && this.running.size < this.concurrency,
+      window: () => this.prefetch + this.etaAside(),
+      heldTags: this.heldTags,
+      checkRevocations: revocations ? () => revocations.poll() : undefined,
+      accept: (d) => this.accept(d),
+    });
+    this.loop = this.reserver.run(this.fetchAbort.signal);
     this.emit('ready');
   }
 
@@ -291,69 +302,6 @@ export class Worker extends EventEmitter<WorkerEvents> {
     return this.broker.capabilities.nativeDelay ? 0 : Math.min(this.held.eta, ETA_HOLD_LIMIT);
   }
 
-  /**
-   * Keeps the prefetch window full. While the queue has a backlog (the last reserve came back full), the window is
-   * reserved in RESERVE_SPLIT parts with all of them in flight at once, so this process decodes and runs one part
-   * while Redis prepares the next (with one whole-window reserve at a time the worker sat idle for every reserve:
-   * 17% of a c=100 drain; two halves left it 26% idle, four parts about 20%).
-   */
-  private async consume(): Promise<void> {
-    const signal = this.fetchAbort.signal;
-    const fetching = new Set<Promise<void>>();
-    let failures = 0;
-    let backlog = false;
-    // What the last reserve named: a queue dropped since (cancel_consumer) is released, so a push transport stops
-    // sending it here.
-    let following: readonly string[] = [];
-    const fetch = async (max: number): Promise<void> => {
-      this.requested += max;
-      try {
-        const dropped = following.filter((q) => !this.queues.includes(q));
-        following = [...this.queues];
-        if (dropped.length) await this.broker.release?.(dropped);
-        const deliveries = await this.broker.reserve(this.queues, { max, waitMs: 1000, signal, held: this.heldTags, window: this.prefetch + this.etaAside() });
-        // A revoke stored before these were reserved is applied before they are looked at; if the revocations
-        // cannot be read, the batch goes back to the broker rather than run unchecked.
-        if (this.revocations && deliveries.length && !(await this.revocations.poll())) {
-          await Promise.all(deliveries.map((d) => this.broker.reject(d.tag, { requeue: true, reason: 'revocations unreadable' })));
-          throw new Error('cannot read the revocations; the reserved messages went back to their queues');
-        }
-        failures = 0;
-        backlog = deliveries.length === max;
-        this.requested -= max;
-        for (const d of deliveries) this.accept(d);
-      } catch (err) {
-        this.requested -= max;
-        backlog = false;
-        if (signal.aborted) return;
-        failures++;
-        const delay = Math.min(30_000, 200 * 2 ** Math.min(failures, 8));
-        this.log.error({ err: toError(err).message, retryInMs: delay }, 'cannot reserve from the broker; retrying');
-        // Still counted in `fetching` while it waits, which holds the loop back for the backoff.
-        await sleep(delay, signal).promise;
-      }
-    };
-    while (!signal.aborted) {
-      const room = this.prefetch - this.inflight() - this.requested;
-      // Refill in batches: when a part of the prefetch window is free, or at once when a slot would otherwise idle.
-      // Refilling on every finished task made one round trip per task at c=10 (0.6x BullMQ's rate on Redis).
-      const starving = this.waiting.length === 0 && this.running.size < this.concurrency && this.requested === 0;
-      const chunk = Math.ceil(this.prefetch / RESERVE_SPLIT);
-      const full = fetching.size >= (backlog ? RESERVE_SPLIT : 1);
-      if (full || room <= 0 || !this.queues.length || (!starving && room < chunk)) {
-        await new Promise<void>((resolve) => (this.roomWaiter = resolve));
-        continue;
-      }
-      const pending = fetch(backlog ? Math.min(room, chunk) : room);
-      fetching.add(pending);
-      void pending.finally(() => {
-        fetching.delete(pending);
-        this.wakeLoop();
-      });
-    }
-    await Promise.all(fetching);
-  }
-
   /** Side operations (dead-lettering, expiry, parking) that shutdown must wait for before connections close. */
   private track(op: Promise<void>): void {
     this.sideOps.add(op);
@@ -361,9 +309,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   }
 
   private wakeLoop(): void {
-    const w = this.roomWaiter;
-    this.roomWaiter = undefined;
-    w?.();
+    this.reserver?.wake();
   }
 
   /** Classifies a fresh delivery: dead-letter it, drop it as expired, hold it until its ETA, or schedule it. */
