@@ -303,6 +303,11 @@ export class Celerity implements TaskSender, CanvasApp {
           connectTimeout: this._conf.brokerConnectionTimeout,
           commandTimeout: this._conf.redisSocketTimeout,
           busyTimeout: this._conf.sqliteBusyTimeout,
+          // Celery's "Connection to broker lost. Trying to re-establish the connection..." and its recovery.
+          onConnectionEvent: (e) =>
+            e.type === 'lost'
+              ? this.log.warn({ err: e.error.message, broker: maskUrl(this._conf.broker) }, 'connection to the broker lost; reconnecting')
+              : this.log.info({ broker: maskUrl(this._conf.broker) }, 'connection to the broker re-established'),
         }));
       // A failed connect is not cached: the next call tries again (the worker's loop retries with backoff).
       made.then(

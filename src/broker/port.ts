@@ -161,4 +161,6 @@ export interface BrokerOptions {
   commandTimeout?: number;
   /** Seconds a write to a file store waits for another process's lock, without blocking the event loop. */
   busyTimeout?: number;
+  /** Told when a connection that reopens by itself (AMQP) is lost and when it is back, for the log. */
+  onConnectionEvent?: (event: { type: 'lost'; error: Error } | { type: 'back' }) => void;
 }

@@ -94,6 +94,7 @@ const TRANSPORTS: readonly Transport[] = [
         url,
         connectTimeoutMs: ms(o.connectTimeout),
         publishTimeoutMs: ms(o.commandTimeout),
+        onConnectionEvent: o.onConnectionEvent,
       }),
     mailbox: async (url, o) => new (await import('../broker/amqp/mailbox.js')).AmqpMailbox({ url, connectionName: o.connectionName, connectTimeoutMs: o.connectTimeoutMs }),
   },
