@@ -43,3 +43,30 @@ export function awaitResult(taskId: string, options: WaitOptions, register: (set
     unregister = register(settle);
   });
 }
+
+/** The waiters of an in-process backend, by task id: `wait` registers one, `resolve` settles a task's. */
+export class Waiters {
+  private readonly byId = new Map<string, Set<Settle>>();
+
+  wait(taskId: string, options: WaitOptions): Promise<ResultMeta> {
+    return awaitResult(taskId, options, (settle) => {
+      const set = this.byId.get(taskId) ?? new Set<Settle>();
+      this.byId.set(taskId, set);
+      set.add(settle);
+      return () => {
+        set.delete(settle);
+        if (set.size === 0) this.byId.delete(taskId);
+      };
+    });
+  }
+
+  /** Settles every waiter of `taskId` with `meta()` (called once per waiter, so each may get its own copy). */
+  resolve(taskId: string, meta: () => ResultMeta): void {
+    for (const w of [...(this.byId.get(taskId) ?? [])]) w.resolve(meta());
+  }
+
+  /** Rejects every waiter (the backend is closing). */
+  rejectAll(err: Error): void {
+    for (const set of [...this.byId.values()]) for (const w of [...set]) w.reject(err);
+  }
+}

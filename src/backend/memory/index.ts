@@ -12,7 +12,7 @@ import { READY_STATES } from '../../protocol/types.js';
 import { ConnectionError } from '../../errors/index.js';
 import { assertMetaEncodable } from '../../protocol/encodable.js';
 import { jsonColumnText, parseJson } from '../../protocol/json.js';
-import { awaitResult, type Settle } from '../wait.js';
+import { Waiters } from '../wait.js';
 
 export interface MemoryBackendOptions {
   /** Default result lifetime in seconds; 0 = forever. Default 86400 (Celery's). */
@@ -44,7 +44,7 @@ export class MemoryBackend implements ResultBackend {
   private readonly counters = new Map<string, Stored<number>>();
   private readonly groups = new Map<string, Stored<GroupMeta>>();
   private readonly chords = new Map<string, Stored<Chord>>();
-  private readonly waiters = new Map<string, Set<Settle>>();
+  private readonly waiters = new Waiters();
   private closed = false;
 
   constructor(options: MemoryBackendOptions = {}) {
@@ -140,15 +140,7 @@ export class MemoryBackend implements ResultBackend {
     if (signal?.aborted) throw signal.reason;
     const current = this.live(this.results, taskId)?.value;
     if (current && READY_STATES.has(current.status)) return copy(current);
-    return awaitResult(taskId, options, (settle) => {
-      const set = this.waiters.get(taskId) ?? new Set<Settle>();
-      this.waiters.set(taskId, set);
-      set.add(settle);
-      return () => {
-        set.delete(settle);
-        if (set.size === 0) this.waiters.delete(taskId);
-      };
-    });
+    return this.waiters.wait(taskId, options);
   }
 
   async cleanup(): Promise<number> {
@@ -167,9 +159,7 @@ export class MemoryBackend implements ResultBackend {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const set of [...this.waiters.values()]) {
-      for (const w of [...set]) w.reject(new ConnectionError('result backend closed while waiting'));
-    }
+    this.waiters.rejectAll(new ConnectionError('result backend closed while waiting'));
   }
 
   private check(): void {
@@ -183,7 +173,7 @@ export class MemoryBackend implements ResultBackend {
     const value = copy({ ...meta, task_id: taskId });
     this.results.set(taskId, { value, expiresAt: this.expiresAt(options) });
     if (!READY_STATES.has(value.status)) return;
-    for (const w of [...(this.waiters.get(taskId) ?? [])]) w.resolve(copy(value));
+    this.waiters.resolve(taskId, () => copy(value));
   }
 
   /**

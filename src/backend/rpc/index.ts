@@ -19,7 +19,7 @@ import { decodeResultMeta, encodeResultMeta } from '../../protocol/result-meta.j
 import type { ResultMeta } from '../../protocol/types.js';
 import { READY_STATES } from '../../protocol/types.js';
 import type { ChordPart, GroupMeta, ResultBackend, ResultEntry, SetOptions, WaitOptions } from '../port.js';
-import { awaitResult, type Settle } from '../wait.js';
+import { Waiters } from '../wait.js';
 
 export interface RpcBackendOptions {
   /** The AMQP broker the results travel over (the app's broker URL). */
@@ -41,7 +41,7 @@ export class RpcBackend implements ResultBackend {
   private readonly conn: AmqpConnection;
   private readonly connectMs: number;
   private readonly metas = new Map<string, ResultMeta>();
-  private readonly waiters = new Map<string, Set<Settle>>();
+  private readonly waiters = new Waiters();
   private readonly publisher: ChannelSlot<ConfirmChannel>;
   /** The reply queue's consumer, declared and started again after a lost connection. */
   private readonly consumer: ChannelSlot<Channel>;
@@ -104,7 +104,7 @@ export class RpcBackend implements ResultBackend {
       if (this.metas.size <= MAX_KEPT) break;
       this.metas.delete(key);
     }
-    if (READY_STATES.has(meta.status)) for (const w of [...(this.waiters.get(id) ?? [])]) w.resolve(meta);
+    if (READY_STATES.has(meta.status)) this.waiters.resolve(id, () => meta);
   }
 
   async get(taskId: string): Promise<ResultMeta | null> {
@@ -150,15 +150,7 @@ export class RpcBackend implements ResultBackend {
     await this.listen();
     const known = this.metas.get(taskId);
     if (known && READY_STATES.has(known.status)) return known;
-    return awaitResult(taskId, options, (settle) => {
-      const set = this.waiters.get(taskId) ?? new Set<Settle>();
-      this.waiters.set(taskId, set);
-      set.add(settle);
-      return () => {
-        set.delete(settle);
-        if (set.size === 0) this.waiters.delete(taskId);
-      };
-    });
+    return this.waiters.wait(taskId, options);
   }
 
   async incr(): Promise<number> {
@@ -197,7 +189,7 @@ export class RpcBackend implements ResultBackend {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const set of this.waiters.values()) for (const w of [...set]) w.reject(new ConnectionError('the result backend was closed'));
+    this.waiters.rejectAll(new ConnectionError('the result backend was closed'));
     await this.conn.close();
   }
 }
