@@ -16,7 +16,7 @@ import { cli } from '../e2e/worker-process.js';
 import { Celerity, ControlClient, EventReceiver, type Worker } from '../../src/index.js';
 import type { ReceivedEvent } from '../../src/control/index.js';
 import { PYTHON, freshVhost, pingRabbit, requireService } from '../services.js';
-import { captureEvents } from './processes.js';
+import { Seen, captureEvents, runToEnd } from './processes.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const pyDir = path.join(root, 'test/interop/py');
@@ -40,8 +40,8 @@ describe.skipIf(!ready.ok)(`remote control and events with Python Celery 5.2 on 
   let worker: Worker;
   let client: ControlClient;
   let receiver: EventReceiver;
-  const pyEvents: ReceivedEvent[] = [];
-  const eventWaiters = new Set<() => void>();
+  const seen = new Seen<ReceivedEvent>();
+  const pyEvents = seen.all;
   /** The Celery worker's output. */
   const workerLog: string[] = [];
 
@@ -53,29 +53,9 @@ describe.skipIf(!ready.ok)(`remote control and events with Python Celery 5.2 on 
   });
 
   /** `python -m celery -A control_proj -b <url> ...` to completion. */
-  const celery = (...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-    new Promise((resolve) => {
-      const proc = spawn(PYTHON, ['-m', 'celery', '-A', 'control_proj', '-b', vhost.url, ...args], { env: pyEnv(), cwd: pyDir, stdio: ['ignore', 'pipe', 'pipe'] });
-      procs.push(proc);
-      let stdout = '';
-      let stderr = '';
-      proc.stdout!.on('data', (d) => (stdout += d));
-      proc.stderr!.on('data', (d) => (stderr += d));
-      proc.once('close', (code) => resolve({ code, stdout, stderr }));
-    });
+  const celery = (...args: string[]) => runToEnd(procs, PYTHON, ['-m', 'celery', '-A', 'control_proj', '-b', vhost.url, ...args], { env: pyEnv(), cwd: pyDir });
 
-  /** Resolves with the first event from the Celery worker that `match` accepts, seen or still to come. */
-  const pyEvent = (match: (e: ReceivedEvent) => boolean): Promise<ReceivedEvent> =>
-    new Promise((resolve) => {
-      const check = (): void => {
-        const found = pyEvents.find(match);
-        if (!found) return;
-        eventWaiters.delete(check);
-        resolve(found);
-      };
-      eventWaiters.add(check);
-      check();
-    });
+  const pyEvent = (match: (e: ReceivedEvent) => boolean): Promise<ReceivedEvent> => seen.first(match);
 
   beforeAll(async () => {
     vhost = await freshVhost('amqp-control');
@@ -91,8 +71,7 @@ describe.skipIf(!ready.ok)(`remote control and events with Python Celery 5.2 on 
     receiver = new EventReceiver({ url: vhost.url, wakeup: false });
     receiver.on((e) => {
       if (e.hostname !== pyNode) return;
-      pyEvents.push(e);
-      for (const check of [...eventWaiters]) check();
+      seen.add(e);
     });
     await Promise.all([client.connect(), receiver.start()]);
     const pyArgs = ['-m', 'celery', '-A', 'control_proj', 'worker', '-Q', pyQueue, '-c', '1', '-n', pyNode, '-l', 'info', '-E', '--without-gossip'];
@@ -141,17 +120,8 @@ describe.skipIf(!ready.ok)(`remote control and events with Python Celery 5.2 on 
   }, 40_000);
 
   it('celerity inspect ping and registered (the built CLI) reach both the Celery worker and the Celerity worker', async () => {
-    const celerity = (...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-      new Promise((resolve) => {
-        const env = { ...pyEnv(), CELERITY_BROKER_URL: vhost.url, CELERITY_RESULT_BACKEND: 'memory://' };
-        const proc = spawn(process.execPath, [cli, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-        procs.push(proc);
-        let stdout = '';
-        let stderr = '';
-        proc.stdout!.on('data', (d) => (stdout += d));
-        proc.stderr!.on('data', (d) => (stderr += d));
-        proc.once('close', (code) => resolve({ code, stdout, stderr }));
-      });
+    const celerity = (...args: string[]) =>
+      runToEnd(procs, process.execPath, [cli, ...args], { env: { ...pyEnv(), CELERITY_BROKER_URL: vhost.url, CELERITY_RESULT_BACKEND: 'memory://' } });
     const ping = await celerity('inspect', 'ping', '--timeout', '2', '--json');
     expect(ping.code, ping.stderr).toBe(0);
     const replies = JSON.parse(ping.stdout) as Record<string, unknown>;

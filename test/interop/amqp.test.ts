@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Celerity, EventReceiver, GroupResult, TaskRevokedError, chain, chord, group, type AsyncResult, type Worker } from '../../src/index.js';
 import type { ReceivedEvent } from '../../src/control/index.js';
 import { PYTHON, freshVhost, pingRabbit, pingRedis, requireService } from '../services.js';
-import { startUntilReady } from './processes.js';
+import { Seen, startUntilReady } from './processes.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const pyDir = path.join(root, 'test/interop/py');
@@ -199,21 +199,10 @@ describe.skipIf(!ready.ok)(`interop with Python Celery 5.2 on RabbitMQ${ready.ok
   let tsMain: CelerityWorker;
   let pyMain: PyWorker;
   let receiver: EventReceiver;
-  const pyEvents: ReceivedEvent[] = [];
-  const eventWaiters = new Set<() => void>();
+  const seen = new Seen<ReceivedEvent>();
+  const pyEvents = seen.all;
 
-  /** Resolves with the first event of the main Celery worker that `match` accepts, seen or still to come. */
-  const pyEvent = (match: (e: ReceivedEvent) => boolean): Promise<ReceivedEvent> =>
-    new Promise((resolve) => {
-      const check = (): void => {
-        const found = pyEvents.find(match);
-        if (!found) return;
-        eventWaiters.delete(check);
-        resolve(found);
-      };
-      eventWaiters.add(check);
-      check();
-    });
+  const pyEvent = (match: (e: ReceivedEvent) => boolean): Promise<ReceivedEvent> => seen.first(match);
 
   beforeAll(async () => {
     vhost = await freshVhost('amqp-interop');
@@ -222,8 +211,7 @@ describe.skipIf(!ready.ok)(`interop with Python Celery 5.2 on RabbitMQ${ready.ok
     receiver = new EventReceiver({ url: vhost.url, wakeup: false });
     receiver.on((e) => {
       if (e.hostname !== node('py-main')) return;
-      pyEvents.push(e);
-      for (const check of [...eventWaiters]) check();
+      seen.add(e);
     });
     await receiver.start();
     [tsMain, pyMain] = await Promise.all([

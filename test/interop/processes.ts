@@ -60,3 +60,45 @@ export function captureEvents(python: string, args: string[], env: NodeJS.Proces
   );
   return { listening, done, proc };
 }
+
+/** Runs `cmd` to its end (added to `owned` meanwhile), with what it printed. */
+export function runToEnd(
+  owned: ChildProcess[],
+  cmd: string,
+  args: string[],
+  options: { env: NodeJS.ProcessEnv; cwd?: string },
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const proc = spawn(cmd, args, { env: options.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    owned.push(proc);
+    let stdout = '';
+    let stderr = '';
+    proc.stdout!.on('data', (d) => (stdout += d));
+    proc.stderr!.on('data', (d) => (stderr += d));
+    proc.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Things seen so far (events), and a wait for the first one a test looks for, seen already or still to come. */
+export class Seen<T> {
+  readonly all: T[] = [];
+  private readonly waiters = new Set<() => void>();
+
+  add(item: T): void {
+    this.all.push(item);
+    for (const check of [...this.waiters]) check();
+  }
+
+  first(match: (item: T) => boolean): Promise<T> {
+    return new Promise((resolve) => {
+      const check = (): void => {
+        const found = this.all.find(match);
+        if (found === undefined) return;
+        this.waiters.delete(check);
+        resolve(found);
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+}
