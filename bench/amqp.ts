@@ -52,6 +52,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { cpuSeconds, exited, killGroup, processTree, stopGroup } from './procs.js';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Channel, ChannelModel } from 'amqplib';
 import type { Redis } from 'ioredis';
@@ -249,38 +250,10 @@ const loads: string[] = [];
 /** Every child started, so that an error or a signal still stops them all (each is a process group leader). */
 const children = new Set<ChildProcess>();
 
-/** Signals the child's process group, a prefork worker's pool children included. */
-function killGroup(proc: ChildProcess, signal: NodeJS.Signals): void {
-  if (proc.pid === undefined) return;
-  try {
-    process.kill(-proc.pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-/** SIGTERM to the child's process group, SIGKILL after `graceMs`. */
+/** SIGTERM to the child's process group, SIGKILL after `graceMs`; no longer tracked. */
 async function stopChild(proc: ChildProcess, graceMs = 20_000): Promise<void> {
-  if (proc.exitCode === null && proc.signalCode === null) {
-    const gone = new Promise((r) => proc.once('exit', r));
-    killGroup(proc, 'SIGTERM');
-    const timer = setTimeout(() => killGroup(proc, 'SIGKILL'), graceMs);
-    await gone;
-    clearTimeout(timer);
-  }
-  killGroup(proc, 'SIGKILL');
+  await stopGroup(proc, graceMs);
   children.delete(proc);
-}
-
-function exited(proc: ChildProcess, ms: number): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    proc.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 }
 
 function killAll(): void {
@@ -412,38 +385,7 @@ function startClient(system: System, celerityModule: string, label: string): Pee
 
 // ---- /proc -----------------------------------------------------------------------------------------------------
 
-/** The process and its descendants (a prefork worker's pool), from /proc/<pid>/task/<tid>/children. */
-function processTree(pid: number): number[] {
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) {
-    let tasks: string[];
-    try {
-      tasks = readdirSync(`/proc/${out[i]}/task`);
-    } catch {
-      continue;
-    }
-    for (const tid of tasks) {
-      try {
-        for (const c of readFileSync(`/proc/${out[i]}/task/${tid}/children`, 'utf8').split(' ')) if (c.trim()) out.push(Number(c));
-      } catch {
-        // exited meanwhile
-      }
-    }
-  }
-  return out;
-}
 
-const CLK_TCK = 100;
-/** User + system CPU seconds of a process (fields 14 and 15 of /proc/<pid>/stat); 0 once it is gone. */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-  } catch {
-    return 0;
-  }
-}
 
 /** RabbitMQ's Erlang VM on this machine (the beam.smp with the most CPU time), if it runs here. */
 function findRabbitPid(): number | undefined {

@@ -24,10 +24,11 @@
  * each system's round and left empty), BENCH_PY_FOLLOW_PARENTS (0), BENCH_JSON=<file> for the raw figures.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { cpuSeconds, exited, killGroup, processTree, stopGroup } from './procs.js';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Redis } from 'ioredis';
 import type * as CelerityModule from '../src/index.js';
@@ -179,12 +180,15 @@ let roleFile = '';
 async function transpileRoles(dir: string): Promise<string> {
   // Loaded here only: the roles must not carry the compiler either.
   const ts = (await import('typescript')).default;
-  const out = ts.transpileModule(readFileSync(benchFile, 'utf8'), {
-    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
-    fileName: benchFile,
-  });
+  const transpile = (from: string) =>
+    ts.transpileModule(readFileSync(from, 'utf8'), {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, verbatimModuleSyntax: false },
+      fileName: from,
+    }).outputText;
   const file = path.join(dir, 'canvas-role.js');
-  writeFileSync(file, out.outputText);
+  writeFileSync(file, transpile(benchFile));
+  // The process helpers it imports, beside it.
+  writeFileSync(path.join(dir, 'procs.js'), transpile(path.join(path.dirname(benchFile), 'procs.ts')));
   return file;
 }
 
@@ -193,41 +197,10 @@ async function transpileRoles(dir: string): Promise<string> {
 /** Every child started, so that an error or a signal still stops them all (each is a process group leader). */
 const children = new Set<ChildProcess>();
 
-/**
- * Signals the child's process group. Also after the leader has exited, for pool children that outlived it: the
- * kernel keeps the group's id out of reuse while any member is alive, so this reaches no one else.
- */
-function killGroup(proc: ChildProcess, signal: NodeJS.Signals): void {
-  if (proc.pid === undefined) return;
-  try {
-    process.kill(-proc.pid, signal);
-  } catch {
-    // already gone
-  }
-}
-
-/** SIGTERM to the child's process group (a prefork worker's pool children included), SIGKILL after `graceMs`. */
+/** SIGTERM to the child's process group, SIGKILL after `graceMs`; no longer tracked. */
 async function stopChild(proc: ChildProcess, graceMs = 20_000): Promise<void> {
-  if (proc.exitCode === null && proc.signalCode === null) {
-    const gone = new Promise((r) => proc.once('exit', r));
-    killGroup(proc, 'SIGTERM');
-    const timer = setTimeout(() => killGroup(proc, 'SIGKILL'), graceMs);
-    await gone;
-    clearTimeout(timer);
-  }
-  killGroup(proc, 'SIGKILL');
+  await stopGroup(proc, graceMs);
   children.delete(proc);
-}
-
-function exited(proc: ChildProcess, ms: number): Promise<void> {
-  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    proc.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 }
 
 function killAll(): void {
@@ -353,26 +326,6 @@ function startChild(system: System, role: 'worker' | 'producer', store: Store, c
 
 // ---- /proc -----------------------------------------------------------------------------------------------------
 
-/** The process and its descendants (a prefork worker's pool), from /proc/<pid>/task/<tid>/children. */
-function processTree(pid: number): number[] {
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) {
-    let tasks: string[];
-    try {
-      tasks = readdirSync(`/proc/${out[i]}/task`);
-    } catch {
-      continue;
-    }
-    for (const tid of tasks) {
-      try {
-        for (const c of readFileSync(`/proc/${out[i]}/task/${tid}/children`, 'utf8').split(' ')) if (c.trim()) out.push(Number(c));
-      } catch {
-        // exited meanwhile
-      }
-    }
-  }
-  return out;
-}
 
 function statusKb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   try {
@@ -394,17 +347,6 @@ function resetPeak(pids: number[]): void {
   }
 }
 
-const CLK_TCK = 100;
-/** User + system CPU seconds of a process (fields 14 and 15 of /proc/<pid>/stat). */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-  } catch {
-    return 0;
-  }
-}
 
 interface Usage {
   pids: number[];
