@@ -52,7 +52,10 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { cpuSeconds, exited, killGroup, processTree, stopGroup } from './procs.js';
+import { cpuSeconds, processTree } from './procs.js';
+import { killAll, Peer as Child, stopChild, TAG, type ErrorReply } from './peer.js';
+
+type Peer = Child<Reply>;
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Channel, ChannelModel } from 'amqplib';
 import type { Redis } from 'ioredis';
@@ -87,8 +90,6 @@ const WARMUP_QUEUE = 'amqp-bench-warmup';
 const TASK = 'bench.amqp.noop';
 /** The Celery worker's node name, for add_consumer. */
 const CELERY_NODE = 'amqpbench@bench';
-/** Lines of the child protocol start with this, so log lines on the same stdout are passed through, not parsed. */
-const TAG = '@@bench ';
 
 const AMQP_URL = `amqp://${encodeURIComponent(AMQP_USER)}:${encodeURIComponent(AMQP_PASSWORD)}@${AMQP_HOST}:${AMQP_PORT}/${encodeURIComponent(VHOST)}`;
 const REDIS_BROKER_URL = `redis://${REDIS_HOST}:${REDIS_PORT}/${BROKER_DB}`;
@@ -108,8 +109,7 @@ type Reply =
   | { type: 'sent'; startUs: number; endUs: number; cpuMs: number }
   | { type: 'consuming' }
   | { type: 'first'; us: number }
-  | { type: 'roundtrips'; samples: number[]; startUs: number; endUs: number; cpuMs: number }
-  | { type: 'error'; message: string; trace?: string };
+  | { type: 'roundtrips'; samples: number[]; startUs: number; endUs: number; cpuMs: number };
 
 /** CLOCK_MONOTONIC in µs: process.hrtime here, time.monotonic_ns() in Python, one clock for every process. */
 const nowUs = () => Number(process.hrtime.bigint() / 1000n);
@@ -118,7 +118,7 @@ const nowUs = () => Number(process.hrtime.bigint() / 1000n);
 // Child roles: a Celerity worker or client (the orchestrator runs this same file with `worker` / `client`).
 // =================================================================================================================
 
-function reply(r: Reply): void {
+function reply(r: Reply | ErrorReply): void {
   process.stdout.write(`${TAG}${JSON.stringify(r)}\n`);
 }
 
@@ -247,89 +247,7 @@ const loads: string[] = [];
 
 // ---- processes ------------------------------------------------------------------------------------------------
 
-/** Every child started, so that an error or a signal still stops them all (each is a process group leader). */
-const children = new Set<ChildProcess>();
 
-/** SIGTERM to the child's process group, SIGKILL after `graceMs`; no longer tracked. */
-async function stopChild(proc: ChildProcess, graceMs = 20_000): Promise<void> {
-  await stopGroup(proc, graceMs);
-  children.delete(proc);
-}
-
-function killAll(): void {
-  for (const proc of children) killGroup(proc, 'SIGKILL');
-}
-
-/** A child speaking the line protocol: commands on stdin, `@@bench {json}` replies on stdout. */
-class Peer {
-  private readonly replies: Reply[] = [];
-  private waiters: (() => void)[] = [];
-  failure: Error | undefined;
-  readonly log: string[] = [];
-
-  constructor(
-    readonly proc: ChildProcess,
-    readonly label: string,
-  ) {
-    children.add(proc);
-    const keep = (line: string) => {
-      this.log.push(line);
-      if (this.log.length > 200) this.log.shift();
-    };
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      if (line.startsWith(TAG)) {
-        this.replies.push(JSON.parse(line.slice(TAG.length)) as Reply);
-        this.wake();
-      } else keep(line);
-    });
-    createInterface({ input: proc.stderr! }).on('line', keep);
-    proc.stdin!.on('error', () => undefined);
-    proc.on('exit', (code, signal) => {
-      this.failure ??= new Error(`${label} exited (${signal ?? code}):\n${this.log.slice(-30).join('\n')}`);
-      this.wake();
-    });
-  }
-
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
-  }
-
-  send(command: string): void {
-    this.proc.stdin!.write(`${command}\n`);
-  }
-
-  /** The first reply of `type` (replies of other types stay queued); an error reply or the child's exit throws. */
-  async expect<T extends Reply['type']>(type: T, timeoutMs: number): Promise<Extract<Reply, { type: T }>> {
-    const deadline = Date.now() + timeoutMs;
-    while (true) {
-      const i = this.replies.findIndex((r) => r.type === type || r.type === 'error');
-      if (i >= 0) {
-        const r = this.replies.splice(i, 1)[0]!;
-        if (r.type === 'error') throw new Error(`${this.label}: ${r.message}${r.trace ? `\n${r.trace}` : ''}`);
-        return r as Extract<Reply, { type: T }>;
-      }
-      if (this.failure) throw this.failure;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${this.label}: no ${type} within ${timeoutMs / 1000} s\n${this.log.slice(-20).join('\n')}`);
-      await new Promise<void>((resolve) => {
-        this.waiters.push(resolve);
-        setTimeout(resolve, Math.min(left, 1000));
-      });
-    }
-  }
-
-  async request<T extends Reply['type']>(command: string, type: T, timeoutMs: number): Promise<Extract<Reply, { type: T }>> {
-    this.send(command);
-    return this.expect(type, timeoutMs);
-  }
-
-  /** Asks it to leave, then stops its process group. */
-  async close(): Promise<void> {
-    this.send('exit');
-    await exited(this.proc, 10_000);
-    await stopChild(this.proc, 5_000);
-  }
-}
 
 function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('CELERITY_')));
@@ -373,14 +291,14 @@ function startWorker(system: System, celerityModule: string): Peer {
         { cwd: path.join(benchDir, 'py'), detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: pyEnv(system) },
       )
     : nodeRole(system, 'worker', celerityModule);
-  return new Peer(proc, `${system} worker`);
+  return new Child<Reply>(proc, `${system} worker`);
 }
 
 function startClient(system: System, celerityModule: string, label: string): Peer {
   const proc = isCelery(system)
     ? spawn('/usr/bin/python3', ['amqp_driver.py'], { cwd: path.join(benchDir, 'py'), detached: true, stdio: ['pipe', 'pipe', 'pipe'], env: pyEnv(system) })
     : nodeRole(system, 'client', celerityModule);
-  return new Peer(proc, `${system} ${label}`);
+  return new Child<Reply>(proc, `${system} ${label}`);
 }
 
 // ---- /proc -----------------------------------------------------------------------------------------------------

@@ -28,7 +28,10 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSyn
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { cpuSeconds, exited, killGroup, processTree, stopGroup } from './procs.js';
+import { cpuSeconds, exited, processTree } from './procs.js';
+import { killAll, Peer as Child, stopChild, TAG, type ErrorReply } from './peer.js';
+
+type Peer = Child<Reply>;
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Redis } from 'ioredis';
 import type * as CelerityModule from '../src/index.js';
@@ -46,8 +49,6 @@ const PORT = Number(env.BENCH_REDIS_PORT ?? 6379);
 const DB = Number(env.BENCH_REDIS_DB ?? 11);
 const REDIS_URL = `redis://${HOST}:${PORT}/${DB}`;
 const QUEUE = 'canvas';
-/** Lines of the child protocol start with this, so log lines on the same stdout are passed through, not parsed. */
-const TAG = '@@bench ';
 
 type System = 'celerity-redis' | 'celerity-sqlite' | 'celery-redis';
 const ALL_SYSTEMS: System[] = ['celerity-redis', 'celerity-sqlite', 'celery-redis'];
@@ -61,14 +62,13 @@ const root = path.resolve(benchDir, '..');
 type Reply =
   | { type: 'ready'; pid: number }
   | { type: 'chord'; publishMs: number; totalMs: number; length: number; sum: number }
-  | { type: 'chain'; publishMs: number; totalMs: number; value: number }
-  | { type: 'error'; message: string; trace?: string };
+  | { type: 'chain'; publishMs: number; totalMs: number; value: number };
 
 // =================================================================================================================
 // Child roles: a Celerity worker or producer (the orchestrator runs this same file with `worker` / `producer`).
 // =================================================================================================================
 
-function reply(r: Reply): void {
+function reply(r: Reply | ErrorReply): void {
   process.stdout.write(`${TAG}${JSON.stringify(r)}\n`);
 }
 
@@ -187,25 +187,13 @@ async function transpileRoles(dir: string): Promise<string> {
     }).outputText;
   const file = path.join(dir, 'canvas-role.js');
   writeFileSync(file, transpile(benchFile));
-  // The process helpers it imports, beside it.
-  writeFileSync(path.join(dir, 'procs.js'), transpile(path.join(path.dirname(benchFile), 'procs.ts')));
+  // The helpers it imports, beside it.
+  for (const helper of ['procs', 'peer']) writeFileSync(path.join(dir, `${helper}.js`), transpile(path.join(path.dirname(benchFile), `${helper}.ts`)));
   return file;
 }
 
 // ---- processes ------------------------------------------------------------------------------------------------
 
-/** Every child started, so that an error or a signal still stops them all (each is a process group leader). */
-const children = new Set<ChildProcess>();
-
-/** SIGTERM to the child's process group, SIGKILL after `graceMs`; no longer tracked. */
-async function stopChild(proc: ChildProcess, graceMs = 20_000): Promise<void> {
-  await stopGroup(proc, graceMs);
-  children.delete(proc);
-}
-
-function killAll(): void {
-  for (const proc of children) killGroup(proc, 'SIGKILL');
-}
 
 /** The snapshot and the stores' directories, removed however the run ends. */
 const tempDirs = new Set<string>();
@@ -223,76 +211,6 @@ function removeTemp(dir?: string): void {
   }
 }
 
-/** A child speaking the line protocol: commands on stdin, `@@bench {json}` replies on stdout. */
-class Peer {
-  private readonly replies: Reply[] = [];
-  private waiter: (() => void) | undefined;
-  private failure: Error | undefined;
-  readonly log: string[] = [];
-
-  constructor(
-    readonly proc: ChildProcess,
-    readonly label: string,
-  ) {
-    children.add(proc);
-    const keep = (line: string) => {
-      this.log.push(line);
-      if (this.log.length > 200) this.log.shift();
-    };
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      if (line.startsWith(TAG)) {
-        this.replies.push(JSON.parse(line.slice(TAG.length)) as Reply);
-        this.wake();
-      } else keep(line);
-    });
-    createInterface({ input: proc.stderr! }).on('line', keep);
-    proc.stdin!.on('error', () => undefined);
-    let died: (err: Error) => void = () => undefined;
-    this.died = new Promise<never>((_, reject) => (died = reject));
-    this.died.catch(() => undefined);
-    proc.on('exit', (code, signal) => {
-      this.failure ??= new Error(`${label} exited (${signal ?? code}):\n${this.log.slice(-30).join('\n')}`);
-      died(this.failure);
-      this.wake();
-    });
-  }
-
-  /** Rejects when the child exits: raced against the other side's replies, so a crashed worker fails the round. */
-  readonly died: Promise<never>;
-
-  private wake(): void {
-    const w = this.waiter;
-    this.waiter = undefined;
-    w?.();
-  }
-
-  send(command: string): void {
-    this.proc.stdin!.write(`${command}\n`);
-  }
-
-  async next(timeoutMs: number): Promise<Reply> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.replies.length) {
-      if (this.failure) throw this.failure;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${this.label}: no reply within ${timeoutMs / 1000} s`);
-      await new Promise<void>((resolve) => {
-        this.waiter = resolve;
-        setTimeout(resolve, Math.min(left, 1000));
-      });
-    }
-    const r = this.replies.shift()!;
-    if (r.type === 'error') throw new Error(`${this.label}: ${r.message}${r.trace ? `\n${r.trace}` : ''}`);
-    return r;
-  }
-
-  async request<T extends Reply['type']>(command: string, type: T, timeoutMs: number): Promise<Extract<Reply, { type: T }>> {
-    this.send(command);
-    const r = await this.next(timeoutMs);
-    if (r.type !== type) throw new Error(`${this.label}: expected ${type}, got ${JSON.stringify(r)}`);
-    return r as Extract<Reply, { type: T }>;
-  }
-}
 
 function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('CELERITY_')));
@@ -321,7 +239,7 @@ function startChild(system: System, role: 'worker' | 'producer', store: Store, c
       env: { ...cleanEnv(), BENCH_CELERITY_MODULE: celerityModule, BENCH_CANVAS_URL: store.url, BENCH_MARKS: store.marks },
     });
   }
-  return new Peer(proc, `${system} ${role}`);
+  return new Child<Reply>(proc, `${system} ${role}`);
 }
 
 // ---- /proc -----------------------------------------------------------------------------------------------------
