@@ -45,6 +45,12 @@ export interface AmqpUrl {
 }
 
 export const AMQP_SCHEMES = ['amqp', 'amqps', 'pyamqp'] as const;
+
+/**
+ * The query options of a broker URL read by the broker rather than the connection. The mailbox and the rpc://
+ * backend accept them too, so one URL serves tasks, remote control, events and results.
+ */
+export const BROKER_URL_PARAMS: readonly string[] = ['max_priority', 'queue_type', 'consumer_timeout', 'delayed_delivery'];
 const DEFAULT_HEARTBEAT = 60;
 const TLS_OPTIONS = ['ssl_ca_certs', 'ssl_certfile', 'ssl_keyfile', 'ssl_cert_reqs', 'ssl_server_hostname'];
 const CONNECTION_OPTIONS = ['heartbeat', 'connect_timeout', 'frame_max', ...TLS_OPTIONS];

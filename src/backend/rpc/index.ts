@@ -13,7 +13,7 @@
  */
 import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { AmqpConnection, ChannelSlot } from '../../amqp/connection.js';
-import { parseAmqpUrl } from '../../amqp/url.js';
+import { BROKER_URL_PARAMS, parseAmqpUrl } from '../../amqp/url.js';
 import { CelerityError, ConfigurationError, ConnectionError } from '../../errors/index.js';
 import { decodeResultMeta, encodeResultMeta } from '../../protocol/result-meta.js';
 import type { ResultMeta } from '../../protocol/types.js';
@@ -50,7 +50,7 @@ export class RpcBackend implements ResultBackend {
   constructor(private readonly options: RpcBackendOptions) {
     let url;
     try {
-      url = parseAmqpUrl(options.brokerUrl, { setting: 'broker', params: ['max_priority', 'queue_type', 'consumer_timeout', 'delayed_delivery'] });
+      url = parseAmqpUrl(options.brokerUrl, { setting: 'broker', params: BROKER_URL_PARAMS });
     } catch {
       throw new ConfigurationError('backend', 'rpc://', 'rpc:// with an AMQP broker (amqp://, amqps://, pyamqp://): results travel over it');
     }

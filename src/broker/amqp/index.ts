@@ -17,7 +17,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ConfirmChannel } from 'amqplib';
 import { AmqpConnection, ChannelSlot } from '../../amqp/connection.js';
-import { parseAmqpUrl } from '../../amqp/url.js';
+import { BROKER_URL_PARAMS, parseAmqpUrl } from '../../amqp/url.js';
 import { ConfigurationError, ConnectionError } from '../../errors/index.js';
 import type {
   Broker,
@@ -35,7 +35,7 @@ import { ConsumerState, taskIdOf } from './consumer.js';
 import * as letters from './dead-letters.js';
 import { AmqpMailbox } from './mailbox.js';
 import { publishOptions } from './messages.js';
-import { BROKER_URL_PARAMS, DEAD_LETTER_QUEUE, declareDeadLetterQueue, declareTaskQueue, type QueueSettings, type QueueType } from './topology.js';
+import { DEAD_LETTER_QUEUE, declareDeadLetterQueue, declareTaskQueue, type QueueSettings, type QueueType } from './topology.js';
 import { DELAY_ENTRY, bindToDelivery, declareDelayLevels, delaySeconds, delayedRoutingKey } from './delayed.js';
 
 export type { QueueType } from './topology.js';

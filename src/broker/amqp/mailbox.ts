@@ -35,13 +35,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import { AmqpConnection, ChannelSlot, closeChannel } from '../../amqp/connection.js';
-import { parseAmqpUrl } from '../../amqp/url.js';
+import { BROKER_URL_PARAMS, parseAmqpUrl } from '../../amqp/url.js';
 import { ConnectionError, DecodeError } from '../../errors/index.js';
 import { decodeEnvelope } from '../../protocol/envelope.js';
 import type { BrokerMessage } from '../../protocol/types.js';
 import type { Mailbox, MailboxQueue, MailboxSubscription, SubscribeOptions } from '../mailbox.js';
 import { publishOptions, toDelivery } from './messages.js';
-import { BROKER_URL_PARAMS } from './topology.js';
 
 export interface AmqpMailboxOptions {
   /** The broker URL (`amqp://`, `amqps://`, `pyamqp://`, several separated by `;`). */

@@ -13,12 +13,6 @@ import type { Channel } from 'amqplib';
 
 export type QueueType = 'classic' | 'quorum';
 
-/**
- * The query options of a broker URL read by the broker rather than the connection; the mailbox accepts them too, so
- * one URL serves tasks, remote control and events.
- */
-export const BROKER_URL_PARAMS = ['max_priority', 'queue_type', 'consumer_timeout', 'delayed_delivery'];
-
 export interface QueueSettings {
   /** `x-max-priority` of every task queue; none: priorities are ignored by the server (Celery's default). */
   maxPriority?: number;
