@@ -8,7 +8,7 @@ import tseslint from 'typescript-eslint';
  */
 const LAYERS = [
   ['util', 'errors'],
-  ['protocol'],
+  ['protocol', 'schedule'],
   ['redis', 'sqlite', 'amqp'],
   ['broker', 'backend'],
   ['transports'],
@@ -16,7 +16,7 @@ const LAYERS = [
   ['canvas'],
   ['control'],
   ['app'],
-  ['worker'],
+  ['worker', 'beat'],
   ['cli'],
 ];
 

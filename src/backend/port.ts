@@ -3,6 +3,7 @@
  * way to wait for a result without polling where the store can notify (pub/sub, LISTEN/NOTIFY, a shared counter).
  */
 import type { ResultMeta, TaskState } from '../protocol/types.js';
+import type { ScheduleStore } from './schedules.js';
 
 export interface SetOptions {
   /** Time to live in ms; undefined = the backend's default expiry; 0 = keep forever. */
@@ -87,6 +88,11 @@ export interface ResultBackend {
   waitFor(taskId: string, options?: WaitOptions): Promise<ResultMeta>;
   /** Removes expired results; resolves to how many. */
   cleanup(): Promise<number>;
+  /**
+   * The store's periodic-task schedules, lease and fire records (beat), on this backend's connection; absent
+   * where the backend keeps no state of its own (rpc://). Opened on first call, closed with the backend.
+   */
+  schedules?(): ScheduleStore;
   close(): Promise<void>;
 }
 
