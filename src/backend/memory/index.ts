@@ -13,6 +13,8 @@ import { ConnectionError } from '../../errors/index.js';
 import { assertMetaEncodable } from '../../protocol/encodable.js';
 import { jsonColumnText, parseJson } from '../../protocol/json.js';
 import { Waiters } from '../wait.js';
+import type { ScheduleStore } from '../schedules.js';
+import { MemoryScheduleStore } from './schedules.js';
 
 export interface MemoryBackendOptions {
   /** Default result lifetime in seconds; 0 = forever. Default 86400 (Celery's). */
@@ -46,6 +48,7 @@ export class MemoryBackend implements ResultBackend {
   private readonly chords = new Map<string, Stored<Chord>>();
   private readonly waiters = new Waiters();
   private closed = false;
+  private scheduleStore: MemoryScheduleStore | null = null;
 
   constructor(options: MemoryBackendOptions = {}) {
     this.defaultTtlMs = (options.resultExpires ?? 86_400) * 1000;
@@ -155,6 +158,11 @@ export class MemoryBackend implements ResultBackend {
       }
     }
     return n;
+  }
+
+  /** The schedule store, kept beside the results for the life of this backend; fails as the backend does once closed. */
+  schedules(): ScheduleStore {
+    return (this.scheduleStore ??= new MemoryScheduleStore(() => this.check()));
   }
 
   async close(): Promise<void> {

@@ -20,6 +20,8 @@ import { ChangeWatcher } from '../../sqlite/watcher.js';
 import type { Mark } from '../../sqlite/watcher.js';
 import { createSchema, metaToParams, partToRow, prepareStatements, rowToMeta, rowToPart } from './statements.js';
 import type { ResultRow, Statements } from './statements.js';
+import type { ScheduleStore } from '../schedules.js';
+import { SqliteScheduleStore } from './schedules.js';
 
 export interface SqliteBackendOptions {
   /** Database file; may be the broker's. `:memory:` gives a private store (tests only). */
@@ -49,6 +51,7 @@ export class SqliteBackend implements ResultBackend {
   private watcher: ChangeWatcher | null = null;
   private readonly waiters = new Set<Waiter>();
   private unsubscribe: (() => void) | null = null;
+  private scheduleStore: SqliteScheduleStore | null = null;
 
   constructor(private readonly options: SqliteBackendOptions) {
     retryWhileBusy(this, ['connect', 'set', 'setMany', 'delete', 'incr', 'setChordSize', 'chordPartReturn', 'chordDone', 'saveGroup', 'deleteGroup', 'cleanup'], {
@@ -194,6 +197,17 @@ export class SqliteBackend implements ResultBackend {
         stmts.cleanupChords.run({ now }).changes,
     );
     return removeExpired.immediate();
+  }
+
+  /**
+   * The schedule store on this backend's connection. It may be taken before `connect()`; its tables are created on
+   * its first use after it, so a file used only for results never gets them.
+   */
+  schedules(): ScheduleStore {
+    return (this.scheduleStore ??= new SqliteScheduleStore(() => this.open().db, {
+      file: this.options.path,
+      timeoutMs: this.options.busyTimeoutMs ?? 5000,
+    }));
   }
 
   /** Rejects pending `waitFor` calls with ConnectionError and closes the connection. */
