@@ -24,6 +24,8 @@ import { backendUrlOptions } from './url.js';
 import { evalFramed } from '../../redis/framed.js';
 import { connectionFailure } from '../../redis/url.js';
 import { openRedis } from '../../redis/connect.js';
+import type { ScheduleStore } from '../schedules.js';
+import { RedisScheduleStore } from './schedules.js';
 
 export interface RedisBackendOptions {
   /** redis://, rediss://, unix:// or sentinel:// URL; `?global_keyprefix=` prefixes every key and channel. */
@@ -46,6 +48,7 @@ export class RedisBackend implements ResultBackend {
   private readonly keys: KeyNames;
   /** host:port or socket path, for messages. */
   private readonly target: string;
+  private scheduleStore: RedisScheduleStore | null = null;
 
   constructor(private readonly options: RedisBackendOptions) {
     const parsed = backendUrlOptions(options.url);
@@ -169,6 +172,18 @@ export class RedisBackend implements ResultBackend {
   /** Nothing to do: Redis deletes expired keys itself (Celery's `supports_autoexpire`), so this removes none. */
   async cleanup(): Promise<number> {
     return 0;
+  }
+
+  /**
+   * The schedule store on this backend's command connection, under `celerity:beat:` after the global key prefix.
+   * It may be taken before `connect()` and follows the backend across a close and reconnect.
+   */
+  schedules(): ScheduleStore {
+    return (this.scheduleStore ??= new RedisScheduleStore({
+      client: () => this.open(),
+      command: (pending) => this.command(pending),
+      key: (name) => this.keys.other(name),
+    }));
   }
 
   /** Rejects pending `waitFor` calls with ConnectionError and closes both connections. */
