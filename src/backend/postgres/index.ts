@@ -17,6 +17,8 @@ import { exactJsonTypes } from './json-columns.js';
 import { foldEntries, resultColumns, rowToMeta, rowToPart, sql } from './statements.js';
 import type { ChordPartRow, ResultRow } from './statements.js';
 import { channelFor, parsePostgresUrl } from './url.js';
+import type { ScheduleStore } from '../schedules.js';
+import { PostgresScheduleStore } from './schedules.js';
 
 export interface PostgresBackendOptions {
   /** postgresql://, postgres:// or db+postgresql[+driver]:// URL; see ./url.ts for its options. */
@@ -45,6 +47,7 @@ export class PostgresBackend implements ResultBackend {
   private readonly channel: string;
   /** The URL with its password masked, for messages. */
   private readonly target: string;
+  private scheduleStore: PostgresScheduleStore | null = null;
 
   constructor(private readonly options: PostgresBackendOptions) {
     const url = parsePostgresUrl(options.url);
@@ -188,6 +191,21 @@ export class PostgresBackend implements ResultBackend {
   async cleanup(): Promise<number> {
     const { rows } = await this.query<{ removed: number }>(sql('cleanup.sql'));
     return rows[0]?.removed ?? 0;
+  }
+
+  /**
+   * The schedule store on this backend's pool, in the tables of migration 3 (in the URL's schema). It may be taken
+   * before `connect()` and follows the backend across a close and reconnect.
+   */
+  schedules(): ScheduleStore {
+    return (this.scheduleStore ??= new PostgresScheduleStore({
+      query: (text, values) => this.query(text, values),
+      pool: () => this.open(),
+      failure: (err) =>
+        err instanceof DatabaseError || err instanceof ConnectionError
+          ? err
+          : new ConnectionError(`PostgreSQL result backend at ${this.target}: ${oneLine(err)}`, { cause: err }),
+    }));
   }
 
   /** Rejects pending `waitFor` calls with ConnectionError and closes the LISTEN connection and the pool. */

@@ -12,6 +12,7 @@ import { sql } from './statements.js';
 export const MIGRATIONS: readonly { version: number; file: string }[] = [
   { version: 1, file: 'migrations/001-results.sql' },
   { version: 2, file: 'migrations/002-canvas.sql' },
+  { version: 3, file: 'migrations/003-schedules.sql' },
 ];
 
 /**
