@@ -1,6 +1,7 @@
 /**
  * Fits a message's args and kwargs to a task function before it runs, so a wrong call is reported as Python
- * would ("missing 1 required positional argument") instead of surfacing later as `undefined` inside the task.
+ * would ("add() missing 1 required positional argument: 'y'", naming the parameters when the task declares
+ * `params`) instead of surfacing later as `undefined` inside the task.
  *
  * Celery kwargs reach a TypeScript task through its declared `params` (parameter names): each kwarg is placed at
  * its parameter's position. With `varKwargs`, other kwargs are allowed and read from `this.kwargs` (Python's
@@ -35,10 +36,23 @@ export function bindArguments(task: AnyTask, args: readonly unknown[], kwargs: R
   if (params && bound.length > params.length) {
     throw new TypeError(`${task.name}() takes ${params.length} positional arguments but ${bound.length} were given`);
   }
-  const given = bound.filter((_, i) => i in bound).length;
-  if (given < required || bound.length < required) {
-    const missing = required - given;
-    throw new TypeError(`${task.name}() missing ${missing} required positional argument${missing === 1 ? '' : 's'}`);
-  }
+  const missing: number[] = [];
+  for (let i = 0; i < required; i++) if (!(i in bound)) missing.push(i);
+  if (missing.length) throw new TypeError(missingMessage(task, missing));
   return bound;
+}
+
+/**
+ * Python's words for a call short of arguments: `add() missing 1 required positional argument: 'y'`, and with
+ * several, `'x' and 'y'` or `'a', 'b', and 'c'`. The names need the task's `params`; without them (or when they do
+ * not name every missing position) the message gives the count alone.
+ */
+function missingMessage(task: AnyTask, missing: readonly number[]): string {
+  const n = missing.length;
+  const head = `${task.name}() missing ${n} required positional argument${n === 1 ? '' : 's'}`;
+  const params = task.options.params;
+  if (!params || missing.some((i) => i >= params.length)) return head;
+  const names = missing.map((i) => `'${params[i]}'`);
+  const listed = n === 1 ? names[0] : n === 2 ? `${names[0]} and ${names[1]}` : `${names.slice(0, -1).join(', ')}, and ${names[n - 1]}`;
+  return `${head}: ${listed}`;
 }

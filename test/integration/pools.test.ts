@@ -80,7 +80,7 @@ describe.each([
     const missing = await pool.run(job('pool.add', [1]), quiet);
     expect(missing).toMatchObject({ kind: 'failure', badInput: true });
     expect(missing.kind === 'failure' && missing.error).toBeInstanceOf(TypeError);
-    expect(missing.kind === 'failure' && missing.error.message).toBe('pool.add() missing 1 required positional argument');
+    expect(missing.kind === 'failure' && missing.error.message).toBe("pool.add() missing 1 required positional argument: 'y'");
     const unknown = await pool.run(job('pool.nope'), quiet);
     expect(unknown).toMatchObject({ kind: 'failure', badInput: true });
     expect(unknown.kind === 'failure' && unknown.error).toBeInstanceOf(NotRegistered);

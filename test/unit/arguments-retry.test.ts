@@ -29,6 +29,23 @@ describe('binding Celery args and kwargs to a task function', () => {
     expect(bindArguments(some, [], { x: 5, extra: true })).toEqual([5]);
   });
 
+  it('names the missing parameters as Python does when the task declares params', () => {
+    const three = app.task('unit.three', (a: number, b: number, c: number, d = 0) => a + b + c + d, { params: ['a', 'b', 'c', 'd'] });
+    expect(() => bindArguments(add, [1], {})).toThrow(new TypeError("unit.add() missing 1 required positional argument: 'y'"));
+    expect(() => bindArguments(add, [], { y: 2 })).toThrow(new TypeError("unit.add() missing 1 required positional argument: 'x'"));
+    expect(() => bindArguments(add, [], {})).toThrow(new TypeError("unit.add() missing 2 required positional arguments: 'x' and 'y'"));
+    expect(() => bindArguments(three, [], {})).toThrow(new TypeError("unit.three() missing 3 required positional arguments: 'a', 'b', and 'c'"));
+    // A kwarg past the required ones fills nothing that was missing: both gaps are counted and named.
+    expect(() => bindArguments(three, [1], { d: 4 })).toThrow(new TypeError("unit.three() missing 2 required positional arguments: 'b' and 'c'"));
+  });
+
+  it('gives the count alone when the parameter names are unknown', () => {
+    const bare = app.task('unit.bare', (x: number, y: number) => x + y);
+    const short = app.task('unit.short', (x: number, y: number) => x + y, { params: ['x'], varKwargs: true });
+    expect(() => bindArguments(bare, [1], {})).toThrow(new TypeError('unit.bare() missing 1 required positional argument'));
+    expect(() => bindArguments(short, [], {})).toThrow(new TypeError('unit.short() missing 2 required positional arguments'));
+  });
+
   it('accepts optional parameters left out', () => {
     expect(bindArguments(opt, [1], {})).toEqual([1]);
   });
