@@ -30,6 +30,9 @@ import { taskDict } from '../canvas/dicts.js';
 import type { RevokeTaskOptions } from '../result/results.js';
 import type { ControlClient } from '../control/client.js';
 import { createBuiltins } from './builtins.js';
+import type { ScheduleStore } from '../backend/schedules.js';
+import { ConfigurationError } from '../errors/index.js';
+import { Schedules } from './schedules.js';
 
 /** What a signature of a task known only by name takes and returns: anything (its code is elsewhere). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- deliberately unchecked, like Celery's send_task
@@ -75,6 +78,9 @@ export class Celerity implements TaskSender, CanvasApp {
   readonly canvas: Canvas = new Canvas(this);
   private control: { client: ControlClient; mailbox: Mailbox } | undefined;
   private builtins: Map<string, AnyTask> | undefined;
+  /** The store of `beatStore` when it is not the result backend (closed with the app). */
+  private beatStoreP: Promise<ResultBackend> | undefined;
+  private _schedules: Schedules | undefined;
 
   /**
    * @param main the app's name (Celery's `main`), shown in the worker banner
@@ -336,6 +342,37 @@ export class Celerity implements TaskSender, CanvasApp {
     return p;
   }
 
+  /**
+   * Periodic tasks, changed at run time (running beats see changes within a second).
+   * @example
+   * await app.schedules.add('cleanup', { task: 'maintenance.cleanup', schedule: crontab({ hour: 2, minute: 0 }) });
+   * await app.schedules.pause('cleanup');
+   */
+  get schedules(): Schedules {
+    this._schedules ??= new Schedules(this);
+    return this._schedules;
+  }
+
+  /** Where beat keeps schedules, their state and its lease: `beatStore`, or the result backend. */
+  async scheduleStore(): Promise<ScheduleStore> {
+    const url = this._conf.beatStore;
+    let backend: ResultBackend;
+    if (url === null) backend = await this.backend();
+    else {
+      const made = (this.beatStoreP ??= connectOnce(() => createBackend(url, { resultExpires: this._conf.resultExpires, busyTimeout: this._conf.sqliteBusyTimeout })));
+      made.catch(() => this.beatStoreP === made && (this.beatStoreP = undefined));
+      backend = await made;
+    }
+    if (!backend.schedules) {
+      throw new ConfigurationError(
+        'beatStore',
+        url ?? maskUrl(this._conf.backend),
+        'a store that keeps schedules (sqlite://, redis://, postgresql://): this result backend keeps none, so set beatStore',
+      );
+    }
+    return backend.schedules();
+  }
+
   /** A worker for this app; call `start()` on it. */
   worker(options: WorkerOptions = {}): Worker {
     return new Worker(this, options);
@@ -348,10 +385,10 @@ export class Celerity implements TaskSender, CanvasApp {
     this.control = undefined;
     await control?.client.close();
     await control?.mailbox.close();
-    const [b, r] = [this.brokerP, this.backendP];
-    this.brokerP = this.backendP = undefined;
+    const [b, r, s] = [this.brokerP, this.backendP, this.beatStoreP];
+    this.brokerP = this.backendP = this.beatStoreP = undefined;
     this.connectedBroker = undefined;
-    await Promise.all([b?.then((x) => x.close(), () => undefined), r?.then((x) => x.close(), () => undefined)]);
+    await Promise.all([b, r, s].map((p) => p?.then((x) => x.close(), () => undefined)));
   }
 }
 

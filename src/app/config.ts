@@ -7,6 +7,8 @@ import os from 'node:os';
 import { z } from 'zod';
 import { checkBackendUrl, checkBrokerUrl, describeBackendSchemes, describeBrokerSchemes } from '../transports/index.js';
 import { ConfigurationError } from '../errors/index.js';
+import { normalizeEntry } from './schedule-entries.js';
+import { checkTimezone } from '../schedule/spec.js';
 
 export const DEFAULT_URL = 'sqlite://./celerity.db';
 
@@ -56,6 +58,10 @@ const schema = z
     redisSocketTimeout: z.number().positive(),
     sqliteBusyTimeout: z.number().positive(),
     statedb: z.string().min(1).nullable(),
+    timezone: z.string().min(1),
+    beatSchedule: z.record(z.string().min(1), z.unknown()),
+    beatStore: z.string().min(1).nullable(),
+    beatLeaseTimeout: z.number().min(2),
   })
   .strict();
 
@@ -104,6 +110,11 @@ const EXPECTED: Record<keyof CelerityConfig, string> = {
   redisSocketTimeout: 'a positive number of seconds a Redis command (publish, ack, result read or write) waits for its answer',
   sqliteBusyTimeout: "a positive number of seconds a write waits for another process's lock on the SQLite file",
   statedb: 'a file path where the worker keeps revoked task ids across restarts, or null',
+  timezone: 'an IANA time zone such as Europe/Berlin: the zone of crontab schedules that name none',
+  beatSchedule: 'an object of periodic tasks, name -> {task, schedule, args, kwargs, options, ...} (docs/beat.md)',
+  beatStore:
+    'where beat keeps schedules and their state: a result store URL (sqlite://, redis://, postgresql://), or null for the result backend',
+  beatLeaseTimeout: 'seconds (at least 2) a beat leads without renewing its lease; another beat takes over after it',
 };
 
 export function defaults(): CelerityConfig {
@@ -150,6 +161,10 @@ export function defaults(): CelerityConfig {
     redisSocketTimeout: 30,
     sqliteBusyTimeout: 5,
     statedb: null,
+    timezone: 'UTC',
+    beatSchedule: {},
+    beatStore: null,
+    beatLeaseTimeout: 10,
   };
 }
 
@@ -188,6 +203,8 @@ export const CELERY_NAMES: Readonly<Record<string, keyof CelerityConfig>> = {
   redis_socket_connect_timeout: 'redisSocketConnectTimeout',
   redis_socket_timeout: 'redisSocketTimeout',
   worker_state_db: 'statedb',
+  timezone: 'timezone',
+  beat_schedule: 'beatSchedule',
 };
 
 /** Environment names that differ from the CELERITY_<SCREAMING_SNAKE> rule, kept for the documented contract. */
@@ -218,7 +235,8 @@ function fromEnv(key: keyof CelerityConfig, raw: string, envKey: string): unknow
   const fail = (): never => {
     throw new ConfigurationError(envKey, raw, EXPECTED[key]);
   };
-  if (key === 'statedb') return ['', 'none', 'null'].includes(trimmed.toLowerCase()) ? null : raw;
+  if (key === 'beatSchedule') return parseJsonOr(trimmed, fail);
+  if (key === 'statedb' || key === 'beatStore') return ['', 'none', 'null'].includes(trimmed.toLowerCase()) ? null : raw;
   if (key === 'maxRetries' || key === 'timeLimit' || key === 'softTimeLimit' || key === 'maxTasksPerChild' || key === 'maxMemoryPerChild') {
     if (trimmed === '' || trimmed.toLowerCase() === 'none' || trimmed.toLowerCase() === 'null') return null;
     const n = Number(trimmed);
@@ -303,6 +321,23 @@ export function compileConfig(layers: ConfigLayers = {}): CelerityConfig {
   // app is built, rather than at its first publish or result.
   checkBrokerUrl(config.broker, where('broker'));
   checkBackendUrl(config.backend, where('backend'));
+  if (config.beatStore !== null) checkBackendUrl(config.beatStore, where('beatStore'));
+  try {
+    checkTimezone(config.timezone, where('timezone'));
+  } catch {
+    throw new ConfigurationError(where('timezone'), config.timezone, EXPECTED.timezone);
+  }
+  // Entries are normalized here (a crontab object, a cron string and a number of seconds all become one shape),
+  // so a bad schedule fails when the app is built, not in the beat hours later.
+  const schedule: Record<string, unknown> = {};
+  for (const [name, entry] of Object.entries(config.beatSchedule)) {
+    try {
+      schedule[name] = normalizeEntry(entry, `${where('beatSchedule')}.${name}`);
+    } catch (err) {
+      throw new ConfigurationError(`${where('beatSchedule')}.${name}`, entry, (err as Error).message);
+    }
+  }
+  config.beatSchedule = schedule;
   return deepFreeze(config);
 
   /** The name the user gave the setting under: the CLI flag, the environment variable, or the option. */
