@@ -15,6 +15,12 @@ export { Worker } from './worker/worker.js';
 export type { WorkerOptions } from './worker/worker.js';
 export type { WorkerEvents } from './worker/events.js';
 export type { NodeOptions } from './worker/node.js';
+export { Beat } from './beat/beat.js';
+export type { BeatClock, BeatEvents, BeatOptions, SlotEvent } from './beat/beat.js';
+export { crontab, cron, every, clocked } from './schedule/spec.js';
+export type { ScheduleSpec } from './schedule/spec.js';
+export type { MisfirePolicy, OverlapPolicy, ScheduleEntry, ScheduleEntryInput } from './schedule/entry.js';
+export type { ScheduleInfo, Schedules } from './app/schedules.js';
 export { ControlClient, EventReceiver } from './control/index.js';
 export type {
   BroadcastOptions,
@@ -32,6 +38,7 @@ export type {
 export type { Broker, BrokerCapabilities, DeadLetter, Delivery, OutboundMessage } from './broker/port.js';
 export type { Mailbox, MailboxQueue, MailboxSubscription } from './broker/mailbox.js';
 export type { ChordPart, GroupMeta, ResultBackend } from './backend/port.js';
+export type { ClaimOutcome, FireRecord, Lease, ScheduleStore, StoredSchedule } from './backend/schedules.js';
 export type { ResultMeta, TaskState, SignatureDict } from './protocol/types.js';
 export { States } from './protocol/types.js';
 export {

@@ -8,6 +8,7 @@ import { READY_STATES } from '../protocol/types.js';
 import { maskPassword } from '../util/mask.js';
 import { confirm } from './confirm.js';
 import { appFrom, parseJsonFlag, UsageError, type CommonFlags } from './context.js';
+import { registerBeat } from './beat.js';
 import { registerDeadLetters } from './dead-letters.js';
 import { registerEvents } from './events-view.js';
 import { Exit, fail } from './exit.js';
@@ -65,6 +66,7 @@ common(program.command('worker').description('start a worker'))
   .option('--without-heartbeat', 'send no worker-online/heartbeat/offline events')
   .option('--without-mingle', 'do not ask other nodes for their revoked ids at start')
   .option('--autoscale <max,min>', 'grow the pool up to max with the work held, shrink back to min when idle', autoscaleFlag)
+  .option('-B, --beat', 'also run a beat in this process (any number of workers may: one beat leads)')
   .action(async (o: CommonFlags & WorkerFlags) => {
     if (o.pool && o.pool !== 'async' && !o.app) throw new UsageError(`-P ${o.pool} needs -A: each child loads the app module`);
     const app = await appFrom(o, {
@@ -81,7 +83,13 @@ common(program.command('worker').description('start a worker'))
       statedb: o.statedb,
     });
     await Promise.all([app.broker(), app.backend()]);
-    await runWorker(app, { queues: o.queues, appModule: o.app, autoscale: o.autoscale, node: { heartbeat: !o.withoutHeartbeat, mingle: !o.withoutMingle } });
+    await runWorker(app, {
+      queues: o.queues,
+      appModule: o.app,
+      autoscale: o.autoscale,
+      beat: o.beat,
+      node: { heartbeat: !o.withoutHeartbeat, mingle: !o.withoutMingle },
+    });
   });
 
 interface WorkerFlags {
@@ -99,6 +107,7 @@ interface WorkerFlags {
   withoutHeartbeat?: boolean;
   withoutMingle?: boolean;
   autoscale?: { max: number; min: number };
+  beat?: boolean;
 }
 
 function autoscaleFlag(v: string): { max: number; min: number } {
@@ -163,6 +172,7 @@ common(program.command('purge').description('remove all waiting messages from qu
   });
 
 registerDeadLetters(program, common);
+registerBeat(program, common);
 registerRemoteControl(program, common);
 registerEvents(program, common);
 

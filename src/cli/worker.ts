@@ -9,8 +9,13 @@ import type { NodeOptions } from '../worker/node.js';
 import { fail } from './exit.js';
 import { VERSION } from './version.js';
 import { maskUrl } from './context.js';
+import type { Beat } from '../beat/beat.js';
+import { startBeat } from './beat.js';
 
-export function banner(app: Celerity, worker: { hostname: string; queues: string[]; concurrency: number; prefetch: number; poolKind: string }): string {
+export function banner(
+  app: Celerity,
+  worker: { hostname: string; queues: string[]; concurrency: number; prefetch: number; poolKind: string; beat?: boolean },
+): string {
   const c = app.conf;
   const tasks = [...app.tasks.keys()].sort();
   const lines = [
@@ -25,6 +30,7 @@ export function banner(app: Celerity, worker: { hostname: string; queues: string
     `.> prefetch:    ${worker.prefetch}`,
     `.> acks late:   ${c.acksLate}`,
     `.> task events: ${c.sendTaskEvents ? 'ON' : 'OFF'}`,
+    ...(worker.beat ? [`.> beat:        ON (${Object.keys(c.beatSchedule).length} in beatSchedule; store ${maskUrl(c.beatStore ?? c.backend)})`] : []),
     '',
     '[queues]',
     ...worker.queues.map((q) => `.> ${q}`),
@@ -38,12 +44,17 @@ export function banner(app: Celerity, worker: { hostname: string; queues: string
 
 export async function runWorker(
   app: Celerity,
-  options: { queues?: string[]; appModule?: string; node?: NodeOptions; autoscale?: { max: number; min: number } },
+  options: { queues?: string[]; appModule?: string; node?: NodeOptions; autoscale?: { max: number; min: number }; beat?: boolean },
 ): Promise<void> {
   const worker = app.worker({ queues: options.queues, appModule: options.appModule, node: options.node, autoscale: options.autoscale });
-  process.stderr.write(`${banner(app, worker)}\n`);
+  process.stderr.write(`${banner(app, { hostname: worker.hostname, queues: worker.queues, concurrency: worker.concurrency, prefetch: worker.prefetch, poolKind: worker.poolKind, beat: options.beat })}\n`);
+  let beat: Beat | undefined;
   // A signal or a remote `shutdown` command stops the worker; either way the process ends here.
-  worker.once('stopped', () => void app.close().then(() => process.exit(0), fail));
+  worker.once('stopped', () =>
+    void Promise.resolve(beat?.stop())
+      .then(() => app.close())
+      .then(() => process.exit(0), fail),
+  );
   let signals = 0;
   // Celery's three shutdowns: warm on SIGTERM/SIGINT (running tasks get the shutdown timeout, then go back to the
   // broker: the soft deadline), cold on SIGQUIT or a second signal (everything goes back to the broker at once).
@@ -64,5 +75,7 @@ export async function runWorker(
   process.on('SIGINT', onSignal);
   process.on('SIGQUIT', onSignal);
   await worker.start();
+  // Started after the worker, so a beat in this process never sends before its own worker consumes.
+  if (options.beat) beat = await startBeat(app);
   app.log.info({ hostname: worker.hostname, queues: worker.queues }, `${worker.hostname} ready.`);
 }
