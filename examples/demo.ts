@@ -31,8 +31,8 @@ async function startSite(): Promise<{ url: string; close(): void }> {
   return { url: `http://127.0.0.1:${port}`, close: () => server.close() };
 }
 
-function startWorker(module: string, queues: string): ChildProcess {
-  return spawn(process.execPath, [cli, 'worker', '-A', module, '-Q', queues, '-c', '4', '--loglevel', 'warn'], {
+function startWorker(module: string, queues: string, extra: string[] = []): ChildProcess {
+  return spawn(process.execPath, [cli, 'worker', '-A', module, '-Q', queues, '-c', '4', '--loglevel', 'warn', ...extra], {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
 }
@@ -54,13 +54,15 @@ function describe(state: string, info: unknown): string {
 }
 
 async function main(): Promise<void> {
+  const started = new Date();
   const site = await startSite();
   const brokerForPurge = await media.broker();
   for (const q of ['face_detection', 'object_detection', 'crawl', 'validation', 'maintenance']) await brokerForPurge.purge(q);
 
   const workers = [
     startWorker('examples/media/tasks.ts', 'face_detection,object_detection'),
-    startWorker('examples/crawl/tasks.ts', 'crawl,validation,maintenance'),
+    // -B: this worker also runs a beat, which sends the app's periodic tasks (beatSchedule) when they are due.
+    startWorker('examples/crawl/tasks.ts', 'crawl,validation,maintenance', ['-B']),
   ];
 
   const tracked: Tracked[] = [];
@@ -86,6 +88,16 @@ async function main(): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 100));
   }
+
+  // The periodic task: its first run, sent by the beat in the crawl worker.
+  let periodic = await crawler.schedules.get('frequent-cleanup');
+  while (!periodic?.lastTaskId || !periodic.lastRunAt || periodic.lastRunAt < started) {
+    await new Promise((r) => setTimeout(r, 100));
+    periodic = await crawler.schedules.get('frequent-cleanup');
+  }
+  const [next] = await crawler.schedules.next('nightly-cleanup', 1);
+  console.log(`\nperiodic: frequent-cleanup (every 2 s) last ran ${periodic.lastRunAt?.toISOString()}; nightly-cleanup next at ${next?.toISOString()}`);
+  console.log(`  ${'frequent-cleanup'.padEnd(26)} ${JSON.stringify(await crawler.asyncResult(periodic.lastTaskId).get({ timeout: 10_000 }))}`);
 
   console.log('\nresults:\n');
   for (const t of tracked) {

@@ -3,13 +3,19 @@
  * On the embedded store a higher number is served first. `pipeline(url)` is the chain `crawl | validate`: the
  * worker that fetched the page sends the validation with the page as its argument.
  */
-import { Celerity, chain } from 'celerity';
+import { Celerity, chain, crontab } from 'celerity';
 
 export const app = new Celerity('crawler', {
   taskRoutes: {
     'crawl.*': { queue: 'crawl', priority: 9 },
     'validation.*': { queue: 'validation', priority: 5 },
     'maintenance.*': { queue: 'maintenance', priority: 1 },
+  },
+  // Periodic tasks, sent by a beat (`celerity beat`, or `celerity worker -B` as the demo runs it): the nightly
+  // cleanup at 2 AM, and a frequent one so the demo shows one firing.
+  beatSchedule: {
+    'nightly-cleanup': { task: 'maintenance.cleanup', schedule: crontab({ hour: 2, minute: 0 }), args: [30] },
+    'frequent-cleanup': { task: 'maintenance.cleanup', schedule: { every: 2 }, args: [1] },
   },
 });
 

@@ -92,7 +92,11 @@ describe.skipIf(!postgres.ok)(`postgres result backend${skipped}`, () => {
         [s.schema],
       );
       expect(tables.rows.map((r) => r.table_name)).toEqual([
+        'celerity_beat_lease',
         'celerity_migrations',
+        'celerity_schedule_fires',
+        'celerity_schedule_version',
+        'celerity_schedules',
         'celery_chord_parts',
         'celery_chords',
         'celery_counters',
