@@ -4,6 +4,7 @@
  * also come from CELERITY_* variables. Exit codes are in ./exit.ts and the README.
  */
 import { Command, CommanderError, Option } from 'commander';
+import { errorText } from '../protocol/error-text.js';
 import { READY_STATES } from '../protocol/types.js';
 import { maskPassword } from '../util/mask.js';
 import { confirm } from './confirm.js';
@@ -150,8 +151,8 @@ common(program.command('result <id>').description('show a task result; exit 0 su
     if (o.json) process.stdout.write(`${JSON.stringify(meta ?? { task_id: id, status: 'PENDING' })}\n`);
     else if (state === 'SUCCESS') process.stdout.write(`${JSON.stringify(meta!.result)}\n`);
     else if (state === 'FAILURE' || state === 'REVOKED' || state === 'RETRY') {
-      const r = meta!.result as { exc_type?: string; exc_message?: unknown } | null;
-      process.stdout.write(`${state}: ${r?.exc_type ?? 'Error'}: ${JSON.stringify(r?.exc_message ?? r)}\n`);
+      const text = errorText(meta!.result);
+      process.stdout.write(`${state}${text ? `: ${text}` : ''}\n`);
       if (meta!.traceback) process.stderr.write(`${meta!.traceback}\n`);
     } else process.stdout.write(`${state}${meta?.result != null ? ` ${JSON.stringify(meta.result)}` : ''}\n`);
     process.exitCode = state === 'SUCCESS' ? Exit.OK : READY_STATES.has(state) ? Exit.FAILURE : Exit.NOT_READY;

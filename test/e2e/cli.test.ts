@@ -78,7 +78,7 @@ describe('celerity CLI', () => {
     const failId = run(['call', 'fixtures.fail', '--args', '["nope"]']).stdout;
     const failed = run(['result', failId, '--wait', '--timeout', '20']);
     expect(failed.code).toBe(1);
-    expect(failed.stdout).toBe('FAILURE: ValueError: ["nope"]');
+    expect(failed.stdout).toBe('FAILURE: ValueError: nope');
     expect(run(['result', '00000000-0000-0000-0000-000000000000'])).toMatchObject({ code: 3, stdout: 'PENDING' });
     expect(run(['result', '00000000-0000-0000-0000-000000000000', '--wait', '--timeout', '0.2']).code).toBe(75);
     proc.kill('SIGTERM');
