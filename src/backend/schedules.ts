@@ -128,3 +128,19 @@ export interface ScheduleStore {
   /** Deletes sent fire records claimed before `before` (ms); resolves to how many. */
   pruneFires(before: number): Promise<number>;
 }
+
+/**
+ * A stored definition's text read back for `StoredSchedule.definition`, with JSON.parse as every store reads it (a
+ * driver's own JSON reader may turn long integers into bigints). One edited by hand into something that is not an
+ * object becomes `{ unreadable: text }`, which the beat rejects (and logs) for that schedule alone, rather than an
+ * error that would stop every schedule from being listed.
+ */
+export function parseScheduleDefinition(text: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(text);
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    // falls through
+  }
+  return { unreadable: text };
+}

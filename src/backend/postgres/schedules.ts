@@ -9,7 +9,7 @@
  * statement too, except syncConfig: an advisory lock, then one statement, in a transaction of its own.
  */
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
-import type { ClaimOutcome, FireClaim, FireRecord, Lease, ScheduleStore, StoredSchedule } from '../schedules.js';
+import { parseScheduleDefinition, type ClaimOutcome, type FireClaim, type FireRecord, type Lease, type ScheduleStore, type StoredSchedule } from '../schedules.js';
 import { sql } from './statements.js';
 
 /** What the store needs of its backend: its pool and its rule for errors. */
@@ -175,7 +175,7 @@ const num = (value: Int8 | null): number | null => (value === null ? null : Numb
 function toStored(row: ScheduleRow): StoredSchedule {
   return {
     name: row.name,
-    definition: parseDefinition(row.definition),
+    definition: parseScheduleDefinition(row.definition),
     source: row.source,
     paused: row.paused,
     lastSlot: num(row.last_slot),
@@ -185,21 +185,6 @@ function toStored(row: ScheduleRow): StoredSchedule {
     lastTaskId: row.last_task_id,
     updatedAt: Number(row.updated_at),
   };
-}
-
-/**
- * Read with JSON.parse, as every other schedule store reads its definitions (the pool's json reader would turn long
- * integers into bigints). One edited by hand into something that is not an object becomes one the beat rejects
- * (and logs) for that schedule alone, rather than an error that would stop every schedule from being listed.
- */
-function parseDefinition(text: string): Record<string, unknown> {
-  try {
-    const value: unknown = JSON.parse(text);
-    if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
-  } catch {
-    // falls through
-  }
-  return { unreadable: text };
 }
 
 /** A given-up lease reads as one that expired at 0, before any time a caller passes (as the other stores). */

@@ -18,7 +18,7 @@
  * as given; Lua only compares them.
  */
 import type { Redis } from 'ioredis';
-import type { ClaimOutcome, FireClaim, FireRecord, Lease, ScheduleStore, StoredSchedule } from '../schedules.js';
+import { parseScheduleDefinition, type ClaimOutcome, type FireClaim, type FireRecord, type Lease, type ScheduleStore, type StoredSchedule } from '../schedules.js';
 import { evalFramed, luaScript, type LuaScript } from '../../redis/framed.js';
 import { readLua } from './scripts.js';
 
@@ -236,7 +236,7 @@ const num = (text: string | undefined): number | null => (text === undefined ? n
 function toStored(name: string, h: Record<string, string>): StoredSchedule {
   return {
     name,
-    definition: parseDefinition(h.definition ?? ''),
+    definition: parseScheduleDefinition(h.definition ?? ''),
     source: h.source === 'config' ? 'config' : 'runtime',
     paused: h.paused === '1',
     lastSlot: num(h.last_slot),
@@ -248,16 +248,3 @@ function toStored(name: string, h: Record<string, string>): StoredSchedule {
   };
 }
 
-/**
- * A definition edited by hand into something unreadable becomes one the beat rejects (and logs) for that schedule
- * alone, rather than an error that would stop every schedule from being listed (as the SQLite store does).
- */
-function parseDefinition(text: string): Record<string, unknown> {
-  try {
-    const value: unknown = JSON.parse(text);
-    if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
-  } catch {
-    // falls through
-  }
-  return { unreadable: text };
-}

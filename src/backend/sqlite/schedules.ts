@@ -9,7 +9,7 @@
  * winner's row and comes back as `duplicate`. Every method waits for another process's lock asynchronously
  * (`sqlite/busy.ts`), as the backend's own methods do.
  */
-import type { ClaimOutcome, FireClaim, FireRecord, Lease, ScheduleStore, StoredSchedule } from '../schedules.js';
+import { parseScheduleDefinition, type ClaimOutcome, type FireClaim, type FireRecord, type Lease, type ScheduleStore, type StoredSchedule } from '../schedules.js';
 import { prepare, type SqliteDatabase } from '../../sqlite/open.js';
 import { readSql, type Stmt } from '../../sqlite/sql-files.js';
 import { retryWhileBusy } from '../../sqlite/busy.js';
@@ -216,7 +216,7 @@ export class SqliteScheduleStore implements ScheduleStore {
 function toStored(row: ScheduleRow): StoredSchedule {
   return {
     name: row.name,
-    definition: parseDefinition(row.definition),
+    definition: parseScheduleDefinition(row.definition),
     source: row.source,
     paused: row.paused !== 0,
     lastSlot: row.last_slot,
@@ -226,20 +226,6 @@ function toStored(row: ScheduleRow): StoredSchedule {
     lastTaskId: row.last_task_id,
     updatedAt: row.updated_at,
   };
-}
-
-/**
- * A definition edited by hand into something unreadable becomes one the beat rejects (and logs) for that schedule
- * alone, rather than an error that would stop every schedule from being listed.
- */
-function parseDefinition(text: string): Record<string, unknown> {
-  try {
-    const value: unknown = JSON.parse(text);
-    if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
-  } catch {
-    // falls through
-  }
-  return { unreadable: text };
 }
 
 /** A given-up lease reads as one that expired at 0, before any time a caller passes. */
