@@ -14,6 +14,7 @@ import { registerDeadLetters } from './dead-letters.js';
 import { registerEvents } from './events-view.js';
 import { Exit, fail } from './exit.js';
 import { registerRemoteControl } from './inspect.js';
+import { registerStatus } from './status.js';
 import { VERSION } from './version.js';
 import { parseAutoscale } from '../worker/autoscale.js';
 import { runWorker } from './worker.js';
@@ -175,6 +176,7 @@ common(program.command('purge').description('remove all waiting messages from qu
 registerDeadLetters(program, common);
 registerBeat(program, common);
 registerRemoteControl(program, common);
+registerStatus(program, common);
 registerEvents(program, common);
 
 function isObject(v: unknown): boolean {
