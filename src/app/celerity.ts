@@ -84,7 +84,9 @@ export class Celerity implements TaskSender, CanvasApp {
 
   /**
    * @param main the app's name (Celery's `main`), shown in the worker banner
-   * @param options settings in code; CELERITY_* environment variables override them
+   * @param options settings in code; CELERITY_* environment variables override them. With `envPrefix` (say
+   *   `'PIXCRAWLER_CELERY_'`) the app reads variables under that prefix instead, and CELERITY_* ones are not read.
+   *   `include` lists modules (or globs) of tasks that the CLI and worker pools import with the app module.
    * @example
    * const app = new Celerity('media', { broker: 'sqlite://./celerity.db' });
    * export const add = app.task('example.add', (x: number, y: number) => x + y);

@@ -1,5 +1,6 @@
 /**
- * Configuration, compiled once: built-in defaults < options in code < CELERITY_* environment < CLI flags, validated
+ * Configuration, compiled once: built-in defaults < options in code < CELERITY_* environment (or the app's own
+ * `envPrefix`) < CLI flags, validated
  * with zod and frozen. A bad value fails at start with the key (as the user wrote it), the value and what was
  * expected. The Celery name table below is the single source for both docs/configuration.md and env aliases.
  */
@@ -62,13 +63,24 @@ const schema = z
     beatSchedule: z.record(z.string().min(1), z.unknown()),
     beatStore: z.string().min(1).nullable(),
     beatLeaseTimeout: z.number().min(2),
+    include: z.array(z.string().min(1)),
   })
   .strict();
 
 export type CelerityConfig = Readonly<z.infer<typeof schema>>;
 export type TaskRoute = z.infer<typeof route>;
-/** What `new Celerity(name, options)` accepts: any subset of the settings. */
-export type CelerityOptions = Partial<z.infer<typeof schema>>;
+/** What `new Celerity(name, options)` accepts: any subset of the settings, and `envPrefix`. */
+export type CelerityOptions = Partial<z.infer<typeof schema>> & {
+  /**
+   * The prefix of the environment variables this app reads, `CELERITY_` by default: with `'PIXCRAWLER_CELERY_'`
+   * the app reads `PIXCRAWLER_CELERY_BROKER_URL`, `PIXCRAWLER_CELERY_WORKER_CONCURRENCY` and so on, and no
+   * `CELERITY_*` variable at all. An option in code only (it is never read from the environment): uppercase
+   * letters, digits and underscores, ending in `_`.
+   */
+  envPrefix?: string;
+};
+
+export const DEFAULT_ENV_PREFIX = 'CELERITY_';
 
 /** What each setting expects, in words, for error messages and the reference docs. */
 const EXPECTED: Record<keyof CelerityConfig, string> = {
@@ -115,6 +127,8 @@ const EXPECTED: Record<keyof CelerityConfig, string> = {
   beatStore:
     'where beat keeps schedules and their state: a result store URL (sqlite://, redis://, postgresql://), or null for the result backend',
   beatLeaseTimeout: 'seconds (at least 2) a beat leads without renewing its lease; another beat takes over after it',
+  include:
+    'a list of module paths or globs (* within a path segment, ** across segments), relative to the working directory, imported with the app module by the CLI and worker pools (comma separated in the environment)',
 };
 
 export function defaults(): CelerityConfig {
@@ -165,6 +179,7 @@ export function defaults(): CelerityConfig {
     beatSchedule: {},
     beatStore: null,
     beatLeaseTimeout: 10,
+    include: [],
   };
 }
 
@@ -205,27 +220,37 @@ export const CELERY_NAMES: Readonly<Record<string, keyof CelerityConfig>> = {
   worker_state_db: 'statedb',
   timezone: 'timezone',
   beat_schedule: 'beatSchedule',
+  include: 'include',
 };
 
-/** Environment names that differ from the CELERITY_<SCREAMING_SNAKE> rule, kept for the documented contract. */
+/** Environment names (after the prefix) that differ from the <PREFIX><SCREAMING_SNAKE> rule, kept for the documented contract. */
 const ENV_ALIASES: Readonly<Record<string, keyof CelerityConfig>> = {
-  CELERITY_BROKER_URL: 'broker',
-  CELERITY_RESULT_BACKEND: 'backend',
+  BROKER_URL: 'broker',
+  RESULT_BACKEND: 'backend',
 };
 
-export function envName(key: keyof CelerityConfig): string {
+export function envName(key: keyof CelerityConfig, prefix: string = DEFAULT_ENV_PREFIX): string {
   const alias = Object.entries(ENV_ALIASES).find(([, k]) => k === key);
-  if (alias) return alias[0];
-  return `CELERITY_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+  if (alias) return `${prefix}${alias[0]}`;
+  return `${prefix}${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
 }
 
-function envTable(): Map<string, keyof CelerityConfig> {
+function envTable(prefix: string): Map<string, keyof CelerityConfig> {
   const table = new Map<string, keyof CelerityConfig>();
-  for (const key of Object.keys(EXPECTED) as (keyof CelerityConfig)[]) table.set(envName(key), key);
+  for (const key of Object.keys(EXPECTED) as (keyof CelerityConfig)[]) table.set(envName(key, prefix), key);
   for (const [celery, key] of Object.entries(CELERY_NAMES)) {
-    if (!celery.includes('.')) table.set(`CELERITY_${celery.toUpperCase()}`, key);
+    if (!celery.includes('.')) table.set(`${prefix}${celery.toUpperCase()}`, key);
   }
   return table;
+}
+
+/** Checks an `envPrefix` option; ConfigurationError naming `envPrefix` when it is not one. */
+export function checkEnvPrefix(prefix: unknown): string {
+  if (prefix === undefined) return DEFAULT_ENV_PREFIX;
+  if (typeof prefix !== 'string' || !/^[A-Z0-9_]*_$/.test(prefix) || !/[A-Z0-9]/.test(prefix)) {
+    throw new ConfigurationError('envPrefix', prefix, 'uppercase letters, digits and underscores ending in _, such as MYAPP_CELERY_');
+  }
+  return prefix;
 }
 
 /** Parse an environment string into the type the setting expects, so zod can validate it. */
@@ -252,7 +277,7 @@ function fromEnv(key: keyof CelerityConfig, raw: string, envKey: string): unknow
     const n = Number(trimmed);
     return trimmed !== '' && Number.isFinite(n) ? n : fail();
   }
-  if (key === 'queues' || key === 'acceptContent') {
+  if (key === 'queues' || key === 'acceptContent' || key === 'include') {
     if (trimmed.startsWith('[')) return parseJsonOr(trimmed, fail);
     return trimmed.split(',').map((s) => s.trim()).filter(Boolean);
   }
@@ -268,16 +293,19 @@ function parseJsonOr(text: string, fail: () => never): unknown {
   }
 }
 
-/** The settings found in `env`, keyed by our names, with the variable each came from. */
-export function readEnv(env: NodeJS.ProcessEnv): { values: CelerityOptions; sources: Map<string, string> } {
-  const table = envTable();
+/** The settings found in `env` under `prefix`, keyed by our names, with the variable each came from. */
+export function readEnv(
+  env: NodeJS.ProcessEnv,
+  prefix: string = DEFAULT_ENV_PREFIX,
+): { values: CelerityOptions; sources: Map<string, string> } {
+  const table = envTable(prefix);
   const values: Record<string, unknown> = {};
   const sources = new Map<string, string>();
   for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith('CELERITY_') || raw === undefined) continue;
+    if (!name.startsWith(prefix) || raw === undefined) continue;
     const key = table.get(name);
     if (!key) {
-      throw new ConfigurationError(name, raw, `a known setting (see docs/configuration.md); ${suggest(name, table)}`);
+      throw new ConfigurationError(name, raw, `a known setting (see docs/configuration.md); ${suggest(name, table, prefix.length)}`);
     }
     values[key] = fromEnv(key, raw, name);
     sources.set(key, name);
@@ -285,8 +313,8 @@ export function readEnv(env: NodeJS.ProcessEnv): { values: CelerityOptions; sour
   return { values: values as CelerityOptions, sources };
 }
 
-function suggest(name: string, table: Map<string, keyof CelerityConfig>): string {
-  const close = [...table.keys()].filter((k) => k.includes(name.slice(9, 14)) || name.includes(k.slice(9)));
+function suggest(name: string, table: Map<string, keyof CelerityConfig>, skip: number): string {
+  const close = [...table.keys()].filter((k) => k.includes(name.slice(skip, skip + 5)) || name.includes(k.slice(skip)));
   return close.length ? `did you mean ${close.slice(0, 3).join(' or ')}?` : 'no similar setting exists';
 }
 
@@ -298,8 +326,9 @@ export interface ConfigLayers {
 
 /** Compile the layers into one validated, frozen config. Throws ConfigurationError naming the first bad key. */
 export function compileConfig(layers: ConfigLayers = {}): CelerityConfig {
-  const { values: envValues, sources } = readEnv(layers.env ?? {});
-  const code = stripUndefined(layers.code ?? {});
+  const { envPrefix, ...codeSettings } = layers.code ?? {};
+  const { values: envValues, sources } = readEnv(layers.env ?? {}, checkEnvPrefix(envPrefix));
+  const code = stripUndefined(codeSettings);
   const cli = stripUndefined(layers.cli ?? {});
   const merged = { ...defaults(), ...code, ...envValues, ...cli };
   const parsed = schema.safeParse(merged);

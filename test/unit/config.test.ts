@@ -176,3 +176,59 @@ describe('broker and result backend URLs', () => {
     expect((err as Error).message).toContain('amqp://a:***@h//');
   });
 });
+
+describe('envPrefix', () => {
+  const prefix = 'PIXCRAWLER_CELERY_';
+
+  it('reads the aliases, Celery names and our names under the app prefix', () => {
+    const app = new Celerity(
+      'pix',
+      { envPrefix: prefix },
+      {
+        PIXCRAWLER_CELERY_BROKER_URL: 'memory://',
+        PIXCRAWLER_CELERY_RESULT_BACKEND: 'memory://',
+        PIXCRAWLER_CELERY_WORKER_CONCURRENCY: '7',
+        PIXCRAWLER_CELERY_DEFAULT_QUEUE: 'pix',
+      },
+    );
+    expect(app.conf).toMatchObject({ broker: 'memory://', backend: 'memory://', concurrency: 7, defaultQueue: 'pix' });
+    expect(compileConfig({ code: { envPrefix: prefix }, env: { PIXCRAWLER_CELERY_CONCURRENCY: '5' } }).concurrency).toBe(5);
+    expect(envName('broker', prefix)).toBe('PIXCRAWLER_CELERY_BROKER_URL');
+    expect(envName('prefetchMultiplier', prefix)).toBe('PIXCRAWLER_CELERY_PREFETCH_MULTIPLIER');
+  });
+
+  it('ignores CELERITY_* variables, even unknown ones, under another prefix', () => {
+    const conf = compileConfig({
+      code: { envPrefix: prefix, concurrency: 2 },
+      env: { CELERITY_CONCURRENCY: '9', CELERITY_NOT_A_SETTING: 'x', PIXCRAWLER_CELERY_DEFAULT_QUEUE: 'pix' },
+    });
+    expect(conf.concurrency).toBe(2);
+    expect(conf.defaultQueue).toBe('pix');
+    expect(compileConfig({ code: { envPrefix: 'CELERITY_' }, env: { CELERITY_CONCURRENCY: '9' } }).concurrency).toBe(9);
+  });
+
+  it('names the prefixed variable in errors', () => {
+    const unknown = configError(() => compileConfig({ code: { envPrefix: prefix }, env: { PIXCRAWLER_CELERY_CONCURENCY: '2' } }));
+    expect(unknown.message).toMatch(/^invalid setting PIXCRAWLER_CELERY_CONCURENCY="2": expected a known setting.*did you mean PIXCRAWLER_CELERY_CONCURRENCY/);
+    const badValue = configError(() => compileConfig({ code: { envPrefix: prefix }, env: { PIXCRAWLER_CELERY_WORKER_CONCURRENCY: 'lots' } }));
+    expect(badValue.message).toBe('invalid setting PIXCRAWLER_CELERY_WORKER_CONCURRENCY="lots": expected a positive integer');
+    const badUrl = configError(() => compileConfig({ code: { envPrefix: prefix }, env: { PIXCRAWLER_CELERY_BROKER_URL: 'redis//x' } }));
+    expect(badUrl.message).toMatch(/^invalid setting PIXCRAWLER_CELERY_BROKER_URL=/);
+  });
+
+  it('rejects a prefix that is not uppercase letters, digits and underscores ending in _', () => {
+    for (const bad of ['', '_', 'pix_', 'PIX', 'PIX-CELERY_', 'PIX CELERY_']) {
+      const err = configError(() => new Celerity('pix', { envPrefix: bad }, {}));
+      expect(err.key).toBe('envPrefix');
+      expect(err.message).toMatch(/^invalid setting envPrefix=/);
+    }
+  });
+});
+
+describe('include', () => {
+  it('is a list of patterns, comma separated in the environment', () => {
+    expect(compileConfig({}).include).toEqual([]);
+    expect(compileConfig({ env: { CELERITY_INCLUDE: './a.ts, ./tasks/*.ts' } }).include).toEqual(['./a.ts', './tasks/*.ts']);
+    expect(configError(() => compileConfig({ code: { include: [''] } })).key).toBe('include');
+  });
+});
