@@ -241,9 +241,18 @@ async function shutdown(flags: RemoteFlags): Promise<number> {
 
 async function connect(flags: RemoteFlags): Promise<{ client: ControlClient; app: Celerity }> {
   const app = await appFrom(flags, { loglevel: flags.loglevel ? undefined : 'warn' });
+  try {
+    return { client: await openControlClient(app), app };
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+}
+
+/** A connected ControlClient on the app's broker mailbox; ConfigurationError (exit 78) when the broker carries no remote control. */
+export async function openControlClient(app: Celerity): Promise<ControlClient> {
   const broker = await app.broker();
   if (!broker.mailbox) {
-    await app.close();
     throw new ConfigurationError('broker', app.conf.broker, 'a broker that carries remote control (Redis, or the embedded SQLite store)');
   }
   const client = new ControlClient({ mailbox: broker.mailbox(), closeMailbox: true, accept: app.conf.acceptContent, serializer: app.conf.taskSerializer });
@@ -251,10 +260,9 @@ async function connect(flags: RemoteFlags): Promise<{ client: ControlClient; app
     await client.connect();
   } catch (err) {
     await client.close();
-    await app.close();
     throw err;
   }
-  return { client, app };
+  return client;
 }
 
 function report(replies: Record<string, unknown>, flags: RemoteFlags, summary: boolean): number {

@@ -4,10 +4,10 @@
  */
 import type { Command } from 'commander';
 import type { Celerity } from '../app/celerity.js';
-import { ControlClient } from '../control/client.js';
-import { ConfigurationError } from '../errors/index.js';
+import type { ControlClient } from '../control/client.js';
 import { appFrom, UsageError, type CommonFlags } from './context.js';
 import { Exit } from './exit.js';
+import { openControlClient } from './inspect.js';
 
 interface ControlFlags extends CommonFlags {
   destination?: string[];
@@ -111,13 +111,8 @@ async function withClient<T>(flags: CommonFlags, use: (client: ControlClient) =>
 
 /** A ControlClient on the app's broker mailbox (exit 78 when the broker carries no remote control), closed after `use`. */
 async function onClient<T>(app: Celerity, use: (client: ControlClient) => Promise<T>): Promise<T> {
-  const broker = await app.broker();
-  if (!broker.mailbox) {
-    throw new ConfigurationError('broker', app.conf.broker, 'a broker that carries remote control (Redis, or the embedded SQLite store)');
-  }
-  const client = new ControlClient({ mailbox: broker.mailbox(), closeMailbox: true, accept: app.conf.acceptContent, serializer: app.conf.taskSerializer });
+  const client = await openControlClient(app);
   try {
-    await client.connect();
     return await use(client);
   } finally {
     await client.close();
