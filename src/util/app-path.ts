@@ -16,3 +16,16 @@ export function resolveAppPath(spec: string, cwd = process.cwd()): string {
   }
   throw new AppLoadError(`cannot find app module ${JSON.stringify(spec)} (tried ${EXTENSIONS.map((e) => `${spec}${e}`).filter(Boolean).join(', ')})`);
 }
+
+/**
+ * `-A ./app.ts,./more-tasks.ts`: each module resolved, joined again with commas. The threads and process pools hand
+ * this to their children, whose loadApp splits it the same way, so every child imports the same task modules.
+ */
+export function resolveAppModules(spec: string, cwd = process.cwd()): string {
+  return spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => resolveAppPath(s, cwd))
+    .join(',');
+}

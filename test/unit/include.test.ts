@@ -33,6 +33,21 @@ describe('include', () => {
     expect(app.tasks.has('include.validate')).toBe(false);
   });
 
+  it('runs a task of another -A module in a threads pool child, which loads the same modules', { timeout: 30_000 }, async () => {
+    process.env.INCLUDE_FIXTURE_PATTERN = path.join(fixtures, 'tasks/crawl.ts');
+    const spec = `${appModule},${path.join(fixtures, 'extra.ts')}`;
+    const app = await loadApp(spec);
+    const worker = app.worker({ pool: 'threads', concurrency: 1, appModule: spec, node: { heartbeat: false, mingle: false } });
+    await worker.start();
+    try {
+      const r = await app.sendTask('include.extra');
+      expect(await r.get({ timeout: 20_000 })).toBe('extra');
+    } finally {
+      await worker.stop();
+      await app.close();
+    }
+  });
+
   it('fails naming a pattern that matches nothing', async () => {
     process.env.INCLUDE_FIXTURE_PATTERN = 'test/fixtures/include/nowhere/*.ts';
     const err = await loadApp(appModule).catch((e: unknown) => e);

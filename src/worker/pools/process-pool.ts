@@ -5,7 +5,7 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { resolveAppPath } from '../../util/app-path.js';
+import { resolveAppModules } from '../../util/app-path.js';
 import { ChildPool } from './shared-pool.js';
 import type { ChildHandle } from './child-handle.js';
 import { childEntry } from './entry.js';
@@ -24,7 +24,7 @@ export interface ProcessPoolOptions extends PoolOptions {
  */
 export class ProcessPool extends ChildPool {
   constructor(options: ProcessPoolOptions) {
-    super({ ...options, app: resolveAppPath(options.app) }, (app) => spawnProcess(app, options), (usage) => usage.rss);
+    super({ ...options, app: resolveAppModules(options.app) }, (app) => spawnProcess(app, options), (usage) => usage.rss);
   }
 }
 

@@ -4,7 +4,7 @@
  * though: memory limits are per isolate (`resourceLimits`), and native code that crashes takes the worker along.
  */
 import { Worker, type ResourceLimits } from 'node:worker_threads';
-import { resolveAppPath } from '../../util/app-path.js';
+import { resolveAppModules } from '../../util/app-path.js';
 import { ChildPool } from './shared-pool.js';
 import type { ChildHandle } from './child-handle.js';
 import { childEntry } from './entry.js';
@@ -26,7 +26,7 @@ export interface ThreadPoolOptions extends PoolOptions {
  */
 export class ThreadPool extends ChildPool {
   constructor(options: ThreadPoolOptions) {
-    super({ ...options, app: resolveAppPath(options.app) }, (app) => spawnThread(app, options), (usage) => usage.heap);
+    super({ ...options, app: resolveAppModules(options.app) }, (app) => spawnThread(app, options), (usage) => usage.heap);
   }
 }
 
