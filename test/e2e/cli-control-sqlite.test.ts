@@ -2,53 +2,15 @@
  * `celerity inspect`, `celerity control` and `celerity events` on the embedded SQLite store, with no server at all:
  * `celerity worker` processes and the CLI share one file, as a new user's first setup does.
  */
-import { spawnSync, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Celerity } from '../../src/index.js';
+import { describe, expect, it } from 'vitest';
 import type { ReceivedEvent } from '../../src/index.js';
-import { tempDir } from '../helpers.js';
-import { cli, exited, spawnWorker, watchCli } from './worker-process.js';
+import { useSqliteCli } from './sqlite-cli.js';
+import { exited, watchCli } from './worker-process.js';
 
 const fixture = path.join(fileURLToPath(new URL('../..', import.meta.url)), 'test/fixtures/app.ts');
-const run = randomUUID().slice(0, 8);
-const procs: ChildProcess[] = [];
-const cleanups: (() => Promise<void> | void)[] = [];
-
-afterEach(async () => {
-  for (const p of procs.splice(0)) {
-    if (p.exitCode === null && p.signalCode === null) {
-      p.kill('SIGKILL');
-      await exited(p);
-    }
-  }
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-function store() {
-  const tmp = tempDir();
-  cleanups.push(() => tmp.cleanup());
-  const url = `sqlite://${path.join(tmp.dir, 'celerity.db')}`;
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CELERITY_')));
-  const env: NodeJS.ProcessEnv = { ...base, CELERITY_BROKER_URL: url, CELERITY_RESULT_BACKEND: url };
-  const cel = (args: string[]) => {
-    const r = spawnSync(process.execPath, [cli, ...args], { env, encoding: 'utf8', timeout: 30_000 });
-    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-  };
-  const client = () => {
-    const app = new Celerity('e2e-client', { broker: url, backend: url, loglevel: 'silent' }, {});
-    cleanups.push(() => app.close());
-    return app;
-  };
-  const worker = async (name: string, args: string[] = []) => {
-    const node = `${name}-${run}@e2e`;
-    const started = await spawnWorker(['-A', fixture, '-n', node, '--log-format', 'json', ...args], env, (p) => procs.push(p));
-    return { ...started, node };
-  };
-  return { env, cel, client, worker };
-}
+const store = useSqliteCli(fixture);
 
 describe('celerity inspect / control / events on the embedded SQLite store', () => {
   it('inspect and control reach every worker on the file; shutdown ends one', async () => {
@@ -119,7 +81,7 @@ describe('celerity inspect / control / events on the embedded SQLite store', () 
     const s = store();
     expect(s.cel(['inspect', 'ping', '-t', '0.3'])).toMatchObject({ code: 69, stderr: 'celerity: error: No nodes replied within time constraint\n' });
     const { node } = await s.worker('events', ['-E']);
-    const view = watchCli(['events', '--json'], s.env, (p) => procs.push(p));
+    const view = watchCli(['events', '--json'], s.env, s.track);
     // The view asks the workers for a heartbeat once it listens.
     await view.next((l) => l.includes('"worker-heartbeat"') && l.includes(node));
     const r = await s.client().sendTask('fixtures.add', [2, 3]);

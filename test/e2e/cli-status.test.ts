@@ -2,52 +2,13 @@
  * `celerity status`, `celerity queues` and `celerity forget` on the embedded SQLite store, with no server at all:
  * `celerity worker` processes and the CLI share one file.
  */
-import { spawnSync, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
-import { Celerity } from '../../src/index.js';
-import { tempDir } from '../helpers.js';
-import { cli, exited, spawnWorker } from './worker-process.js';
+import { describe, expect, it } from 'vitest';
+import { useSqliteCli } from './sqlite-cli.js';
 
 const fixture = path.join(fileURLToPath(new URL('../..', import.meta.url)), 'test/fixtures/app.ts');
-const run = randomUUID().slice(0, 8);
-const procs: ChildProcess[] = [];
-const cleanups: (() => Promise<void> | void)[] = [];
-
-afterEach(async () => {
-  for (const p of procs.splice(0)) {
-    if (p.exitCode === null && p.signalCode === null) {
-      p.kill('SIGKILL');
-      await exited(p);
-    }
-  }
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-function store() {
-  const tmp = tempDir();
-  cleanups.push(() => tmp.cleanup());
-  const url = `sqlite://${path.join(tmp.dir, 'celerity.db')}`;
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CELERITY_')));
-  const env: NodeJS.ProcessEnv = { ...base, CELERITY_BROKER_URL: url, CELERITY_RESULT_BACKEND: url };
-  const cel = (args: string[]) => {
-    const r = spawnSync(process.execPath, [cli, ...args], { env, encoding: 'utf8', timeout: 30_000 });
-    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-  };
-  const client = () => {
-    const app = new Celerity('e2e-client', { broker: url, backend: url, loglevel: 'silent' }, {});
-    cleanups.push(() => app.close());
-    return app;
-  };
-  const worker = async (name: string, args: string[] = []) => {
-    const node = `${name}-${run}@e2e`;
-    const started = await spawnWorker(['-A', fixture, '-n', node, '--log-format', 'json', ...args], env, (p) => procs.push(p));
-    return { ...started, node };
-  };
-  return { env, cel, client, worker };
-}
+const store = useSqliteCli(fixture);
 
 describe('celerity status / queues / forget on the embedded SQLite store', () => {
   it('status lists every worker online; with none it exits 69', async () => {
