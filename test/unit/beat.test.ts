@@ -46,6 +46,10 @@ describe('beat', () => {
     await at(env, T0 + 1);
     await at(env, T0 + minute - 1);
     expect(env.fired).toEqual([]);
+    // However far the next slot, a beat reads the store again within a second (changes made elsewhere are seen).
+    await env.app.schedules.add('far', { task: 't', schedule: { at: new Date(T0 + 86_400_000).toISOString() } });
+    expect(await env.beat.tick()).toBeLessThanOrEqual(1000);
+    await env.app.schedules.delete('far');
     await at(env, T0 + minute);
     await at(env, T0 + minute + 500);
     await at(env, T0 + 2 * minute + 10);
