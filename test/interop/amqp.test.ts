@@ -420,21 +420,26 @@ describe.skipIf(!ready.ok)(`interop with Python Celery 5.2 on RabbitMQ${ready.ok
         pythonWorker('py-prio', queues.prio, { pool: 'solo', maxPriority: 10 }),
         celerityWorker(prioUrl, 'ts-prio', [queues.prio], 1, 1),
       ]);
-      const ids = [...fromPython, ...fromTs.map((r) => r.id)];
-      const results = await Promise.all(ids.map((id) => prioApp.asyncResult<Recorded>(id).get({ timeout: 90_000 })));
-      expect(results.map((r) => r.priority)).toEqual([...priorities, ...priorities]);
-      expect(new Set(results.map((r) => r.by))).toEqual(new Set(['py', 'ts']));
-      expect([...(await runsOf(ids)).values()]).toEqual(Array(200).fill(1));
-      const order = (await redis.lrange(`${prefix}:order:${queues.prio}`, 0, -1)).map(Number);
-      expect(order).toHaveLength(200);
-      // RabbitMQ hands out every 9 before any 0. Each worker holds one message at a time (prefetch 1, acknowledged
-      // after the task), so a 9 starts after a 0 only when the other worker got it just before that 0: one per worker.
-      const firstLow = order.indexOf(0);
-      const highsAfter = order.slice(firstLow).filter((p) => p === 9).length;
-      expect(highsAfter).toBeLessThanOrEqual(2);
-      expect(trouble(py.log)).toEqual([]);
-      expect(trouble(ts.log)).toEqual([]);
-      await Promise.all([stopProcess(py.proc), ts.leave()]);
+      // Both leave whatever the assertions say, so the next test has the queues to itself.
+      try {
+        const ids = [...fromPython, ...fromTs.map((r) => r.id)];
+        const results = await Promise.all(ids.map((id) => prioApp.asyncResult<Recorded>(id).get({ timeout: 90_000 })));
+        expect(results.map((r) => r.priority)).toEqual([...priorities, ...priorities]);
+        // Which worker runs how many depends on which was ready first (on a loaded machine one may take them all).
+        for (const r of results) expect(['py', 'ts']).toContain(r.by);
+        expect([...(await runsOf(ids)).values()]).toEqual(Array(200).fill(1));
+        const order = (await redis.lrange(`${prefix}:order:${queues.prio}`, 0, -1)).map(Number);
+        expect(order).toHaveLength(200);
+        // RabbitMQ hands out every 9 before any 0. Each worker holds one message at a time (prefetch 1, acknowledged
+        // after the task), so a 9 starts after a 0 only when the other worker got it just before that 0: one per worker.
+        const firstLow = order.indexOf(0);
+        const highsAfter = order.slice(firstLow).filter((p) => p === 9).length;
+        expect(highsAfter).toBeLessThanOrEqual(2);
+        expect(trouble(py.log)).toEqual([]);
+        expect(trouble(ts.log)).toEqual([]);
+      } finally {
+        await Promise.all([stopProcess(py.proc), ts.leave()]);
+      }
     });
 
     it('a Celerity worker and producer with another max_priority use both existing queues as they are', { timeout: 60_000 }, async () => {
