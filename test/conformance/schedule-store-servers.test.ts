@@ -10,6 +10,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresBackend } from '../../src/backend/postgres/index.js';
 import { RedisBackend } from '../../src/backend/redis/index.js';
+import type { ScheduleStore } from '../../src/backend/schedules.js';
 import { ConnectionError } from '../../src/errors/index.js';
 import { pingPostgres, pingRedis, requireService } from '../services.js';
 import { NOW, TTL, definition, scheduleStoreConformance } from './schedule-store-suite.js';
@@ -74,44 +75,60 @@ async function dropSchema(schema: string): Promise<void> {
   }
 }
 
+/** A server backend with its schedule store. */
+interface ServerBackend {
+  connect(): Promise<void>;
+  close(): Promise<void>;
+  schedules(): ScheduleStore;
+}
+
+/** The suite's storage for one test: every backend made by `make` shares it; `cleanup` removes it after the last closes. */
+async function serverStorage(make: () => ServerBackend, cleanup: () => Promise<void>) {
+  const backends: ServerBackend[] = [];
+  const connect = async () => {
+    const backend = make();
+    backends.push(backend);
+    await backend.connect();
+    return backend.schedules();
+  };
+  return {
+    store: await connect(),
+    second: connect,
+    close: async () => {
+      for (const b of backends) await b.close();
+      await cleanup();
+    },
+  };
+}
+
+/** One store per backend, usable after connect and across a reconnect, failing with ConnectionError while closed. */
+async function checkStoreFollowsBackend(backend: ServerBackend, cleanup: () => Promise<void>): Promise<void> {
+  try {
+    const store = backend.schedules();
+    await expect(store.list()).rejects.toBeInstanceOf(ConnectionError);
+    await backend.connect();
+    expect(backend.schedules()).toBe(store);
+    await store.put({ name: 'a', definition: definition('t.a'), source: 'runtime', now: NOW });
+    await backend.close();
+    await expect(store.get('a')).rejects.toBeInstanceOf(ConnectionError);
+    await backend.connect();
+    expect((await store.get('a'))?.definition).toEqual(definition('t.a'));
+  } finally {
+    await backend.close();
+    await cleanup();
+  }
+}
+
 describe.skipIf(!redis.ok)(`redis schedule store${redis.ok ? '' : ` (skipped: ${redis.reason})`}`, () => {
   scheduleStoreConformance('redis', async () => {
     const s = redisScope();
-    const backends: RedisBackend[] = [];
-    const connect = async () => {
-      const backend = new RedisBackend({ url: s.url, resultExpires: 0 });
-      backends.push(backend);
-      await backend.connect();
-      return backend.schedules();
-    };
-    return {
-      store: await connect(),
-      second: connect,
-      close: async () => {
-        for (const b of backends) await b.close();
-        await deleteRedisKeys(s.prefix);
-      },
-    };
+    return serverStorage(() => new RedisBackend({ url: s.url, resultExpires: 0 }), () => deleteRedisKeys(s.prefix));
   });
 
   describe('redis specifics', () => {
     it('one store per backend, usable after connect and across a reconnect, failing while closed', async () => {
       const s = redisScope();
-      const backend = new RedisBackend({ url: s.url, resultExpires: 0 });
-      try {
-        const store = backend.schedules();
-        await expect(store.list()).rejects.toBeInstanceOf(ConnectionError);
-        await backend.connect();
-        expect(backend.schedules()).toBe(store);
-        await store.put({ name: 'a', definition: definition('t.a'), source: 'runtime', now: NOW });
-        await backend.close();
-        await expect(store.get('a')).rejects.toBeInstanceOf(ConnectionError);
-        await backend.connect();
-        expect((await store.get('a'))?.definition).toEqual(definition('t.a'));
-      } finally {
-        await backend.close();
-        await deleteRedisKeys(s.prefix);
-      }
+      await checkStoreFollowsBackend(new RedisBackend({ url: s.url, resultExpires: 0 }), () => deleteRedisKeys(s.prefix));
     });
 
     it('keeps every key under celerity:beat: after the global key prefix, and delete leaves none of a schedule', async () => {
@@ -142,21 +159,7 @@ describe.skipIf(!redis.ok)(`redis schedule store${redis.ok ? '' : ` (skipped: ${
 describe.skipIf(!postgres.ok)(`postgres schedule store${postgres.ok ? '' : ` (skipped: ${postgres.reason})`}`, () => {
   scheduleStoreConformance('postgres', async () => {
     const s = postgresScope();
-    const backends: PostgresBackend[] = [];
-    const connect = async () => {
-      const backend = new PostgresBackend({ url: s.url, resultExpires: 0 });
-      backends.push(backend);
-      await backend.connect();
-      return backend.schedules();
-    };
-    return {
-      store: await connect(),
-      second: connect,
-      close: async () => {
-        for (const b of backends) await b.close();
-        await dropSchema(s.schema);
-      },
-    };
+    return serverStorage(() => new PostgresBackend({ url: s.url, resultExpires: 0 }), () => dropSchema(s.schema));
   });
 
   describe('postgres specifics', () => {
@@ -171,21 +174,7 @@ describe.skipIf(!postgres.ok)(`postgres schedule store${postgres.ok ? '' : ` (sk
 
     it('one store per backend, usable after connect and across a reconnect, failing while closed', async () => {
       const s = postgresScope();
-      const backend = new PostgresBackend({ url: s.url, resultExpires: 0 });
-      try {
-        const store = backend.schedules();
-        await expect(store.list()).rejects.toBeInstanceOf(ConnectionError);
-        await backend.connect();
-        expect(backend.schedules()).toBe(store);
-        await store.put({ name: 'a', definition: definition('t.a'), source: 'runtime', now: NOW });
-        await backend.close();
-        await expect(store.get('a')).rejects.toBeInstanceOf(ConnectionError);
-        await backend.connect();
-        expect((await store.get('a'))?.definition).toEqual(definition('t.a'));
-      } finally {
-        await backend.close();
-        await dropSchema(s.schema);
-      }
+      await checkStoreFollowsBackend(new PostgresBackend({ url: s.url, resultExpires: 0 }), () => dropSchema(s.schema));
     });
 
     it('keeps its tables in the URL\'s schema, readable with psql', async () => {
