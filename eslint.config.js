@@ -8,15 +8,16 @@ import tseslint from 'typescript-eslint';
  */
 const LAYERS = [
   ['util', 'errors'],
-  ['protocol', 'schedule'],
+  ['protocol', 'schedule', 'tracing'],
   ['redis', 'sqlite', 'amqp'],
-  ['broker', 'backend'],
+  ['broker', 'backend', 'history'],
   ['transports'],
   ['result'],
   ['canvas'],
   ['control'],
   ['app'],
-  ['worker', 'beat'],
+  ['worker', 'beat', 'monitor', 'metrics'],
+  ['api'],
   ['cli'],
 ];
 
