@@ -64,6 +64,13 @@ const schema = z
     beatStore: z.string().min(1).nullable(),
     beatLeaseTimeout: z.number().min(2),
     include: z.array(z.string().min(1)),
+    historyUrl: z.string().min(1).nullable(),
+    historyMaxAge: seconds,
+    historyMaxTasks: z.number().int().nonnegative(),
+    apiUsers: z.array(z.string().min(1)),
+    apiTokens: z.array(z.string().min(1)),
+    metricsPort: z.number().int().min(0).max(65535).nullable(),
+    metricsHost: z.string().min(1),
   })
   .strict();
 
@@ -129,6 +136,16 @@ const EXPECTED: Record<keyof CelerityConfig, string> = {
   beatLeaseTimeout: 'seconds (at least 2) a beat leads without renewing its lease; another beat takes over after it',
   include:
     'a list of module paths or globs (* within a path segment, ** across segments), relative to the working directory, imported with the app module by the CLI and worker pools (comma separated in the environment)',
+  historyUrl:
+    'where monitors (`celerity api`, `celerity dashboard`) keep task history: a sqlite:// or postgresql:// URL, or null for the result backend when it is one of those and sqlite://./celerity-history.db otherwise',
+  historyMaxAge: 'seconds a task stays in the history after it was first seen, 0 for no limit',
+  historyMaxTasks: 'how many tasks the history keeps (the newest), 0 for no limit',
+  apiUsers:
+    'users of the REST API and dashboard, each `name:<password hash>` or `name:<password hash>:ro` for read-only (hashes from `celerity api hash-password`; comma separated in the environment)',
+  apiTokens:
+    'bearer tokens of the REST API, each `<token hash>` or `<token hash>:ro` for read-only (hashes from `celerity api hash-token`; comma separated in the environment)',
+  metricsPort: 'a port on which each worker serves Prometheus /metrics, /healthz and /readyz, or null for none',
+  metricsHost: 'the address the worker metrics server binds (127.0.0.1 keeps it local)',
 };
 
 export function defaults(): CelerityConfig {
@@ -180,6 +197,13 @@ export function defaults(): CelerityConfig {
     beatStore: null,
     beatLeaseTimeout: 10,
     include: [],
+    historyUrl: null,
+    historyMaxAge: 7 * 24 * 3600,
+    historyMaxTasks: 1_000_000,
+    apiUsers: [],
+    apiTokens: [],
+    metricsPort: null,
+    metricsHost: '127.0.0.1',
   };
 }
 
