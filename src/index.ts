@@ -41,6 +41,7 @@ export type { ChordPart, GroupMeta, ResultBackend } from './backend/port.js';
 export type { ClaimOutcome, FireRecord, Lease, ScheduleStore, StoredSchedule } from './backend/schedules.js';
 export type { ResultMeta, TaskState, SignatureDict } from './protocol/types.js';
 export { States } from './protocol/types.js';
+export { errorText } from './protocol/error-text.js';
 export {
   CelerityError,
   ChordError,
