@@ -114,6 +114,11 @@ export interface Broker {
   purge(queue: string): Promise<number>;
   /** Messages waiting in the queue (ready or delayed), not counting reserved ones. */
   size(queue: string): Promise<number>;
+  /**
+   * Seconds the oldest message deliverable now in `queue` has been waiting (since it was published, or since its
+   * ETA when it had one); null when none is. Absent where the broker keeps no enqueue time (kombu's Redis lists).
+   */
+  oldestMessageAge?(queue: string): Promise<number | null>;
   /** Dead letters (of `queue` when given), newest first, at most `limit` (default 100). */
   listDeadLetters(options?: { queue?: string; limit?: number }): Promise<DeadLetter[]>;
   /** Puts dead letters back on their queues; resolves to how many were moved. */

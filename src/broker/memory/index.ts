@@ -30,6 +30,8 @@ interface Entry {
   seq: number;
   parts: StoredParts;
   notBefore: number;
+  /** Epoch ms it was published (or put back from the dead letters), for `oldestMessageAge`. */
+  publishedAt: number;
   redelivered: boolean;
   /** Delivery tag while reserved; a restore or requeue clears it so an old tag no longer matches. */
   tag: string | null;
@@ -74,6 +76,7 @@ export class MemoryBroker implements Broker {
         seq: ++this.seq,
         parts: messageToParts(out.queue, clampPriority(out.priority), out.message),
         notBefore: out.notBefore ?? 0,
+        publishedAt: now,
         redelivered: false,
         tag: null,
         visibleAt: 0,
@@ -150,6 +153,15 @@ export class MemoryBroker implements Broker {
     return (this.ready.get(queue)?.length ?? 0) + (this.delayed.get(queue)?.length ?? 0);
   }
 
+  /** Since publish, or since the ETA when it had one; delayed messages whose ETA passed count (promotion is lazy). */
+  async oldestMessageAge(queue: string): Promise<number | null> {
+    const now = this.now();
+    let since = Infinity;
+    for (const e of this.ready.get(queue) ?? []) since = Math.min(since, Math.max(e.publishedAt, e.notBefore));
+    for (const e of this.delayed.get(queue) ?? []) if (e.notBefore <= now) since = Math.min(since, e.notBefore);
+    return since === Infinity ? null : Math.max(0, now - since) / 1000;
+  }
+
   /** Newest first: `dead` is kept in the order letters arrived, so it is read from the end. */
   async listDeadLetters(options: { queue?: string; limit?: number } = {}): Promise<DeadLetter[]> {
     const limit = Math.max(0, options.limit ?? 100);
@@ -182,6 +194,7 @@ export class MemoryBroker implements Broker {
         seq: ++this.seq,
         parts,
         notBefore: 0,
+        publishedAt: this.now(),
         redelivered: true,
         tag: null,
         visibleAt: 0,

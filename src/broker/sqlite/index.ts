@@ -198,6 +198,12 @@ export class SqliteBroker implements Broker {
     return this.open().stmts.size.get({ queue })?.n ?? 0;
   }
 
+  async oldestMessageAge(queue: string): Promise<number | null> {
+    const now = Date.now();
+    const since = this.open().stmts.oldestAge.get({ queue, now })?.since ?? null;
+    return since === null ? null : Math.max(0, now - since) / 1000;
+  }
+
   async claimRateSlot(key: string, spacingMs: number): Promise<number> {
     const row = this.open().stmts.rateSlot.get({ key, now: Date.now(), spacing: spacingMs });
     return Math.max(0, Math.ceil(row?.wait ?? 0));

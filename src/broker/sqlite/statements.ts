@@ -69,6 +69,7 @@ export function prepareStatements(db: SqliteDatabase) {
     extend: sql<TagParams & { visible_at: number }>('extend.sql'),
     purge: sql<{ queue: string }>('purge.sql'),
     size: sql<{ queue: string }, { n: number }>('size.sql'),
+    oldestAge: sql<{ queue: string; now: number }, { since: number | null }>('oldest-age.sql'),
     deadLettersList: sql<{ queue: string | null; limit: number }, DeadLetterRow>('dead-letters-list.sql'),
     deadLetterGet: sql<{ id: number }, { raw: string }>('dead-letter-get.sql'),
     deadLetterDelete: sql<{ id: number }>('dead-letter-delete.sql'),
