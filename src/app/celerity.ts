@@ -33,6 +33,7 @@ import { createBuiltins } from './builtins.js';
 import type { ScheduleStore } from '../backend/schedules.js';
 import { ConfigurationError } from '../errors/index.js';
 import { Schedules } from './schedules.js';
+import { loadTracing, startPublishSpan, tracingSettled } from '../tracing/index.js';
 
 /** What a signature of a task known only by name takes and returns: anything (its code is elsewhere). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- deliberately unchecked, like Celery's send_task
@@ -172,9 +173,18 @@ export class Celerity implements TaskSender, CanvasApp {
     options: ApplyOptions = {},
     task: AnyTask | undefined = this.registry.get(name),
   ): Promise<AsyncResult<R>> {
-    const { message, queue, priority, notBefore, id } = this.buildMessage(name, args, options, task);
-    await this.publisher.submit({ queue, message, priority, notBefore });
-    return new AsyncResult<R>(id, this);
+    if (!tracingSettled()) await loadTracing();
+    const span = startPublishSpan(name, this._conf.broker);
+    try {
+      const { message, queue, priority, notBefore, id } = this.buildMessage(name, args, span ? span.inject(options) : options, task);
+      span?.sent(id, queue);
+      await this.publisher.submit({ queue, message, priority, notBefore });
+      span?.end();
+      return new AsyncResult<R>(id, this);
+    } catch (err) {
+      span?.end(err);
+      throw err;
+    }
   }
 
   /**
@@ -240,8 +250,18 @@ export class Celerity implements TaskSender, CanvasApp {
     // A map or chunks message is routed as the task it calls (Celery's `route_name`).
     const inner = (kwargs.task as { task?: unknown } | undefined)?.task;
     const routeName = name.startsWith('celery.') && typeof inner === 'string' ? inner : name;
-    const built = this.buildMessage(name, args, { ...apply, kwargs }, this.registry.get(routeName), carried, routeName);
-    await this.publisher.submit({ queue: built.queue, message: built.message, priority: built.priority, notBefore: built.notBefore });
+    if (!tracingSettled()) await loadTracing();
+    const span = startPublishSpan(name, this._conf.broker);
+    try {
+      const applied = span ? span.inject({ ...apply, kwargs }) : { ...apply, kwargs };
+      const built = this.buildMessage(name, args, applied, this.registry.get(routeName), carried, routeName);
+      span?.sent(built.id, built.queue);
+      await this.publisher.submit({ queue: built.queue, message: built.message, priority: built.priority, notBefore: built.notBefore });
+    } catch (err) {
+      span?.end(err);
+      throw err;
+    }
+    span?.end();
   }
 
   /**

@@ -6,6 +6,7 @@
  */
 import type { CelerityConfig } from '../app/config.js';
 import type { TaskState } from '../protocol/types.js';
+import { loadTracing, startRunSpan, tracingSettled, type RunEnd } from '../tracing/index.js';
 import { execute, type Outcome } from './executor.js';
 import type { Job } from './job.js';
 import type { WorkerNode } from './node.js';
@@ -48,8 +49,10 @@ export async function runTask(job: Job, ctx: RunContext): Promise<{ outcome: Out
     progress = write;
     return write;
   };
-  const outcome = pool
-    ? await pool.run(
+  if (!tracingSettled()) await loadTracing();
+  const span = startRunSpan(req, { hostname: ctx.hostname, queue: delivery.queue, brokerUrl: conf.broker });
+  const call = (): Promise<Outcome> => pool
+    ? pool.run(
         jobFromRequest(req, delivery, {
           hostname: ctx.hostname,
           limits,
@@ -58,7 +61,7 @@ export async function runTask(job: Job, ctx: RunContext): Promise<{ outcome: Out
         }),
         { updateState, started: (child) => node?.started(job, child.pid) },
       )
-    : await execute({
+    : execute({
         req,
         delivery,
         task,
@@ -68,8 +71,37 @@ export async function runTask(job: Job, ctx: RunContext): Promise<{ outcome: Out
         defaultRetryDelay: conf.defaultRetryDelay,
         updateState,
       });
+  let outcome: Outcome;
+  if (!span) outcome = await call();
+  else {
+    // The pools report every failure as an outcome; a rejection here is the pool itself failing.
+    try {
+      outcome = await span.run(call);
+    } catch (err) {
+      span.end({ state: 'FAILURE', error: err instanceof Error ? err : new Error(String(err)) });
+      throw err;
+    }
+    span.end(runEnd(outcome));
+  }
   job.settled = true;
   if (progress) await progress.catch(() => undefined);
   if (job.abandoned) return undefined;
   return { outcome, acksLate };
+}
+
+/** The span's end as the instrumentation sees a Celery run end: the state of task_postrun, failures as errors. */
+function runEnd(outcome: Outcome): RunEnd {
+  switch (outcome.kind) {
+    case 'success':
+      return { state: 'SUCCESS' };
+    case 'failure':
+    case 'timeout':
+      return { state: 'FAILURE', error: outcome.error };
+    case 'retry':
+      return { state: 'RETRY', retryReason: outcome.signal.message };
+    case 'reject':
+      return { state: 'REJECTED' };
+    case 'ignore':
+      return { state: 'IGNORED' };
+  }
 }
