@@ -30,6 +30,7 @@ import type { WorkerOptions } from './options.js';
 import { holdUntil, isExpired } from './expiry.js';
 import { LoopWatch, StallReporter, stallThreshold } from './loop-watch.js';
 import { ReserveLoop } from './reserve-loop.js';
+import type { WorkerMetricsServer } from '../metrics/worker-server.js';
 
 
 export type { WorkerOptions } from './options.js';
@@ -88,6 +89,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
   private readonly nodeOptions: NodeOptions | false;
   private readonly autoscaleOptions: AutoscaleOptions | undefined;
   private scaler: Autoscaler | undefined;
+  private metricsServer: WorkerMetricsServer | undefined;
 
   constructor(
     private readonly app: WorkerApp,
@@ -121,11 +123,24 @@ export class Worker extends EventEmitter<WorkerEvents> {
   /** Connects and starts consuming; resolves once the worker is consuming. */
   start(): Promise<void> {
     if (this.starting) return Promise.reject(new Error('worker already started'));
-    this.starting = this.open();
+    this.starting = this.open().catch(async (err: unknown) => {
+      await this.metricsServer?.close();
+      throw err;
+    });
     return this.starting;
   }
 
+  /** Where the `metricsPort` server listens (`http://host:port`, the bound port when 0 was asked), or null. */
+  get metricsUrl(): string | null {
+    return this.metricsServer?.url ?? null;
+  }
+
   private async open(): Promise<void> {
+    const { metricsPort, metricsHost } = this.app.conf;
+    if (metricsPort !== null) {
+      const { WorkerMetricsServer } = await import('../metrics/worker-server.js');
+      this.metricsServer = await WorkerMetricsServer.start(this, this.app, { port: metricsPort, host: metricsHost, log: this.log });
+    }
     const [broker, backend] = await Promise.all([this.app.broker(), this.app.backend()]);
     this.pool = await openPool({
       kind: this.poolKind,
@@ -535,6 +550,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     await Promise.all(late.map((j) => this.requeue(j)));
     await this.node?.close();
     this.revocations?.stop();
+    await this.metricsServer?.close();
     this.emit('stopped');
   }
 
