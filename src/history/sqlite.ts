@@ -1,0 +1,215 @@
+/**
+ * The task history in a SQLite file (WAL): `celerity_history_tasks` (one row per task) and
+ * `celerity_history_timeline` (its events), schema and statements in ./sql/sqlite/. The file may be the broker's or
+ * the result backend's, and several processes may open it at once (the monitor writing, the API and the CLI
+ * reading): writes are short IMMEDIATE transactions retried asynchronously while another process holds the lock
+ * (../sqlite/busy.ts), and readers never wait in WAL mode.
+ */
+import { ConnectionError } from '../errors/index.js';
+import { retryBusy, SYNC_WAIT_MS } from '../sqlite/busy.js';
+import { openDatabase, prepare, type SqliteDatabase } from '../sqlite/open.js';
+import { readSql, type Stmt } from '../sqlite/sql-files.js';
+import { FIELD_COLUMNS, mergeUpdate } from './merge.js';
+import type { HistoryStore, RetentionOptions, TaskPage, TaskQuery, TaskRecord, TaskUpdate, TimelineEntry } from './port.js';
+import { decodeCursor, pageLimit, pageOf } from './query.js';
+import { globPrefix, whereClause, type Dialect } from './where.js';
+
+export interface SqliteHistoryOptions {
+  /** Database file; may be the broker's or the result backend's. `:memory:` is private to one store (tests). */
+  path: string;
+  /** How long a write waits for another process's lock on the file, ms, without blocking the loop. Default 5000. */
+  busyTimeoutMs?: number;
+  /** Tasks forgotten per prune transaction (default 1000): each chunk holds the write lock for milliseconds only. */
+  pruneChunk?: number;
+}
+
+/** A row of celerity_history_tasks. */
+type TaskRow = Record<string, string | number | null> & { id: string; state: string; created_at: number; updated_at: number };
+
+type Boundary = { created_at: number; id: string };
+
+const PRUNE_CHUNK = 1000;
+
+function prepareStatements(db: SqliteDatabase) {
+  const sql = <P, R = unknown>(name: string) => prepare(db, readSql(import.meta.url, `sqlite/${name}`)) as unknown as Stmt<P, R>;
+  return {
+    get: sql<{ id: string }, TaskRow>('get.sql'),
+    upsert: sql<TaskRow>('upsert.sql'),
+    timelineInsert: sql<{ task_id: string } & TimelineEntry>('timeline-insert.sql'),
+    timeline: sql<{ task_id: string }, TimelineEntry>('timeline.sql'),
+    unfinished: sql<{ older_than: number; limit: number }, { id: string }>('unfinished.sql'),
+    pruneAgeBoundary: sql<{ before: number }, Boundary>('prune-age-boundary.sql'),
+    pruneCountBoundary: sql<{ keep: number }, Boundary>('prune-count-boundary.sql'),
+    pruneChunk: sql<Boundary & { chunk: number }, { id: string }>('prune-chunk.sql'),
+    pruneTasks: sql<{ ids: string }>('prune-tasks.sql'),
+    pruneTimeline: sql<{ ids: string }>('prune-timeline.sql'),
+  };
+}
+
+type Statements = ReturnType<typeof prepareStatements>;
+
+export class SqliteHistoryStore implements HistoryStore {
+  private db: SqliteDatabase | null = null;
+  private stmts: Statements | null = null;
+  /** list and count statements by their text (see where.ts: the shapes are few). */
+  private readonly queries = new Map<string, Stmt<Record<string, unknown>, unknown>>();
+  private readonly busy: { file: string; timeoutMs: number };
+
+  constructor(private readonly options: SqliteHistoryOptions) {
+    this.busy = { file: options.path, timeoutMs: options.busyTimeoutMs ?? 5000 };
+  }
+
+  async connect(): Promise<void> {
+    if (this.db) return;
+    const db = openDatabase(this.options.path, SYNC_WAIT_MS);
+    try {
+      await retryBusy(async () => db.exec(readSql(import.meta.url, 'sqlite/schema.sql')), this.busy);
+      this.stmts = prepareStatements(db);
+    } catch (err) {
+      db.close();
+      if (err instanceof ConnectionError) throw err;
+      throw new ConnectionError(`cannot prepare SQLite task history in ${this.options.path}: ${String(err)}`, { cause: err });
+    }
+    this.db = db;
+  }
+
+  /**
+   * One IMMEDIATE transaction: the stored rows are read, merged with the updates in order (merge.ts) and written
+   * back once each, so no other process's write can fall between the read and the write.
+   */
+  async apply(updates: readonly TaskUpdate[]): Promise<void> {
+    if (updates.length === 0) return;
+    const { db, stmts } = this.open();
+    const write = db.transaction(() => {
+      const merged = new Map<string, TaskRecord>();
+      for (const u of updates) {
+        let current = merged.get(u.id);
+        if (current === undefined) {
+          const row = stmts.get.get({ id: u.id });
+          current = row ? rowToRecord(row) : undefined;
+        }
+        merged.set(u.id, mergeUpdate(current ?? null, u));
+        const t = u.timeline;
+        if (t) {
+          stmts.timelineInsert.run({ task_id: u.id, type: t.type, timestamp: t.timestamp, hostname: t.hostname ?? null, fields: t.fields ?? null });
+        }
+      }
+      for (const record of merged.values()) stmts.upsert.run(recordToRow(record));
+    });
+    await retryBusy(async () => write.immediate(), this.busy);
+  }
+
+  async get(id: string): Promise<TaskRecord | null> {
+    const row = this.open().stmts.get.get({ id });
+    return row ? rowToRecord(row) : null;
+  }
+
+  async timeline(id: string): Promise<TimelineEntry[]> {
+    return this.open().stmts.timeline.all({ task_id: id });
+  }
+
+  async list(query: TaskQuery): Promise<TaskPage> {
+    const limit = pageLimit(query.limit);
+    const after = query.cursor === undefined ? null : decodeCursor(query.cursor);
+    const { where, params } = this.where(query, after);
+    const sql = `SELECT * FROM celerity_history_tasks WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT ${limit + 1}`;
+    const rows = this.statement(sql).all(params) as TaskRow[];
+    return pageOf(rows.map(rowToRecord), limit);
+  }
+
+  async count(query: Omit<TaskQuery, 'limit' | 'cursor'>): Promise<number> {
+    const { where, params } = this.where(query, null);
+    const row = this.statement(`SELECT count(*) AS n FROM celerity_history_tasks WHERE ${where}`).get(params) as { n: number };
+    return row.n;
+  }
+
+  async unfinished(options: { olderThan: number; limit: number }): Promise<string[]> {
+    return this.open().stmts.unfinished.all({ older_than: options.olderThan, limit: options.limit }).map((r) => r.id);
+  }
+
+  /**
+   * Finds the newest task over either limit, then forgets it and everything older from the oldest end, a chunk of
+   * tasks (and their timelines) per transaction, letting other writers in between.
+   */
+  async prune(options: RetentionOptions): Promise<number> {
+    const { stmts } = this.open();
+    const now = options.now ?? Date.now();
+    const bounds: Boundary[] = [];
+    if (options.maxAgeMs !== undefined) {
+      const b = stmts.pruneAgeBoundary.get({ before: now - options.maxAgeMs });
+      if (b) bounds.push(b);
+    }
+    if (options.maxTasks !== undefined) {
+      const b = stmts.pruneCountBoundary.get({ keep: options.maxTasks });
+      if (b) bounds.push(b);
+    }
+    const bound = bounds.sort((a, b) => b.created_at - a.created_at || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))[0];
+    if (!bound) return 0;
+    const chunk = this.options.pruneChunk ?? PRUNE_CHUNK;
+    let forgotten = 0;
+    for (;;) {
+      const { db, stmts: s } = this.open();
+      const removeChunk = db.transaction(() => {
+        const ids = JSON.stringify(s.pruneChunk.all({ ...bound, chunk }).map((r) => r.id));
+        s.pruneTimeline.run({ ids });
+        return s.pruneTasks.run({ ids }).changes;
+      });
+      const removed = await retryBusy(async () => removeChunk.immediate(), this.busy);
+      forgotten += removed;
+      if (removed < chunk) return forgotten;
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.db) return;
+    this.db.close();
+    this.db = null;
+    this.stmts = null;
+    this.queries.clear();
+  }
+
+  private where(query: Omit<TaskQuery, 'limit' | 'cursor'>, after: ReturnType<typeof decodeCursor> | null) {
+    const params: Record<string, unknown> = {};
+    const param = (value: unknown) => {
+      const name = `p${Object.keys(params).length}`;
+      params[name] = value;
+      return `:${name}`;
+    };
+    const dialect: Dialect = {
+      param,
+      anyState: (states) => `state IN (SELECT value FROM json_each(${param(JSON.stringify(states))}))`,
+      namePrefix: (prefix) => `name GLOB ${param(globPrefix(prefix))}`,
+      ilike: 'LIKE',
+    };
+    return { where: whereClause(query, after, dialect), params };
+  }
+
+  private statement(sql: string): Stmt<Record<string, unknown>, unknown> {
+    const { db } = this.open();
+    let stmt = this.queries.get(sql);
+    if (!stmt) {
+      stmt = prepare(db, sql) as unknown as Stmt<Record<string, unknown>, unknown>;
+      this.queries.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  private open(): { db: SqliteDatabase; stmts: Statements } {
+    if (!this.db || !this.stmts) throw new ConnectionError('SQLite task history is not connected (call connect() first)');
+    return { db: this.db, stmts: this.stmts };
+  }
+}
+
+function rowToRecord(row: TaskRow): TaskRecord {
+  const record = { id: row.id, state: row.state, createdAt: row.created_at, updatedAt: row.updated_at } as Record<string, unknown>;
+  for (const [key, column] of FIELD_COLUMNS) record[key] = row[column] ?? null;
+  return record as unknown as TaskRecord;
+}
+
+function recordToRow(record: TaskRecord): TaskRow {
+  const row = { id: record.id, state: record.state, created_at: record.createdAt, updated_at: record.updatedAt } as TaskRow;
+  const source = record as unknown as Record<string, string | number | null>;
+  for (const [key, column] of FIELD_COLUMNS) row[column] = source[key] ?? null;
+  return row;
+}
