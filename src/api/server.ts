@@ -10,7 +10,11 @@ import { VERSION } from '../util/version.js';
 import type { ApiContext, ApiInstance } from './context.js';
 import { Problem, PROBLEM_CONTENT_TYPE } from './problem.js';
 import { registerAuth, type Credentials } from './auth.js';
+import { registerDeadLetterRoutes } from './routes/dead-letters.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { registerQueueRoutes } from './routes/queues.js';
 import { registerTaskRoutes } from './routes/tasks.js';
+import { registerWorkerRoutes } from './routes/workers.js';
 
 /** Request bodies above this are refused (413) before they are parsed. */
 export const BODY_LIMIT = 1024 * 1024;
@@ -62,6 +66,10 @@ export async function buildApi(ctx: ApiContext, options: BuildApiOptions): Promi
 
   registerAuth(api, options.credentials, { loopback: options.loopback });
   registerTaskRoutes(api, ctx);
+  registerWorkerRoutes(api, ctx);
+  registerQueueRoutes(api, ctx);
+  registerDeadLetterRoutes(api, ctx);
+  registerHealthRoutes(api, ctx);
 
   api.get('/api/v1/openapi.json', { schema: { hide: true } }, () => api.swagger());
   // The web pages take `/` once they exist; until then it leads to the description of the API.
