@@ -6,7 +6,7 @@
  */
 import type { CelerityConfig } from '../app/config.js';
 import type { TaskState } from '../protocol/types.js';
-import { loadTracing, startRunSpan, tracingSettled, type RunEnd } from '../tracing/index.js';
+import { loadTracing, startRunSpan, tracingSettled, type RunEnd, type RunSpan } from '../tracing/index.js';
 import { execute, type Outcome } from './executor.js';
 import type { Job } from './job.js';
 import type { WorkerNode } from './node.js';
@@ -51,42 +51,58 @@ export async function runTask(job: Job, ctx: RunContext): Promise<{ outcome: Out
   };
   if (!tracingSettled()) await loadTracing();
   const span = startRunSpan(req, { hostname: ctx.hostname, queue: delivery.queue, brokerUrl: conf.broker });
-  const call = (): Promise<Outcome> => pool
-    ? pool.run(
-        jobFromRequest(req, delivery, {
-          hostname: ctx.hostname,
-          limits,
-          defaultRetryDelay: conf.defaultRetryDelay,
-          rejectOnWorkerLost: acksLate && (task.options.rejectOnWorkerLost ?? conf.rejectOnWorkerLost),
-        }),
-        { updateState, started: (child) => node?.started(job, child.pid) },
-      )
-    : execute({
-        req,
-        delivery,
-        task,
-        hostname: ctx.hostname,
-        controller: job.controller,
-        limits,
-        defaultRetryDelay: conf.defaultRetryDelay,
-        updateState,
-      });
-  let outcome: Outcome;
-  if (!span) outcome = await call();
-  else {
-    // The pools report every failure as an outcome; a rejection here is the pool itself failing.
-    try {
-      outcome = await span.run(call);
-    } catch (err) {
-      span.end({ state: 'FAILURE', error: err instanceof Error ? err : new Error(String(err)) });
-      throw err;
-    }
-    span.end(runEnd(outcome));
-  }
+  const outcome = span ? await traced(span, () => dispatch(job, ctx, limits, updateState)) : await dispatch(job, ctx, limits, updateState);
   job.settled = true;
   if (progress) await progress.catch(() => undefined);
   if (job.abandoned) return undefined;
   return { outcome, acksLate };
+}
+
+/** The call into the threads/process pool, or the async executor on this event loop. */
+function dispatch(
+  job: Job,
+  ctx: RunContext,
+  limits: { hard: number | null; soft: number | null },
+  updateState: (state: TaskState, meta: unknown) => Promise<void>,
+): Promise<Outcome> {
+  const { req, task, delivery } = job;
+  const { conf, node, pool } = ctx;
+  if (pool) {
+    const acksLate = task.options.acksLate ?? conf.acksLate;
+    return pool.run(
+      jobFromRequest(req, delivery, {
+        hostname: ctx.hostname,
+        limits,
+        defaultRetryDelay: conf.defaultRetryDelay,
+        rejectOnWorkerLost: acksLate && (task.options.rejectOnWorkerLost ?? conf.rejectOnWorkerLost),
+      }),
+      { updateState, started: (child) => node?.started(job, child.pid) },
+    );
+  }
+  return execute({
+    req,
+    delivery,
+    task,
+    hostname: ctx.hostname,
+    controller: job.controller,
+    limits,
+    defaultRetryDelay: conf.defaultRetryDelay,
+    updateState,
+  });
+}
+
+/** The run with its span active, ended with how the run ended. */
+async function traced(span: RunSpan, run: () => Promise<Outcome>): Promise<Outcome> {
+  let outcome: Outcome;
+  try {
+    outcome = await span.run(run);
+  } catch (err) {
+    // The pools report every task failure as an outcome; a rejection is the pool itself failing.
+    span.end({ state: 'FAILURE', error: err instanceof Error ? err : new Error(String(err)) });
+    throw err;
+  }
+  span.end(runEnd(outcome));
+  return outcome;
 }
 
 /** The span's end as the instrumentation sees a Celery run end: the state of task_postrun, failures as errors. */
