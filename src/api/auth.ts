@@ -386,7 +386,7 @@ export function registerAuth(api: ApiInstance, creds: Credentials, options: Auth
     schema: {
       tags: ['session'],
       summary: 'Log in: Basic credentials or a JSON body {user, password} set an HttpOnly session cookie; keep the csrfToken for requests that change something',
-      body: LoginBody.optional(),
+      body: LoginBody.nullish(),
       response: { 200: SessionInfo },
     },
     handler: async (request, reply) => {
