@@ -128,6 +128,25 @@ class Publish implements PublishSpan {
   }
 }
 
+/**
+ * The trace context headers of a received message (those of the registered propagator, else `traceparent` and
+ * `tracestate`), for a message the worker publishes again after the run (a retry) to stay in the same trace;
+ * undefined when tracing is off or the message carries none.
+ */
+export function traceHeaders(headers: Readonly<Record<string, unknown>>): Record<string, unknown> | undefined {
+  if (!api) return undefined;
+  const fields = noPropagator(api) ? (fallbackAllowed ? W3C_FIELDS : []) : api.propagation.fields();
+  let out: Record<string, unknown> | undefined;
+  for (const field of fields) {
+    if (headers[field] === undefined) continue;
+    out ??= {};
+    out[field] = headers[field];
+  }
+  return out;
+}
+
+const W3C_FIELDS = [TRACEPARENT, TRACESTATE];
+
 /** How one run ended, as the worker saw it. */
 export interface RunEnd {
   /** Celery's state for the run: SUCCESS, FAILURE, RETRY, IGNORED, REJECTED. */

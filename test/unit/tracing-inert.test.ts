@@ -5,7 +5,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { Celerity } from '../../src/index.js';
-import { loadTracing, resetTracing, startPublishSpan, startRunSpan, tracingEnabled, tracingSettled } from '../../src/tracing/index.js';
+import { loadTracing, resetTracing, startPublishSpan, startRunSpan, traceHeaders, tracingEnabled, tracingSettled } from '../../src/tracing/index.js';
 import type { TaskRequest } from '../../src/protocol/types.js';
 import { installSdk } from './tracing-sdk.js';
 
@@ -87,5 +87,17 @@ describe('tracing with the API but no SDK', () => {
     const run = startRunSpan(request({ traceparent }), { hostname: 'w@h', queue: 'celery', brokerUrl: 'memory://' });
     expect(run?.run(() => 7)).toBe(7);
     run?.end({ state: 'SUCCESS' });
+  });
+});
+
+describe('trace headers of a received message', () => {
+  it('are none when tracing is off, and the W3C ones when no propagator is registered', async () => {
+    resetTracing(() => Promise.reject(new Error('absent')));
+    await loadTracing();
+    expect(traceHeaders({ traceparent, tracestate: 'a=1' })).toBeUndefined();
+    resetTracing();
+    await loadTracing();
+    expect(traceHeaders({ traceparent, tracestate: 'a=1', id: 'x', task: 't.add' })).toEqual({ traceparent, tracestate: 'a=1' });
+    expect(traceHeaders({ id: 'x' })).toBeUndefined();
   });
 });

@@ -32,6 +32,10 @@ describe.each([
       tracer().startSpan('inner-work').end();
       return this.id;
     });
+    app.task('t.flaky', function (this: { retries: number; retry(o: { countdown: number }): never }) {
+      if (this.retries < 1) this.retry({ countdown: 0 });
+      return this.retries;
+    });
     app.task('t.outer', async () => {
       const child = await app.sendTask('t.inner');
       return child.id;
@@ -146,6 +150,17 @@ describe.each([
     const exception = run.events.find((e) => e.name === 'exception');
     expect(exception?.attributes).toMatchObject({ 'exception.type': 'TypeError', 'exception.message': 'no good' });
     expect(sdk.span('apply_async/t.fail').status.code).toBe(SpanStatusCode.UNSET);
+  });
+
+  it('a retry ends its run span with state RETRY and the reason, and the retried run is traced again', async () => {
+    sdk.exporter.reset();
+    const r = await app.sendTask<number>('t.flaky');
+    expect(await r.get({ timeout: 10_000 })).toBe(1);
+    const runs = sdk.spans().filter((s) => s.name === 'run/t.flaky');
+    expect(runs.map((s) => s.attributes['celery.state'])).toEqual(['RETRY', 'SUCCESS']);
+    expect(runs[0]!.attributes['celery.retry.reason']).toBe('Retry in 0s');
+    expect(runs[0]!.status.code).toBe(SpanStatusCode.UNSET);
+    expect(runs[1]!.attributes['celery.retries']).toBe(1);
   });
 
   it('a send that fails marks its producer span as an error', async () => {
