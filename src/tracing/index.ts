@@ -176,7 +176,22 @@ export function startRunSpan(req: TaskRequest, site: RunSite): RunSpan | undefin
   const recording = span.isRecording();
   if (!recording && !api.isSpanContextValid(span.spanContext())) return undefined;
   if (recording) span.setAttributes(runAttributes(req, site));
-  return new Run(api, span, api.trace.setSpan(parent, span));
+  const ctx = api.trace.setSpan(parent, span);
+  runContexts.set(req, ctx);
+  return new Run(api, span, ctx);
+}
+
+/** The context of each request's run span, for what the worker sends on the run's behalf after it returned. */
+const runContexts = new WeakMap<TaskRequest, OtelApi.Context>();
+
+/**
+ * Calls `fn` with the run span of `req` as the active context, ended or not: messages the worker sends for a run
+ * once it returned (the next step of a chain, callbacks, a retry) then join its trace, as in Celery, where they
+ * are sent before the run's span ends. Just calls `fn` when tracing is off or the run had no span.
+ */
+export function withRunContext<T>(req: TaskRequest, fn: () => T): T {
+  const ctx = api ? runContexts.get(req) : undefined;
+  return ctx ? api!.context.with(ctx, fn) : fn();
 }
 
 class Run implements RunSpan {

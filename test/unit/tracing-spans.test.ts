@@ -7,7 +7,8 @@ import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Celerity } from '../../src/index.js';
 import type { Worker } from '../../src/worker/worker.js';
-import { resetTracing } from '../../src/tracing/index.js';
+import { resetTracing, startPublishSpan, startRunSpan, withRunContext } from '../../src/tracing/index.js';
+import type { TaskRequest } from '../../src/protocol/types.js';
 import { installSdk, type TestSdk } from './tracing-sdk.js';
 
 describe.each([
@@ -161,6 +162,19 @@ describe.each([
     expect(runs[0]!.attributes['celery.retry.reason']).toBe('Retry in 0s');
     expect(runs[0]!.status.code).toBe(SpanStatusCode.UNSET);
     expect(runs[1]!.attributes['celery.retries']).toBe(1);
+  });
+
+  it('sends made for a run after it returned join its trace under withRunContext', () => {
+    sdk.exporter.reset();
+    const req = { id: 'r1', task: 't.step', headers: {}, retries: 0, timelimit: [null, null], eta: null, expires: null, origin: null, replyTo: null, correlationId: null } as unknown as TaskRequest;
+    const run = startRunSpan(req, { hostname: 'w@h', queue: 'celery', brokerUrl: 'memory://' })!;
+    run.end({ state: 'SUCCESS' });
+    withRunContext(req, () => startPublishSpan('t.next', 'memory://'))!.end();
+    startPublishSpan('t.elsewhere', 'memory://')!.end();
+    const runSpan = sdk.span('run/t.step');
+    expect(sdk.span('apply_async/t.next').parentSpanContext?.spanId).toBe(runSpan.spanContext().spanId);
+    expect(sdk.span('apply_async/t.elsewhere').parentSpanContext).toBeUndefined();
+    expect(withRunContext({ ...req }, () => 'not traced')).toBe('not traced');
   });
 
   it('a send that fails marks its producer span as an error', async () => {
