@@ -11,7 +11,7 @@ import { openDatabase, prepare, type SqliteDatabase } from '../sqlite/open.js';
 import { readSql, type Stmt } from '../sqlite/sql-files.js';
 import { FIELD_COLUMNS, mergeUpdate } from './merge.js';
 import type { HistoryStore, RetentionOptions, TaskPage, TaskQuery, TaskRecord, TaskUpdate, TimelineEntry } from './port.js';
-import { decodeCursor, pageLimit, pageOf } from './query.js';
+import { decodeCursor, pageLimit, pageOf, type CursorKey } from './query.js';
 import { globPrefix, whereClause, type Dialect } from './where.js';
 
 export interface SqliteHistoryOptions {
@@ -30,11 +30,17 @@ type Boundary = { created_at: number; id: string };
 
 const PRUNE_CHUNK = 1000;
 
+/** Up to this many states a list reads each state's index on its own (see list); more are one filtered scan. */
+const MAX_STATE_ARMS = 16;
+
+/** Every column an update may change (all but the id), in the table's order. */
+const UPDATABLE: readonly string[] = ['state', 'created_at', 'updated_at', ...FIELD_COLUMNS.map(([, column]) => column)];
+
 function prepareStatements(db: SqliteDatabase) {
   const sql = <P, R = unknown>(name: string) => prepare(db, readSql(import.meta.url, `sqlite/${name}`)) as unknown as Stmt<P, R>;
   return {
     get: sql<{ id: string }, TaskRow>('get.sql'),
-    upsert: sql<TaskRow>('upsert.sql'),
+    insert: sql<TaskRow>('insert.sql'),
     timelineInsert: sql<{ task_id: string } & TimelineEntry>('timeline-insert.sql'),
     timeline: sql<{ task_id: string }, TimelineEntry>('timeline.sql'),
     unfinished: sql<{ older_than: number; limit: number }, { id: string }>('unfinished.sql'),
@@ -62,6 +68,7 @@ export class SqliteHistoryStore implements HistoryStore {
   async connect(): Promise<void> {
     if (this.db) return;
     const db = openDatabase(this.options.path, SYNC_WAIT_MS);
+    db.exec('PRAGMA cache_size = -65536');
     try {
       await retryBusy(async () => db.exec(readSql(import.meta.url, 'sqlite/schema.sql')), this.busy);
       this.stmts = prepareStatements(db);
@@ -81,11 +88,13 @@ export class SqliteHistoryStore implements HistoryStore {
     if (updates.length === 0) return;
     const { db, stmts } = this.open();
     const write = db.transaction(() => {
+      const stored = new Map<string, TaskRow | null>();
       const merged = new Map<string, TaskRecord>();
       for (const u of updates) {
         let current = merged.get(u.id);
         if (current === undefined) {
-          const row = stmts.get.get({ id: u.id });
+          const row = stmts.get.get({ id: u.id }) ?? null;
+          stored.set(u.id, row);
           current = row ? rowToRecord(row) : undefined;
         }
         merged.set(u.id, mergeUpdate(current ?? null, u));
@@ -94,7 +103,20 @@ export class SqliteHistoryStore implements HistoryStore {
           stmts.timelineInsert.run({ task_id: u.id, type: t.type, timestamp: t.timestamp, hostname: t.hostname ?? null, fields: t.fields ?? null });
         }
       }
-      for (const record of merged.values()) stmts.upsert.run(recordToRow(record));
+      for (const [id, record] of merged) {
+        const before = stored.get(id);
+        if (!before) {
+          stmts.insert.run(recordToRow(record));
+          continue;
+        }
+        // Only the columns that changed, so only the indexes over them are rewritten (most events touch a few).
+        const after = recordToRow(record);
+        const changed = UPDATABLE.filter((c) => after[c] !== before[c]);
+        if (changed.length === 0) continue;
+        const params: Record<string, unknown> = { id };
+        for (const c of changed) params[c] = after[c];
+        this.statement(`UPDATE celerity_history_tasks SET ${changed.map((c) => `${c} = :${c}`).join(', ')} WHERE id = :id`).run(params);
+      }
     });
     await retryBusy(async () => write.immediate(), this.busy);
   }
@@ -111,14 +133,23 @@ export class SqliteHistoryStore implements HistoryStore {
   async list(query: TaskQuery): Promise<TaskPage> {
     const limit = pageLimit(query.limit);
     const after = query.cursor === undefined ? null : decodeCursor(query.cursor);
-    const { where, params } = this.where(query, after);
-    const sql = `SELECT * FROM celerity_history_tasks WHERE ${where} ORDER BY created_at DESC, id DESC LIMIT ${limit + 1}`;
+    const params: Record<string, unknown> = {};
+    const order = `ORDER BY created_at DESC, id DESC LIMIT ${limit + 1}`;
+    const select = (q: typeof query) => `SELECT * FROM celerity_history_tasks WHERE ${this.where(q, after, params, true)} ${order}`;
+    const states = query.state ?? [];
+    // Several states: one page per state, each an ordered read of the state index, merged. An IN over the index
+    // would sort every task in those states, and a scan in list order would read them all when they are rare.
+    const sql =
+      states.length > 1 && states.length <= MAX_STATE_ARMS
+        ? `${[...new Set(states)].map((state) => `SELECT * FROM (${select({ ...query, state: [state] })})`).join(' UNION ALL ')} ${order}`
+        : select(query);
     const rows = this.statement(sql).all(params) as TaskRow[];
     return pageOf(rows.map(rowToRecord), limit);
   }
 
   async count(query: Omit<TaskQuery, 'limit' | 'cursor'>): Promise<number> {
-    const { where, params } = this.where(query, null);
+    const params: Record<string, unknown> = {};
+    const where = this.where(query, null, params, false);
     const row = this.statement(`SELECT count(*) AS n FROM celerity_history_tasks WHERE ${where}`).get(params) as { n: number };
     return row.n;
   }
@@ -169,8 +200,12 @@ export class SqliteHistoryStore implements HistoryStore {
     this.queries.clear();
   }
 
-  private where(query: Omit<TaskQuery, 'limit' | 'cursor'>, after: ReturnType<typeof decodeCursor> | null) {
-    const params: Record<string, unknown> = {};
+  /**
+   * The WHERE clause, its values added to `params`. `ordered`: for a list, a name prefix is only a filter (`+name`
+   * keeps the planner off the name index, whose range would have to be sorted whole to find the newest few);
+   * for a count that range is exactly what is wanted.
+   */
+  private where(query: Omit<TaskQuery, 'limit' | 'cursor'>, after: CursorKey | null, params: Record<string, unknown>, ordered: boolean): string {
     const param = (value: unknown) => {
       const name = `p${Object.keys(params).length}`;
       params[name] = value;
@@ -178,11 +213,11 @@ export class SqliteHistoryStore implements HistoryStore {
     };
     const dialect: Dialect = {
       param,
-      anyState: (states) => `state IN (SELECT value FROM json_each(${param(JSON.stringify(states))}))`,
-      namePrefix: (prefix) => `name GLOB ${param(globPrefix(prefix))}`,
+      anyState: (states) => `${ordered ? '+' : ''}state IN (SELECT value FROM json_each(${param(JSON.stringify(states))}))`,
+      namePrefix: (prefix) => `${ordered ? '+' : ''}name GLOB ${param(globPrefix(prefix))}`,
       ilike: 'LIKE',
     };
-    return { where: whereClause(query, after, dialect), params };
+    return whereClause(query, after, dialect);
   }
 
   private statement(sql: string): Stmt<Record<string, unknown>, unknown> {
