@@ -7,32 +7,17 @@
  * know.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ConfigurationError } from '../errors/index.js';
 import type { ApiInstance } from './context.js';
 import { PROBLEM_CONTENT_TYPE, Problem } from './problem.js';
-import {
-  SCRYPT_DEFAULTS,
-  hasCredentials,
-  safeEqual,
-  secretKey,
-  tokenDigest,
-  verifyPassword,
-  type Credentials,
-  type PasswordHash,
-  type UserCredential,
-} from './credentials.js';
+import { LoginLimiter, Passwords, Sessions, clientKey, type Caller } from './auth-stores.js';
+import { hasCredentials, safeEqual, tokenDigest, type Credentials, type UserCredential } from './credentials.js';
 
 export { generateToken, hashPassword, hashToken, parseCredentials, NO_CREDENTIALS, hasCredentials, type Credentials } from './credentials.js';
 
-export interface Caller {
-  /** The user name; `token:<first 8 hex digits of its hash>` for a token; `local` on loopback without credentials. */
-  name: string;
-  readOnly: boolean;
-  via: 'basic' | 'bearer' | 'session' | 'loopback';
-}
+export type { Caller } from './auth-stores.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -55,6 +40,8 @@ export interface AuthOptions {
   sessionTtl?: number;
   /** Failed password logins per client address per minute before 429 (default 10). */
   maxLoginFailures?: number;
+  /** Distinct password checks (scrypt) running at once before more are refused with 503 (default 8). */
+  maxPasswordChecks?: number;
   /** The clock, for expiry. */
   now?: () => number;
 }
@@ -70,11 +57,11 @@ export function isLoopbackHost(host: string): boolean {
   return canonical === '[::1]' || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(canonical);
 }
 
-function exposedError(host: string): ConfigurationError {
+function exposedError(key: string, value: unknown): ConfigurationError {
   return new ConfigurationError(
-    'host',
-    host,
-    'a loopback address (127.0.0.1, ::1 or localhost) while no API credentials are configured, since anyone who can reach ' +
+    key,
+    value,
+    `${key === 'host' ? 'a loopback address (127.0.0.1, ::1 or localhost)' : 'true'} while no API credentials are configured, since anyone who can reach ` +
       'another address could then read and change tasks. To listen there, configure credentials: apiTokens ' +
       '(CELERITY_API_TOKENS) with the sha256$... line printed by `celerity api hash-token`, or apiUsers (CELERITY_API_USERS) ' +
       'with the name:scrypt$... line printed by `celerity api hash-password --user <name>` (add :ro for read-only)',
@@ -83,131 +70,12 @@ function exposedError(host: string): ConfigurationError {
 
 /** Throws a ConfigurationError explaining how to create credentials when `host` is not loopback and there are none. */
 export function assertBindAllowed(host: string, creds: Credentials): void {
-  if (!hasCredentials(creds) && !isLoopbackHost(host)) throw exposedError(host);
-}
-
-/** Sessions by a keyed digest of their id, bounded, each expiring a fixed time after login. */
-class Sessions {
-  private readonly byKey = new Map<string, { caller: Caller; csrfToken: string; expires: number }>();
-  private readonly key = secretKey();
-
-  constructor(
-    private readonly ttl: number,
-    private readonly now: () => number,
-    private readonly max = 10_000,
-  ) {}
-
-  create(caller: Caller): { id: string; csrfToken: string } {
-    if (this.byKey.size >= this.max) this.prune();
-    const id = randomBytes(32).toString('base64url');
-    const csrfToken = randomBytes(32).toString('base64url');
-    this.byKey.set(this.key(id), { caller, csrfToken, expires: this.now() + this.ttl });
-    return { id, csrfToken };
-  }
-
-  get(id: string): { caller: Caller; csrfToken: string } | undefined {
-    const k = this.key(id);
-    const session = this.byKey.get(k);
-    if (session && session.expires <= this.now()) {
-      this.byKey.delete(k);
-      return undefined;
-    }
-    return session;
-  }
-
-  delete(id: string): void {
-    this.byKey.delete(this.key(id));
-  }
-
-  /** Expired sessions out; when all are live, the oldest logins give way (insertion order is login order). */
-  private prune(): void {
-    const now = this.now();
-    for (const [k, s] of this.byKey) if (s.expires <= now) this.byKey.delete(k);
-    for (const k of this.byKey.keys()) {
-      if (this.byKey.size < this.max) break;
-      this.byKey.delete(k);
-    }
-  }
-}
-
-/**
- * Password attempts per client address in a fixed one-minute window. An attempt counts when it starts and is
- * taken back when it succeeds, so a burst of parallel guesses is stopped as surely as a sequence of them.
- */
-class LoginLimiter {
-  private readonly byAddress = new Map<string, { count: number; since: number }>();
-
-  constructor(
-    private readonly limit: number,
-    private readonly now: () => number,
-    private readonly window = 60_000,
-    private readonly max = 10_000,
-  ) {}
-
-  /** Seconds until the address may try again, or 0 after counting this attempt. */
-  attempt(address: string): number {
-    const now = this.now();
-    let entry = this.byAddress.get(address);
-    if (!entry || now - entry.since >= this.window) {
-      if (this.byAddress.size >= this.max) this.prune(now);
-      entry = { count: 0, since: now };
-      this.byAddress.set(address, entry);
-    }
-    if (entry.count >= this.limit) return Math.max(1, Math.ceil((entry.since + this.window - now) / 1000));
-    entry.count += 1;
-    return 0;
-  }
-
-  succeeded(address: string): void {
-    const entry = this.byAddress.get(address);
-    if (entry && entry.count > 0) entry.count -= 1;
-  }
-
-  private prune(now: number): void {
-    for (const [a, e] of this.byAddress) if (now - e.since >= this.window) this.byAddress.delete(a);
-    for (const a of this.byAddress.keys()) {
-      if (this.byAddress.size < this.max) break;
-      this.byAddress.delete(a);
-    }
-  }
-}
-
-/**
- * Password checks. Scrypt costs tens of milliseconds by design, so a successful check is remembered for a few
- * minutes under a keyed digest of name and password (a script sending Basic on every request pays it once), and
- * an unknown name is checked against a dummy hash so its answer takes as long as a wrong password's.
- */
-class Passwords {
-  private readonly verified = new Map<string, number>();
-  private readonly key = secretKey();
-  private readonly dummy: PasswordHash = { ...SCRYPT_DEFAULTS, salt: randomBytes(16), hash: randomBytes(32) };
-
-  constructor(
-    private readonly users: ReadonlyMap<string, UserCredential>,
-    private readonly now: () => number,
-    private readonly remember = 5 * 60_000,
-    private readonly max = 1_000,
-  ) {}
-
-  async check(name: string, password: string): Promise<UserCredential | undefined> {
-    const user = this.users.get(name);
-    const k = this.key(`${name}\u0000${password}`);
-    const until = this.verified.get(k);
-    if (user && until !== undefined && until > this.now()) return user;
-    if (!user) {
-      await verifyPassword(password, this.dummy);
-      return undefined;
-    }
-    if (!(await verifyPassword(password, user.password))) return undefined;
-    if (this.verified.size >= this.max) this.verified.clear();
-    this.verified.set(k, this.now() + this.remember);
-    return user;
-  }
+  if (!hasCredentials(creds) && !isLoopbackHost(host)) throw exposedError('host', host);
 }
 
 function refuse(request: FastifyRequest, reply: FastifyReply, status: number, detail: string, headers: Record<string, string> = {}): FastifyReply {
   const problem = new Problem(status, detail, { headers });
-  return reply.code(status).headers(problem.headers).type(PROBLEM_CONTENT_TYPE).send(problem.body(request.url));
+  return reply.code(status).headers(problem.headers).type(PROBLEM_CONTENT_TYPE).send(problem.body(request.url.split('?')[0]));
 }
 
 const unauthorized = (request: FastifyRequest, reply: FastifyReply, detail: string) => refuse(request, reply, 401, detail, { 'www-authenticate': CHALLENGE });
@@ -268,29 +136,48 @@ const LoginBody = z.object({ user: z.string().min(1).max(256), password: z.strin
  */
 export function registerAuth(api: ApiInstance, creds: Credentials, options: AuthOptions): void {
   const configured = hasCredentials(creds);
-  if (!configured && !options.loopback) throw exposedError('(not loopback)');
+  if (!configured && !options.loopback) throw exposedError('loopback', false);
   const now = options.now ?? Date.now;
   const ttl = options.sessionTtl ?? 8 * 3600_000;
   const sessions = new Sessions(ttl, now);
   const limiter = new LoginLimiter(options.maxLoginFailures ?? 10, now);
-  const passwords = new Passwords(creds.users, now);
+  const passwords = new Passwords(creds.users, now, options.maxPasswordChecks ?? 8);
   const LOCAL: Caller = { name: 'local', readOnly: false, via: 'loopback' };
 
   api.decorateRequest('caller', null);
 
-  /** A password check under the per-address limit; a reply already sent when it returns undefined. */
+  /**
+   * A password check under the per-client limit; a reply already sent when it returns undefined. The same name and
+   * password sent by parallel requests (a page loading) are one attempt and one check.
+   */
   async function login(request: FastifyRequest, reply: FastifyReply, name: string, password: string): Promise<UserCredential | undefined> {
-    const wait = limiter.attempt(request.ip);
-    if (wait) {
-      refuse(request, reply, 429, `too many failed logins from this address; try again in ${wait} s`, { 'retry-after': String(wait) });
-      return undefined;
+    const ticket = passwords.ticket(name, password);
+    let user = passwords.remembered(ticket);
+    if (!user) {
+      const joined = passwords.underWay(ticket);
+      if (joined) {
+        user = await joined;
+      } else {
+        const client = clientKey(request.ip);
+        const wait = limiter.attempt(client);
+        if (wait) {
+          refuse(request, reply, 429, `too many failed logins from this address; try again in ${wait} s`, { 'retry-after': String(wait) });
+          return undefined;
+        }
+        const check = name.length <= 256 && password.length <= 1024 ? passwords.start(ticket, name, password) : Promise.resolve(undefined);
+        if (!check) {
+          limiter.release(client);
+          refuse(request, reply, 503, 'too many password checks at once; try again in a second, or use a session or a token', { 'retry-after': '1' });
+          return undefined;
+        }
+        user = await check;
+        if (user) limiter.release(client);
+      }
     }
-    const user = name.length <= 256 && password.length <= 1024 ? await passwords.check(name, password) : undefined;
     if (!user) {
       unauthorized(request, reply, 'wrong user name or password');
       return undefined;
     }
-    limiter.succeeded(request.ip);
     return user;
   }
 

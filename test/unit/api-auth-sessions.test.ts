@@ -77,7 +77,7 @@ describe('cookie sessions', () => {
       const missing = await api.inject({ method, url: '/api/v1/things', headers: { cookie: s.cookie } });
       expect(missing.statusCode, method).toBe(403);
       expect(missing.json().detail).toMatch(/needs the X-CSRF-Token header/);
-      const wrong = await api.inject({ method, url: '/api/v1/things', headers: { cookie: s.cookie, 'x-csrf-token': `${s.csrfToken.slice(0, -1)}A` } });
+      const wrong = await api.inject({ method, url: '/api/v1/things', headers: { cookie: s.cookie, 'x-csrf-token': `${s.csrfToken.slice(0, -1)}${s.csrfToken.endsWith('A') ? 'B' : 'A'}` } });
       expect(wrong.statusCode, method).toBe(403);
       const right = await api.inject({ method, url: '/api/v1/things', headers: { cookie: s.cookie, 'x-csrf-token': s.csrfToken } });
       expect(right.json(), method).toEqual({ method, caller: { name: 'alice', readOnly: false, via: 'session' } });
@@ -168,11 +168,37 @@ describe('failed logins', () => {
     expect((await from('192.0.2.7', basic('alice', ALICE))).statusCode).toBe(200);
   });
 
-  it('successful logins do not count toward the limit', async () => {
+  it('successful logins do not count toward the limit, and a page sending the same credentials in parallel is one attempt', async () => {
     const api = await fx.build(undefined, { maxLoginFailures: 2 });
-    for (let i = 0; i < 5; i++) expect((await api.inject({ url: '/api/v1/things', headers: basic('alice', ALICE) })).statusCode).toBe(200);
+    const parallel = await Promise.all(Array.from({ length: 12 }, () => api.inject({ url: '/api/v1/things', headers: basic('alice', ALICE) })));
+    expect(parallel.map((r) => r.statusCode)).toEqual(Array(12).fill(200));
     expect((await api.inject({ url: '/api/v1/things', headers: basic('alice', 'x') })).statusCode).toBe(401);
     expect((await api.inject({ url: '/api/v1/things', headers: basic('alice', 'y') })).statusCode).toBe(401);
-    expect((await api.inject({ url: '/api/v1/things', headers: basic('alice', ALICE) })).statusCode).toBe(429);
+    expect((await api.inject({ url: '/api/v1/things', headers: basic('bob', BOB) })).statusCode).toBe(429);
+    // A password verified minutes ago is no guess: it is served without another check.
+    expect((await api.inject({ url: '/api/v1/things', headers: basic('alice', ALICE) })).statusCode).toBe(200);
+  });
+
+  it('distinct password checks beyond the limit at once are refused with 503, not queued', async () => {
+    const api = await fx.build(undefined, { maxPasswordChecks: 1 });
+    const [first, second] = await Promise.all([
+      api.inject({ url: '/api/v1/things', headers: basic('alice', 'guess-1') }),
+      api.inject({ url: '/api/v1/things', headers: basic('alice', 'guess-2') }),
+    ]);
+    expect(first.statusCode).toBe(401);
+    expect(second.statusCode).toBe(503);
+    expect(second.headers['retry-after']).toBe('1');
+    expect(second.json().detail).toMatch(/too many password checks at once/);
+    // Refused checks are no attempts: the right password still gets in afterwards.
+    expect((await api.inject({ url: '/api/v1/things', headers: basic('alice', ALICE) })).statusCode).toBe(200);
+  });
+
+  it('an IPv6 client is counted by its /64', async () => {
+    const api = await fx.build(undefined, { maxLoginFailures: 2 });
+    const from = (remoteAddress: string, password: string) => api.inject({ url: '/api/v1/things', remoteAddress, headers: basic('bob', password) });
+    expect((await from('2001:db8:1:2::1', 'x')).statusCode).toBe(401);
+    expect((await from('2001:db8:1:2:ffff::7', 'y')).statusCode).toBe(401);
+    expect((await from('2001:db8:1:2:abcd:1:2:3', BOB)).statusCode).toBe(429);
+    expect((await from('2001:db8:1:3::1', BOB)).statusCode).toBe(200);
   });
 });
