@@ -26,7 +26,7 @@ let loader: ApiLoader = importApi;
 let api: Api | null | undefined;
 let loading: Promise<void> | undefined;
 let tracer: OtelApi.Tracer | undefined;
-let fallbackAllowed = true;
+let fallbackAllowed = fallbackFromEnv(process.env.OTEL_PROPAGATORS);
 
 /** Whether the API has been looked for; until then, `loadTracing()` should be awaited before the first hook. */
 export function tracingSettled(): boolean {
@@ -65,7 +65,6 @@ export function resetTracing(load: ApiLoader = importApi): void {
   tracer = undefined;
   fallbackAllowed = fallbackFromEnv(process.env.OTEL_PROPAGATORS);
 }
-fallbackAllowed = fallbackFromEnv(process.env.OTEL_PROPAGATORS);
 
 /**
  * The W3C fallback follows OTEL_PROPAGATORS as Python's API does: on when unset or when it lists `tracecontext`.
