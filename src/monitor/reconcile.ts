@@ -34,6 +34,8 @@ interface Checked {
   /** Not read again before this (epoch ms); 0 = every round. */
   restUntil: number;
   restMs: number;
+  /** When it was last read (epoch ms). */
+  readAt: number;
   /** What the last meta said, to tell a change from a repeat. */
   fingerprint: string | null;
 }
@@ -99,9 +101,9 @@ export class Reconciler {
     const now = this.now();
     let resting = 0;
     for (const [id, c] of this.checked) {
-      if (c.restUntil > now) resting++;
-      // Entries far past their rest are not needed to tell a repeat: the next read starts them again.
-      else if (c.restUntil !== 0 && now - c.restUntil > MAX_REST_MS) this.checked.delete(id);
+      // Not read for long: finished or forgotten by retention meanwhile; a later read starts it again.
+      if (now - c.readAt > 2 * MAX_REST_MS) this.checked.delete(id);
+      else if (c.restUntil > now) resting++;
     }
     let ids: string[];
     let metas: (ResultMeta | null)[];
@@ -131,7 +133,7 @@ export class Reconciler {
       }
       const running = meta !== null && !QUIET.has(meta.status);
       const restMs = running || changed ? 0 : Math.min(MAX_REST_MS, prev?.restMs ? prev.restMs * 2 : FIRST_REST_MS);
-      this.checked.set(id, { restUntil: restMs ? now + restMs : 0, restMs, fingerprint });
+      this.checked.set(id, { restUntil: restMs ? now + restMs : 0, restMs, readAt: now, fingerprint });
     }
     return made;
   }

@@ -78,10 +78,14 @@ export class Recorder {
 
   /** Queues one update; false when it was dropped because the buffer is full. */
   push(update: TaskUpdate): boolean {
-    if (this.closed || this.buffer.length >= this.maxBuffer) {
+    if (this.closed) {
+      this.dropped++;
+      return false;
+    }
+    if (this.buffer.length >= this.maxBuffer) {
       this.dropped++;
       if (this.droppedUnlogged++ === 0) {
-        this.log.warn({ maxBuffer: this.maxBuffer, closed: this.closed }, 'task history buffer full: dropping updates until it drains');
+        this.log.warn({ maxBuffer: this.maxBuffer }, 'task history buffer full: dropping updates until it drains');
       }
       return false;
     }
