@@ -126,7 +126,7 @@ export class Passwords {
   private readonly verified = new Map<string, { user: UserCredential; until: number }>();
   private readonly running = new Map<string, Promise<UserCredential | undefined>>();
   private readonly key = secretKey();
-  private readonly dummy: PasswordHash = { ...SCRYPT_DEFAULTS, salt: randomBytes(16), hash: randomBytes(32) };
+  private readonly dummy: PasswordHash;
 
   constructor(
     private readonly users: ReadonlyMap<string, UserCredential>,
@@ -134,7 +134,11 @@ export class Passwords {
     private readonly maxRunning = 8,
     private readonly remember = 5 * 60_000,
     private readonly max = 1_000,
-  ) {}
+  ) {
+    // The cost of a configured user's hash, so an unknown name costs what a known one does.
+    const like = users.values().next().value?.password ?? { ...SCRYPT_DEFAULTS, salt: randomBytes(16), hash: randomBytes(32) };
+    this.dummy = { N: like.N, r: like.r, p: like.p, salt: randomBytes(like.salt.length), hash: randomBytes(like.hash.length) };
+  }
 
   /** The digest that names this name and password in the maps below. */
   ticket(name: string, password: string): string {
