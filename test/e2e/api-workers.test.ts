@@ -137,6 +137,7 @@ for (const store of STORES) {
         [{ n: 1.5 }, '/body/n'],
         [{ n: '2' }, '/body/n'],
         [{}, '/body/n'],
+        [{ n: 1, extra: true }, '/body/extra'],
       ] as const) {
         const res = await post(`/api/v1/workers/${name}/pool/grow`, payload);
         expect(res.statusCode, JSON.stringify(payload)).toBe(400);
@@ -177,3 +178,23 @@ for (const store of STORES) {
     });
   });
 }
+
+describe('workers, queues and dead-letters in the API description', () => {
+  it('every route is in the OpenAPI document with its parameters', async () => {
+    const h = await startApiHarness();
+    try {
+      const res = await h.api.inject({ method: 'GET', url: '/api/v1/openapi.json' });
+      expect(res.statusCode).toBe(200);
+      const paths = res.json().paths as Record<string, Record<string, unknown>>;
+      expect(Object.keys(paths['/api/v1/workers']!)).toEqual(['get']);
+      expect(Object.keys(paths['/api/v1/workers/{name}/pool/grow']!)).toEqual(['post']);
+      expect(Object.keys(paths['/api/v1/workers/{name}/consumers/{queue}']!)).toEqual(['delete']);
+      expect(Object.keys(paths['/api/v1/workers/{name}/shutdown']!)).toEqual(['post']);
+      expect(Object.keys(paths['/api/v1/queues/{name}']!)).toEqual(['get']);
+      expect(Object.keys(paths['/api/v1/dead-letters/requeue']!)).toEqual(['post']);
+      expect(Object.keys(paths['/api/v1/dead-letters/{id}']!)).toEqual(['delete']);
+    } finally {
+      await h.close();
+    }
+  });
+});

@@ -7,6 +7,8 @@ import { z } from 'zod';
 import type { Broker, DeadLetter } from '../../broker/port.js';
 import type { ApiContext, ApiInstance } from '../context.js';
 import { Problem } from '../problem.js';
+import { problemSchema } from '../schemas.js';
+import { queueNameSchema } from './remote.js';
 
 const TAGS = ['dead-letters'];
 
@@ -19,13 +21,9 @@ const letterId = z
   .string()
   .min(1, 'a dead-letter id cannot be empty')
   .max(255, 'a dead-letter id is at most 255 characters')
-  .regex(/^[^\p{Cc}]+$/u, 'a dead-letter id cannot contain control characters');
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+  .regex(/^[^\u0000-\u001f\u007f-\u009f]+$/, 'a dead-letter id cannot contain control characters');
 
-const queueName = z
-  .string()
-  .min(1)
-  .max(255)
-  .regex(/^[^\p{Cc}]+$/u, 'a queue name cannot contain control characters');
 
 const ids = z
   .array(letterId)
@@ -56,10 +54,10 @@ export function registerDeadLetterRoutes(api: ApiInstance, ctx: ApiContext): voi
       tags: TAGS,
       summary: 'Dead letters, newest first',
       querystring: z.object({
-        queue: queueName.optional().describe('only the dead letters of this queue'),
+        queue: queueNameSchema.optional().describe('only the dead letters of this queue'),
         limit: z.coerce.number().int().min(1).max(MAX_IDS).default(100).describe(`at most this many (1 to ${MAX_IDS}, default 100)`),
       }),
-      response: { 200: z.object({ deadLetters: z.array(letterSchema) }) },
+      response: { 200: z.object({ deadLetters: z.array(letterSchema) }), 400: problemSchema },
     },
   }, async (req) => {
     const broker = await ctx.app.broker();
@@ -72,14 +70,14 @@ export function registerDeadLetterRoutes(api: ApiInstance, ctx: ApiContext): voi
       tags: TAGS,
       summary: 'Put dead letters back on their queues: by id ({ids}), or every one ({all: true}, of one queue with {queue})',
       body: z
-        .object({ ids: ids.optional(), all: z.literal(true).optional(), queue: queueName.optional() })
+        .object({ ids: ids.optional(), all: z.literal(true).optional(), queue: queueNameSchema.optional() })
         .strict()
         .superRefine((b, issue) => {
           if (b.ids && b.all) issue.addIssue({ code: 'custom', message: 'name ids or pass all: true, not both', path: ['all'] });
           else if (!b.ids && !b.all) issue.addIssue({ code: 'custom', message: 'name the ids to requeue, or pass all: true', path: ['ids'] });
           if (b.queue !== undefined && !b.all) issue.addIssue({ code: 'custom', message: 'queue goes with all: true; named ids are requeued wherever they are', path: ['queue'] });
         }),
-      response: { 200: outcome('requeued') },
+      response: { 200: outcome('requeued'), 400: problemSchema, 404: problemSchema },
     },
   }, async (req) => {
     const broker = await ctx.app.broker();
@@ -99,7 +97,7 @@ export function registerDeadLetterRoutes(api: ApiInstance, ctx: ApiContext): voi
       tags: TAGS,
       summary: 'Delete one dead letter',
       params: z.object({ id: letterId }),
-      response: { 200: outcome('deleted') },
+      response: { 200: outcome('deleted'), 400: problemSchema, 404: problemSchema },
     },
   }, async (req) => {
     const deleted = await (await ctx.app.broker()).deleteDeadLetters([req.params.id]);
@@ -112,7 +110,7 @@ export function registerDeadLetterRoutes(api: ApiInstance, ctx: ApiContext): voi
       tags: TAGS,
       summary: 'Delete dead letters by id',
       body: z.object({ ids }).strict(),
-      response: { 200: outcome('deleted') },
+      response: { 200: outcome('deleted'), 400: problemSchema, 404: problemSchema },
     },
   }, async (req) => {
     const broker = await ctx.app.broker();

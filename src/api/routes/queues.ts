@@ -14,7 +14,8 @@ import type { Broker } from '../../broker/port.js';
 import type { HistoryStore } from '../../history/port.js';
 import type { ApiContext, ApiInstance } from '../context.js';
 import { Problem } from '../problem.js';
-import { controlOf, hasMailbox, queueNames, timeoutSeconds } from './remote.js';
+import { problemSchema } from '../schemas.js';
+import { controlOf, hasMailbox, queueNameSchema, queueNames, timeoutSeconds } from './remote.js';
 
 const TAGS = ['queues'];
 
@@ -33,11 +34,6 @@ const queueSchema = z.object({
 
 type QueueBody = z.infer<typeof queueSchema>;
 
-const queueName = z
-  .string()
-  .min(1)
-  .max(255)
-  .regex(/^[^\p{Cc}]+$/u, 'a queue name cannot contain control characters');
 
 /** The history pages at most this many tasks per list call. */
 const HISTORY_PAGE = 1000;
@@ -48,7 +44,7 @@ export function registerQueueRoutes(api: ApiInstance, ctx: ApiContext): void {
       tags: TAGS,
       summary: 'Every known queue with its depth, consumers, oldest message age and warnings',
       querystring: z.object({ timeout: timeoutSeconds }),
-      response: { 200: z.object({ queues: z.array(queueSchema) }) },
+      response: { 200: z.object({ queues: z.array(queueSchema) }), 400: problemSchema, 503: problemSchema },
     },
   }, async (req) => {
     const consumed = await consumersByQueue(ctx, req.query.timeout * 1000);
@@ -60,9 +56,9 @@ export function registerQueueRoutes(api: ApiInstance, ctx: ApiContext): void {
     schema: {
       tags: TAGS,
       summary: 'One queue: depth, consumers, oldest message age and warnings',
-      params: z.object({ name: queueName }),
+      params: z.object({ name: queueNameSchema }),
       querystring: z.object({ timeout: timeoutSeconds }),
-      response: { 200: queueSchema },
+      response: { 200: queueSchema, 400: problemSchema, 404: problemSchema, 503: problemSchema },
     },
   }, async (req) => {
     const { name } = req.params;

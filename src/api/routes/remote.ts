@@ -16,6 +16,14 @@ export const timeoutSeconds = z.coerce
   .default(1)
   .describe('seconds to wait for the worker to answer (default 1, at most 60)');
 
+/** A queue name as a path parameter or body field: not empty, at most 255 characters, no control characters. */
+export const queueNameSchema = z
+  .string()
+  .min(1)
+  .max(255)
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+  .regex(/^[^\u0000-\u001f\u007f-\u009f]+$/, 'a queue name cannot contain control characters');
+
 /** True when the app's broker carries remote control (Redis, RabbitMQ, the embedded SQLite store, memory). */
 export async function hasMailbox(ctx: ApiContext): Promise<boolean> {
   return typeof (await ctx.app.broker()).mailbox === 'function';

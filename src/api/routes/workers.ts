@@ -8,7 +8,8 @@ import { z } from 'zod';
 import type { WorkerInfo } from '../../monitor/types.js';
 import type { ApiContext, ApiInstance } from '../context.js';
 import { Problem } from '../problem.js';
-import { askWorker, controlOf, errorOf, hasMailbox, queueNames, timeoutSeconds } from './remote.js';
+import { problemSchema } from '../schemas.js';
+import { askWorker, controlOf, errorOf, hasMailbox, queueNameSchema, queueNames, timeoutSeconds } from './remote.js';
 
 const TAGS = ['workers'];
 
@@ -17,14 +18,10 @@ const workerName = z
   .string()
   .min(1)
   .max(255)
-  .regex(/^[^\p{Cc}]+$/u, 'must not contain control characters')
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+  .regex(/^[^\u0000-\u001f\u007f-\u009f]+$/, 'must not contain control characters')
   .describe('the node name, as `celery@host`');
 
-const queueName = z
-  .string()
-  .min(1)
-  .max(255)
-  .regex(/^[^\p{Cc}]+$/u, 'must not contain control characters');
 
 const poolSchema = z.object({
   implementation: z.string().nullable(),
@@ -66,6 +63,9 @@ const detailSchema = workerSchema.extend({
 const actionReply = z.object({ worker: z.string(), ok: z.unknown() });
 
 const nameParams = z.object({ name: workerName });
+
+/** The problems a call to a worker can end in: bad input, unknown worker, refused, no remote control, silence. */
+const actionProblems = { 400: problemSchema, 404: problemSchema, 409: problemSchema, 502: problemSchema, 503: problemSchema, 504: problemSchema };
 const timeoutQuery = z.object({ timeout: timeoutSeconds });
 
 export function registerWorkerRoutes(api: ApiInstance, ctx: ApiContext): void {
@@ -77,7 +77,7 @@ export function registerWorkerRoutes(api: ApiInstance, ctx: ApiContext): void {
         refresh: z.enum(['true', 'false', '1', '0']).optional().describe('ask every worker for stats and active_queues now'),
         timeout: timeoutSeconds,
       }),
-      response: { 200: z.object({ workers: z.array(workerSchema), refreshed: z.boolean() }) },
+      response: { 200: z.object({ workers: z.array(workerSchema), refreshed: z.boolean() }), 400: problemSchema, 503: problemSchema },
     },
   }, async (req) => {
     const byName = new Map(ctx.monitor.workers().map((w) => [w.hostname, fromMonitor(w)]));
@@ -102,7 +102,7 @@ export function registerWorkerRoutes(api: ApiInstance, ctx: ApiContext): void {
       summary: "One worker: its heartbeat, and live stats, pool, registered tasks, active, reserved and scheduled tasks, consumers and settings",
       params: nameParams,
       querystring: timeoutQuery,
-      response: { 200: detailSchema },
+      response: { 200: detailSchema, 400: problemSchema, 404: problemSchema, 503: problemSchema },
     },
   }, async (req) => {
     const { name } = req.params;
@@ -120,7 +120,7 @@ export function registerWorkerRoutes(api: ApiInstance, ctx: ApiContext): void {
       ...worker,
       answered: true,
       stats: record(ask.stats),
-      registered: Array.isArray(ask.registered) ? ask.registered.map(String) : null,
+      registered: Array.isArray(ask.registered) ? ask.registered.map(taskNameOf) : null,
       activeTasks: list(ask.active),
       reserved: list(ask.reserved),
       scheduled: list(ask.scheduled),
@@ -139,7 +139,7 @@ export function registerWorkerRoutes(api: ApiInstance, ctx: ApiContext): void {
         params,
         querystring: timeoutQuery,
         ...(body ? { body } : {}),
-        response: { 200: actionReply },
+        response: { 200: actionReply, ...actionProblems },
       },
       handler: async (req) => {
         const p = req.params as { name: string; queue?: string };
@@ -153,28 +153,28 @@ export function registerWorkerRoutes(api: ApiInstance, ctx: ApiContext): void {
     });
   };
 
-  action('/pool/grow', 'Run n more tasks at once (pool_grow)', z.object({ n: z.number().int().min(1).max(10_000) }), (b) => ({ method: 'pool_grow', args: { n: b.n } }));
-  action('/pool/shrink', 'Run n fewer tasks at once (pool_shrink)', z.object({ n: z.number().int().min(1).max(10_000) }), (b) => ({ method: 'pool_shrink', args: { n: b.n } }));
+  action('/pool/grow', 'Run n more tasks at once (pool_grow)', z.strictObject({ n: z.number().int().min(1).max(10_000) }), (b) => ({ method: 'pool_grow', args: { n: b.n } }));
+  action('/pool/shrink', 'Run n fewer tasks at once (pool_shrink)', z.strictObject({ n: z.number().int().min(1).max(10_000) }), (b) => ({ method: 'pool_shrink', args: { n: b.n } }));
   action(
     '/autoscale',
     'New autoscale bounds (the worker must have been started with autoscale)',
     z
-      .object({ max: z.number().int().min(1).max(10_000), min: z.number().int().min(0).max(10_000).optional() })
+      .strictObject({ max: z.number().int().min(1).max(10_000), min: z.number().int().min(0).max(10_000).optional() })
       .refine((b) => b.min === undefined || b.min <= b.max, { message: 'min must not be above max', path: ['min'] }),
     (b) => ({ method: 'autoscale', args: { max: b.max, min: b.min ?? null } }),
   );
   action(
     '/consumers',
     'Start consuming from a queue (add_consumer)',
-    z.object({
-      queue: queueName,
+    z.strictObject({
+      queue: queueNameSchema,
       exchange: z.string().min(1).max(255).optional(),
       exchangeType: z.enum(['direct', 'topic', 'fanout', 'headers']).optional(),
       routingKey: z.string().max(255).optional(),
     }),
     (b) => ({ method: 'add_consumer', args: { queue: b.queue, exchange: b.exchange ?? null, exchange_type: b.exchangeType ?? null, routing_key: b.routingKey ?? null } }),
   );
-  action('/consumers/:queue', 'Stop consuming from a queue (cancel_consumer)', null, (_b, p) => ({ method: 'cancel_consumer', args: { queue: p.queue } }), z.object({ name: workerName, queue: queueName }), 'DELETE');
+  action('/consumers/:queue', 'Stop consuming from a queue (cancel_consumer)', null, (_b, p) => ({ method: 'cancel_consumer', args: { queue: p.queue } }), z.object({ name: workerName, queue: queueNameSchema }), 'DELETE');
 
   api.post('/api/v1/workers/:name/shutdown', {
     schema: {
@@ -182,7 +182,7 @@ export function registerWorkerRoutes(api: ApiInstance, ctx: ApiContext): void {
       summary: 'Warm shutdown: the worker finishes its running tasks and stops (sent once it answers a ping)',
       params: nameParams,
       querystring: timeoutQuery,
-      response: { 202: actionReply },
+      response: { 202: actionReply, ...actionProblems },
     },
   }, async (req, reply) => {
     const { name } = req.params;
@@ -279,6 +279,13 @@ function fillLive(worker: WorkerBody, stats: unknown, queues: unknown): void {
   }
   if (worker.pid === null && typeof s?.pid === 'number') worker.pid = s.pid;
   if (Array.isArray(queues)) worker.queues = queueNames(queues);
+}
+
+/** `inspect registered` lists `name [rate_limit=10/s ...]` when a task has routing or rate attributes set. */
+function taskNameOf(entry: unknown): string {
+  const text = String(entry);
+  const bracket = text.indexOf(' [');
+  return bracket < 0 ? text : text.slice(0, bracket);
 }
 
 function sorted(byName: Map<string, WorkerBody>): WorkerBody[] {
