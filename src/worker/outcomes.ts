@@ -16,6 +16,7 @@ import type { Job } from './job.js';
 import { autoRetryCountdown, shouldAutoRetry } from './retry.js';
 import { CanvasSteps, hasCanvas } from './canvas-steps.js';
 import { DecodeError } from '../errors/index.js';
+import { traceHeaders } from '../tracing/index.js';
 
 export interface OutcomeHost {
   readonly app: WorkerApp;
@@ -196,6 +197,8 @@ export class OutcomeWriter {
         softTimeLimit: req.timelimit[1] ?? undefined,
         ignoreResult: req.ignoreResult,
         replyTo: req.replyTo ?? undefined,
+        // The retried run continues the trace the first one was part of.
+        headers: traceHeaders(req.headers),
       },
       task,
       { embed: req.embed, group: req.group, groupIndex: req.groupIndex },

@@ -31,6 +31,7 @@ import { holdUntil, isExpired } from './expiry.js';
 import { LoopWatch, StallReporter, stallThreshold } from './loop-watch.js';
 import { ReserveLoop } from './reserve-loop.js';
 import type { WorkerMetricsServer } from '../metrics/worker-server.js';
+import { withRunContext } from '../tracing/index.js';
 
 
 export type { WorkerOptions } from './options.js';
@@ -470,7 +471,8 @@ export class Worker extends EventEmitter<WorkerEvents> {
     const { req } = job;
     this.processed.set(req.task, (this.processed.get(req.task) ?? 0) + 1);
     this.release(job);
-    await this.outcomes.finish(job, outcome.outcome, outcome.acksLate);
+    // What finishing sends (chain steps, callbacks, a chord's body) belongs to the run's trace, as in Celery.
+    await withRunContext(job.req, () => this.outcomes.finish(job, outcome.outcome, outcome.acksLate));
   }
 
   /** What remote control reaches of this worker (NodeHost in node.ts): its jobs, and primitives to change them. */

@@ -49,7 +49,7 @@ describe('examples/http', () => {
     const base = await startService(s);
     const res = await post(`${base}/reports`, { customer_id: 'c-42', months: 5 });
     expect(res.status).toBe(202);
-    const { task_id: id } = await res.json();
+    const { task_id: id } = (await res.json()) as { task_id: string };
     expect(res.headers.get('location')).toBe(`/tasks/${id}`);
     const seen = await poll(`${base}/tasks/${id}`, (b) => b.task_status === 'SUCCESS');
     expect(seen.at(-1)).toEqual({ task_id: id, task_status: 'SUCCESS', task_result: { customerId: 'c-42', months: 5, total: 6252.5 } });
@@ -62,11 +62,11 @@ describe('examples/http', () => {
     const s = fresh();
     await s.worker('http', ['-Q', 'celery,reports']);
     const base = await startService(s);
-    const ok = await (await post(`${base}/tasks`, { name: 'media.thumbnail', args: ['https://example.org/a.png'] })).json();
+    const ok = (await (await post(`${base}/tasks`, { name: 'media.thumbnail', args: ['https://example.org/a.png'] })).json()) as { task_id: string };
     const done = await poll(`${base}/tasks/${ok.task_id}`, (b) => b.task_status === 'SUCCESS');
     expect(done.at(-1).task_result).toEqual({ url: 'https://example.org/a.png', thumbnail: 'https://example.org/a.png.thumb.jpg' });
 
-    const bad = await (await post(`${base}/tasks`, { name: 'media.thumbnail', args: ['ftp://x'] })).json();
+    const bad = (await (await post(`${base}/tasks`, { name: 'media.thumbnail', args: ['ftp://x'] })).json()) as { task_id: string };
     const failed = await poll(`${base}/tasks/${bad.task_id}`, (b) => b.task_status === 'FAILURE');
     expect(failed.at(-1).error).toBe('TypeError: not an http(s) URL: ftp://x');
 

@@ -5,7 +5,7 @@
  */
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Celerity } from '../../src/index.js';
+import { Celerity, chain } from '../../src/index.js';
 import type { Worker } from '../../src/worker/worker.js';
 import { resetTracing, startPublishSpan, startRunSpan, withRunContext } from '../../src/tracing/index.js';
 import type { TaskRequest } from '../../src/protocol/types.js';
@@ -162,6 +162,23 @@ describe.each([
     expect(runs[0]!.attributes['celery.retry.reason']).toBe('Retry in 0s');
     expect(runs[0]!.status.code).toBe(SpanStatusCode.UNSET);
     expect(runs[1]!.attributes['celery.retries']).toBe(1);
+    // The retry message carries the first message's trace context, so both runs are one trace.
+    expect(runs[1]!.spanContext().traceId).toBe(runs[0]!.spanContext().traceId);
+  });
+
+  it("a chain's next step, sent by the worker after the first returned, is in the same trace", async () => {
+    sdk.exporter.reset();
+    const r = await chain(app.signature('t.add', [1, 2]), app.signature('t.add', [10])).applyAsync();
+    expect(await r.get({ timeout: 10_000 })).toBe(13);
+    const runs = sdk.spans().filter((s) => s.name === 'run/t.add');
+    expect(runs).toHaveLength(2);
+    const sends = sdk.spans().filter((s) => s.name === 'apply_async/t.add');
+    expect(sends).toHaveLength(2);
+    const trace = runs[0]!.spanContext().traceId;
+    for (const span of [...runs, ...sends]) expect(span.spanContext().traceId).toBe(trace);
+    // The second send is made under the first run, as Celery's worker sends the next step inside it.
+    const second = sends.find((s) => s.parentSpanContext?.spanId === runs[0]!.spanContext().spanId);
+    expect(second).toBeDefined();
   });
 
   it('sends made for a run after it returned join its trace under withRunContext', () => {
