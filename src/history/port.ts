@@ -62,7 +62,10 @@ export interface TaskRecord {
   /** ISO 8601 text, as the message carries it. */
   eta: string | null;
   expires: string | null;
-  /** First seen (the earliest event's time). Never changes once set. */
+  /**
+   * First seen: the earliest timestamp of any update. Later events never move it; only an event stamped earlier
+   * (from a host whose clock runs behind, arriving late) moves it back to that time.
+   */
   createdAt: number;
   sentAt: number | null;
   receivedAt: number | null;
@@ -111,12 +114,16 @@ export interface TaskQuery {
   since?: number;
   /** createdAt < until (epoch ms). */
   until?: number;
-  /** Case-insensitive substring of the id, name, args, kwargs, result or exception. */
+  /**
+   * Case-insensitive substring of the id, name, args, kwargs, result or exception; `%` and `_` are plain characters.
+   * (SQLite folds the case of ASCII letters only.) Without other filters this reads tasks newest first until the
+   * page is full, so a needle that matches little reads much of the history.
+   */
   text?: string;
   parentId?: string;
   rootId?: string;
   groupId?: string;
-  /** Default 50, at most 1,000. */
+  /** Default 50; more than 1,000 is taken as 1,000; anything but a positive integer rejects with a TypeError. */
   limit?: number;
   /** The `next` of the previous page. */
   cursor?: string;
@@ -139,7 +146,10 @@ export interface RetentionOptions {
 
 export interface HistoryStore {
   connect(): Promise<void>;
-  /** Applies the updates in order, in one transaction. */
+  /**
+   * Applies the updates in order, in one transaction. An update no store can keep (an empty id, a timestamp that is
+   * not a finite number, a field of the wrong type) rejects the whole batch with a TypeError naming it.
+   */
   apply(updates: readonly TaskUpdate[]): Promise<void>;
   get(id: string): Promise<TaskRecord | null>;
   /** Oldest first. */
@@ -150,7 +160,10 @@ export interface HistoryStore {
   count(query: Omit<TaskQuery, 'limit' | 'cursor'>): Promise<number>;
   /** Ids of tasks not in a ready state whose last update is older than `olderThan` (epoch ms), oldest first. */
   unfinished(options: { olderThan: number; limit: number }): Promise<string[]>;
-  /** Applies the retention limits; resolves to how many tasks were forgotten (their timelines with them). */
+  /**
+   * Applies the retention limits; resolves to how many tasks were forgotten (their timelines with them). Large
+   * prunes run as many short transactions, oldest tasks first, so writers are never locked out for long.
+   */
   prune(options: RetentionOptions): Promise<number>;
   close(): Promise<void>;
 }
