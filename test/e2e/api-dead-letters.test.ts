@@ -1,5 +1,5 @@
 /**
- * The dead-letter routes on the SQLite default and on Redis, with letters made the way they happen: a worker that
+ * The dead-letter routes on the SQLite default, Redis and RabbitMQ, with letters made the way they happen: a worker that
  * does not know the task rejects it. They are listed (newest first, with an arguments preview), requeued by id and
  * by queue (a worker that knows the task then runs them), deleted one by one and in bulk; unknown ids are 404s
  * and bad bodies 400s naming the field.
@@ -8,11 +8,12 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Celerity, type Worker } from '../../src/index.js';
 import { startApiHarness } from '../api-harness.js';
-import { pingRedis, requireService } from '../services.js';
+import { freshVhost, pingRabbit, pingRedis, requireService } from '../services.js';
 import { deleteRedisKeys } from './api-ops-fixtures.js';
 
 const REDIS = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const redis = await requireService('Redis', () => pingRedis(REDIS));
+const rabbit = await requireService('RabbitMQ', () => pingRabbit());
 
 type Harness = Awaited<ReturnType<typeof startApiHarness>>;
 
@@ -26,22 +27,46 @@ interface Letter {
   argsPreview: string | null;
 }
 
-const STORES = [
-  { name: 'sqlite', skip: null as string | null, prefix: () => null as string | null },
-  { name: 'redis', skip: redis.ok ? null : redis.reason, prefix: () => `celerity-test-${randomUUID()}:` },
+interface Store {
+  name: string;
+  skip: string | null;
+  /** A broker of the test's own (undefined: the harness's SQLite file) and what removes it afterwards. */
+  scope(): Promise<{ broker?: string; cleanup(): Promise<void> }>;
+}
+
+const STORES: Store[] = [
+  { name: 'sqlite', skip: null, scope: async () => ({ cleanup: async () => undefined }) },
+  {
+    name: 'redis',
+    skip: redis.ok ? null : redis.reason,
+    scope: async () => {
+      const prefix = `celerity-test-${randomUUID()}:`;
+      return { broker: `${REDIS}?global_keyprefix=${prefix}`, cleanup: () => deleteRedisKeys(REDIS, prefix) };
+    },
+  },
+  {
+    name: 'amqp',
+    skip: rabbit.ok ? null : rabbit.reason,
+    // A vhost of its own: the dead-letter queue is one per vhost.
+    scope: async () => {
+      const space = await freshVhost('api-dl');
+      return { broker: space.url, cleanup: () => space.remove() };
+    },
+  },
 ];
 
 for (const store of STORES) {
   describe.skipIf(store.skip !== null)(`dead-letters API on ${store.name}${store.skip ? ` (${store.skip})` : ''}`, () => {
     let h: Harness;
-    let prefix: string | null;
+    let cleanup: () => Promise<void>;
     let brokerUrl: string;
     const workers: { app: Celerity; worker: Worker }[] = [];
     let q: string;
 
     beforeEach(async () => {
-      prefix = store.prefix();
-      h = await startApiHarness(prefix ? { broker: `${REDIS}?global_keyprefix=${prefix}` } : {});
+      const scope = await store.scope();
+      cleanup = scope.cleanup;
+      h = await startApiHarness(scope.broker ? { broker: scope.broker } : {});
       brokerUrl = h.app.conf.broker;
       q = `dl-${randomUUID().slice(0, 8)}`;
     });
@@ -52,7 +77,7 @@ for (const store of STORES) {
         await app.close();
       }
       await h.close();
-      if (prefix) await deleteRedisKeys(REDIS, prefix);
+      await cleanup();
     });
 
     /** A worker on `q` (another app on the broker, as another process would be) knowing `tasks`. */
