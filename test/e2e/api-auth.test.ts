@@ -174,6 +174,19 @@ describe('celerity api (the built command)', () => {
     expect(await exited(served.proc)).toBe(0);
   });
 
+  it('celerity api hash-password and hash-token print entries the server accepts, reading the password from stdin', () => {
+    const pw = spawnSync(process.execPath, [cli, 'api', 'hash-password', '--user', 'ops', '--read-only'], { env, input: 'a long enough password\n', encoding: 'utf8', timeout: 30_000 });
+    expect(pw.status, pw.stderr).toBe(0);
+    expect(pw.stdout).toMatch(/^ops:scrypt\$32768\$8\$1\$\S+:ro\n$/);
+    expect(pw.stdout + pw.stderr).not.toContain('a long enough password');
+    const tk = spawnSync(process.execPath, [cli, 'api', 'hash-token'], { env, encoding: 'utf8', timeout: 30_000 });
+    expect(tk.status, tk.stderr).toBe(0);
+    const [, token, entry] = /^token: (cel_\S+)\napiTokens entry: (sha256\$[0-9a-f]{64})\n$/.exec(tk.stdout)!;
+    const creds = parseCredentials({ apiUsers: [pw.stdout.trim()], apiTokens: [entry!] });
+    expect(creds.users.get('ops')?.readOnly).toBe(true);
+    expect(creds.tokens.get(hashToken(token!).slice('sha256$'.length))?.readOnly).toBe(false);
+  });
+
   it('a plain-text token in CELERITY_API_TOKENS stops the command with how to hash it, never echoing it', () => {
     const token = generateToken();
     const r = spawnSync(process.execPath, [cli, 'api', '--port', '0'], { env: { ...env, CELERITY_API_TOKENS: token }, encoding: 'utf8', timeout: 30_000 });
