@@ -9,6 +9,7 @@ import { excMessageText } from '../protocol/error-text.js';
 import { argsRepr, kwargsRepr } from '../protocol/repr.js';
 import type { ResultMeta } from '../protocol/types.js';
 import { EXCEPTION_STATES } from '../protocol/types.js';
+import { GroupResult, resultFromTuple } from '../result/results.js';
 import type { ApiContext } from './context.js';
 import { Problem } from './problem.js';
 
@@ -192,11 +193,30 @@ export async function taskTree(ctx: ApiContext, id: string, depth: number) {
   let group: { id: string; members: TreeNode[] } | null = null;
   if (groupId) {
     const page = await history.list({ groupId, limit: TREE_NODES });
-    const metas = await resultMetas(ctx, page.tasks.map((t) => t.id));
-    group = { id: groupId, members: page.tasks.map((t, i) => node(t, t.id, metas[i] ?? null, 0)) };
+    const ids = new Set(page.tasks.map((t) => t.id));
+    // Task events carry no group id; a saved group (GroupResult.save) names its members in the result store.
+    for (const memberId of await savedGroupMembers(ctx, groupId)) if (ids.size < TREE_NODES) ids.add(memberId);
+    const known = new Map(page.tasks.map((t) => [t.id, t]));
+    const missing = [...ids].filter((m) => !known.has(m));
+    for (const r of await Promise.all(missing.map((m) => history.get(m)))) if (r) known.set(r.id, r);
+    const all = [...ids];
+    const metas = await resultMetas(ctx, all);
+    group = { id: groupId, members: all.map((m, i) => node(known.get(m) ?? null, m, metas[i] ?? null, 0)) };
     if (page.next) truncated = true;
   }
   return { id, rootId: record?.rootId ?? null, task: self, parent, children, group, truncated };
+}
+
+/** The member ids of a group saved in the result store; none when it was not saved or cannot be read. */
+async function savedGroupMembers(ctx: ApiContext, groupId: string): Promise<string[]> {
+  try {
+    const saved = await (await ctx.app.backend()).getGroup(groupId);
+    if (!saved) return [];
+    const group = resultFromTuple(saved.result, ctx.app);
+    return group instanceof GroupResult ? group.results.map((r) => r.id) : [];
+  } catch {
+    return [];
+  }
 }
 
 async function nodeOf(

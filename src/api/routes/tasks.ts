@@ -251,10 +251,14 @@ async function revoke(ctx: ApiContext, ids: readonly string[], terminate: boolea
 
 /** Sends a finished task again under a new id with its exact original arguments; resolves to the new id. */
 async function retry(ctx: ApiContext, id: string): Promise<string> {
+  // What this API sent a moment ago may still wait in the monitor's buffer.
+  await ctx.monitor.flush();
   const [record, meta] = await Promise.all([ctx.monitor.history.get(id), resultMeta(ctx, id)]);
-  if (!record && !meta) throw new Problem(404, `task ${id} is not known to the history or the result store`);
   const state = mergedState(record, meta);
-  if (!FINISHED_STATES.has(state)) throw new Problem(409, `task ${id} is ${state}: only a finished task (SUCCESS, FAILURE, REVOKED, REJECTED) can be retried`);
+  if (!FINISHED_STATES.has(state)) {
+    const unknown = !record && !meta ? ' (neither the history nor the result store knows it)' : '';
+    throw new Problem(409, `task ${id} is ${state}${unknown}: only a finished task (SUCCESS, FAILURE, REVOKED, REJECTED) can be retried`);
+  }
   const name = record?.name ?? meta?.name ?? null;
   if (!name) throw new Problem(409, `the name of task ${id} is not known, so it cannot be sent again`);
   const args = exactArgs(record, meta?.args);
