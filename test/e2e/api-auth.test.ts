@@ -98,6 +98,15 @@ describe('every route of the REST API', () => {
     }
   });
 
+  it('a read-write caller reaches the handler: the task it sends is accepted, the same request read-only is not', async () => {
+    const body = { name: 'auth.probe', args: [1] };
+    const refused = await h.api.inject({ method: 'POST', url: '/api/v1/tasks', headers: bearer(roToken), payload: body });
+    expect(refused.statusCode).toBe(403);
+    const sent = await h.api.inject({ method: 'POST', url: '/api/v1/tasks', headers: bearer(rwToken), payload: body });
+    expect(sent.statusCode, sent.body).toBe(202);
+    expect(sent.json()).toMatchObject({ id: expect.any(String), state: 'PENDING' });
+  });
+
   it('a route that reads: served to a read-only caller, refused to an anonymous one (but the health probes)', async () => {
     for (const route of routes.filter((r) => READ.has(r.method))) {
       const name = `${route.method} ${route.url}`;
