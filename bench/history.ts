@@ -7,15 +7,20 @@
  *   `count` and `get` + `timeline`, over BENCH_HISTORY_QUERIES random queries each (default 300);
  * - the file size, then a prune down to a tenth of the tasks and the longest the event loop stood still meanwhile
  *   (each prune transaction runs synchronously, so that is the longest the write lock was held by it).
+ * BENCH_HISTORY_URL (a postgresql:// URL) runs the same against PostgreSQL instead, in a schema of its own that is
+ * dropped afterwards (add ?schema=... yourself to keep it).
  */
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { TaskQuery, TaskUpdate } from '../src/history/port.js';
+import pg from 'pg';
+import { openHistoryStore } from '../src/history/open.js';
+import type { HistoryStore, TaskQuery, TaskUpdate } from '../src/history/port.js';
 import { SqliteHistoryStore } from '../src/history/sqlite.js';
 
 const N = Number(process.env.BENCH_HISTORY_TASKS ?? 1_000_000);
 const Q = Number(process.env.BENCH_HISTORY_QUERIES ?? 300);
+const PG_URL = process.env.BENCH_HISTORY_URL;
 const BATCH = 500;
 const PER_GROUP = BATCH / 4;
 const T0 = Date.UTC(2026, 0, 1);
@@ -73,8 +78,15 @@ async function timed(label: string, runs: number, make: () => (() => Promise<unk
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'celerity-history-bench-'));
   const file = path.join(dir, 'history.db');
-  const store = new SqliteHistoryStore({ path: file });
-  await store.connect();
+  const schema = `celerity_bench_${process.pid}`;
+  const pgUrl = PG_URL && `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}schema=${schema}`;
+  let store: HistoryStore;
+  if (pgUrl) {
+    store = await openHistoryStore(pgUrl);
+  } else {
+    store = new SqliteHistoryStore({ path: file });
+    await store.connect();
+  }
   try {
     const groups = Math.ceil(N / PER_GROUP);
     let updates = 0;
@@ -95,8 +107,8 @@ async function main(): Promise<void> {
     }
     const insertSec = (performance.now() - t0) / 1000;
     console.log(`inserted ${N} tasks (${updates} updates) in ${insertSec.toFixed(1)} s: ${Math.round(N / insertSec)} tasks/s, ${Math.round(updates / insertSec)} updates/s`);
-    const size = ['', '-wal'].reduce((sum, ext) => sum + (statSync(file + ext, { throwIfNoEntry: false })?.size ?? 0), 0);
-    console.log(`file size: ${(size / 1024 / 1024).toFixed(0)} MiB (${Math.round(size / N)} bytes per task)`);
+    const size = pgUrl ? await schemaSize(pgUrl, schema) : ['', '-wal'].reduce((sum, ext) => sum + (statSync(file + ext, { throwIfNoEntry: false })?.size ?? 0), 0);
+    console.log(`${pgUrl ? 'tables and indexes' : 'file size'}: ${(size / 1024 / 1024).toFixed(0)} MiB (${Math.round(size / N)} bytes per task)`);
 
     const pick = <T>(xs: readonly T[]) => xs[rand(xs.length)]!;
     const states = ['SUCCESS', 'FAILURE', 'STARTED'];
@@ -166,7 +178,29 @@ async function main(): Promise<void> {
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
+    if (PG_URL && !/[?&]schema=/.test(PG_URL)) await dropSchema(PG_URL, schema);
   }
+}
+
+async function schemaSize(url: string, schema: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url.replace(/[?&]schema=[^&]*/, '') });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ bytes: string }>(
+      "SELECT sum(pg_total_relation_size(c.oid))::bigint AS bytes FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r'",
+      [schema],
+    );
+    return Number(rows[0]?.bytes ?? 0);
+  } finally {
+    await client.end();
+  }
+}
+
+async function dropSchema(url: string, schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`);
+  await client.end();
 }
 
 await main();
