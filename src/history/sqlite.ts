@@ -68,8 +68,9 @@ export class SqliteHistoryStore implements HistoryStore {
   async connect(): Promise<void> {
     if (this.db) return;
     const db = openDatabase(this.options.path, SYNC_WAIT_MS);
-    db.exec('PRAGMA cache_size = -65536');
     try {
+      // 64 MiB of page cache (the default is 2): the indexes of a large history are read at random by every batch.
+      db.exec('PRAGMA cache_size = -65536');
       await retryBusy(async () => db.exec(readSql(import.meta.url, 'sqlite/schema.sql')), this.busy);
       this.stmts = prepareStatements(db);
     } catch (err) {
