@@ -9,11 +9,32 @@ import { Celerity, type Worker } from '../../src/index.js';
 import { oldestPending } from '../../src/api/routes/queues.js';
 import { openDatabase, sqlitePathFromUrl } from '../../src/sqlite/open.js';
 import { startApiHarness } from '../api-harness.js';
-import { pingRedis, requireService } from '../services.js';
+import { freshVhost, pingRabbit, pingRedis, requireService } from '../services.js';
 import { deleteRedisKeys } from './api-ops-fixtures.js';
 
 const REDIS = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const redis = await requireService('Redis', () => pingRedis(REDIS));
+const rabbit = await requireService('RabbitMQ', () => pingRabbit());
+
+/** The brokers that keep no enqueue time, each in a space of its own (a key prefix, a vhost). */
+const WITHOUT_AGE = [
+  {
+    name: 'Redis',
+    skip: redis.ok ? null : redis.reason,
+    scope: async () => {
+      const prefix = `celerity-test-${randomUUID()}:`;
+      return { broker: `${REDIS}?global_keyprefix=${prefix}`, cleanup: () => deleteRedisKeys(REDIS, prefix) };
+    },
+  },
+  {
+    name: 'RabbitMQ',
+    skip: rabbit.ok ? null : rabbit.reason,
+    scope: async () => {
+      const space = await freshVhost('api-queues');
+      return { broker: space.url, cleanup: () => space.remove() };
+    },
+  },
+];
 
 type Harness = Awaited<ReturnType<typeof startApiHarness>>;
 
@@ -31,7 +52,7 @@ describe('queues API', () => {
   let h: Harness;
   let workerApp: Celerity | null = null;
   let worker: Worker | null = null;
-  let prefix: string | null = null;
+  let cleanup: (() => Promise<void>) | null = null;
 
   afterEach(async () => {
     await worker?.stop();
@@ -39,8 +60,8 @@ describe('queues API', () => {
     worker = null;
     workerApp = null;
     await h.close();
-    if (prefix) await deleteRedisKeys(REDIS, prefix);
-    prefix = null;
+    await cleanup?.();
+    cleanup = null;
   });
 
   const list = async (): Promise<QueueRow[]> => {
@@ -152,30 +173,33 @@ describe('queues API', () => {
     });
   });
 
-  describe.skipIf(!redis.ok)(`on Redis (the age comes from the history)${redis.ok ? '' : ` (${redis.reason})`}`, () => {
-    let broker: string;
+  for (const store of WITHOUT_AGE) {
+    describe.skipIf(store.skip !== null)(`on ${store.name} (the age comes from the history)${store.skip ? ` (${store.skip})` : ''}`, () => {
+      let broker: string;
 
-    beforeEach(async () => {
-      prefix = `celerity-test-${randomUUID()}:`;
-      broker = `${REDIS}?global_keyprefix=${prefix}`;
-      h = await startApiHarness({ broker });
-    });
+      beforeEach(async () => {
+        const scope = await store.scope();
+        cleanup = scope.cleanup;
+        broker = scope.broker;
+        h = await startApiHarness({ broker });
+      });
 
-    it('depth and consumers from Redis, the oldest task sent through the API still PENDING as the age, the no-consumer warning', async () => {
-      const idle = `idle-${randomUUID().slice(0, 8)}`;
-      const hostname = await startWorker(broker, [idle]);
-      const before = Date.now();
-      // Sent through the API, which records each task in the history as PENDING with its queue.
-      for (const args of [[1, 2], [3, 4]]) {
-        const sent = await h.api.inject({ method: 'POST', url: '/api/v1/tasks', payload: { name: 'ops.add', args } });
-        expect(sent.statusCode).toBe(202);
-      }
-      await h.monitor.flush();
-      const aged = await row('celery');
-      expect(aged).toMatchObject({ messages: 2, consumers: 0, warning: 'no-consumer', oldestMessageAgeSource: 'history' });
-      expect(aged.oldestMessageAgeSeconds).toBeGreaterThanOrEqual(0);
-      expect(aged.oldestMessageAgeSeconds).toBeLessThanOrEqual((Date.now() - before) / 1000);
-      expect(await row(idle)).toMatchObject({ messages: 0, consumers: 1, consumerNames: [hostname], oldestMessageAgeSeconds: null, oldestMessageAgeSource: null, warning: null });
+      it('depth and consumers from the broker, the oldest task sent through the API still PENDING as the age, the no-consumer warning', async () => {
+        const idle = `idle-${randomUUID().slice(0, 8)}`;
+        const hostname = await startWorker(broker, [idle]);
+        const before = Date.now();
+        // Sent through the API, which records each task in the history as PENDING with its queue.
+        for (const args of [[1, 2], [3, 4]]) {
+          const sent = await h.api.inject({ method: 'POST', url: '/api/v1/tasks', payload: { name: 'ops.add', args } });
+          expect(sent.statusCode).toBe(202);
+        }
+        await h.monitor.flush();
+        const aged = await row('celery');
+        expect(aged).toMatchObject({ messages: 2, consumers: 0, warning: 'no-consumer', oldestMessageAgeSource: 'history' });
+        expect(aged.oldestMessageAgeSeconds).toBeGreaterThanOrEqual(0);
+        expect(aged.oldestMessageAgeSeconds).toBeLessThanOrEqual((Date.now() - before) / 1000);
+        expect(await row(idle)).toMatchObject({ messages: 0, consumers: 1, consumerNames: [hostname], oldestMessageAgeSeconds: null, oldestMessageAgeSource: null, warning: null });
+      });
     });
-  });
+  }
 });
