@@ -9,6 +9,8 @@ import { READY_STATES } from '../protocol/types.js';
 import { maskPassword } from '../util/mask.js';
 import { confirm } from './confirm.js';
 import { appFrom, parseJsonFlag, UsageError, type CommonFlags } from './context.js';
+import { registerApi } from './api.js';
+import { registerApiCredentials } from './api-credentials.js';
 import { registerBeat } from './beat.js';
 import { registerDeadLetters } from './dead-letters.js';
 import { registerEvents } from './events-view.js';
@@ -69,6 +71,7 @@ common(program.command('worker').description('start a worker'))
   .option('--without-mingle', 'do not ask other nodes for their revoked ids at start')
   .option('--autoscale <max,min>', 'grow the pool up to max with the work held, shrink back to min when idle', autoscaleFlag)
   .option('-B, --beat', 'also run a beat in this process (any number of workers may: one beat leads)')
+  .option('--metrics-port <port>', 'serve Prometheus /metrics, /healthz and /readyz on this port (metricsPort)', int('--metrics-port'))
   .action(async (o: CommonFlags & WorkerFlags) => {
     if (o.pool && o.pool !== 'async' && !o.app) throw new UsageError(`-P ${o.pool} needs -A: each child loads the app module`);
     const app = await appFrom(o, {
@@ -83,6 +86,7 @@ common(program.command('worker').description('start a worker'))
       logFormat: o.logFormat,
       sendTaskEvents: o.taskEvents,
       statedb: o.statedb,
+      metricsPort: o.metricsPort,
     });
     await Promise.all([app.broker(), app.backend()]);
     await runWorker(app, {
@@ -110,6 +114,7 @@ interface WorkerFlags {
   withoutMingle?: boolean;
   autoscale?: { max: number; min: number };
   beat?: boolean;
+  metricsPort?: number;
 }
 
 function autoscaleFlag(v: string): { max: number; min: number } {
@@ -178,6 +183,7 @@ registerBeat(program, common);
 registerRemoteControl(program, common);
 registerStatus(program, common);
 registerEvents(program, common);
+registerApiCredentials(registerApi(program, common));
 
 function isObject(v: unknown): boolean {
   return !!v && typeof v === 'object' && !Array.isArray(v);
