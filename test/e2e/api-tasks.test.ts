@@ -43,6 +43,11 @@ function tasks(f: Fixture) {
       }
       return { key, n: options.n };
     }, { params: ['key', 'options'] });
+    app.task('api.progress', async function (this: TaskContext) {
+      await this.updateState('PROGRESS', { current: 1, total: 2 });
+      f.blocked.resolve(undefined);
+      return new Promise((_, reject) => this.signal.addEventListener('abort', () => reject(new Error('stopped'))));
+    });
     app.task('api.block', function (this: TaskContext) {
       f.blocked.resolve(undefined);
       return new Promise((_, reject) => this.signal.addEventListener('abort', () => reject(new Error('stopped'))));
@@ -197,6 +202,45 @@ describe.each(backends)('tasks API on %s', (_label, available, extra) => {
     const meta = await (await harness.app.backend()).waitFor(id, { timeoutMs: 15_000 });
     expect(meta.status).toBe('REVOKED');
     expect((await harness.call('GET', `/api/v1/tasks/${id}`)).body.state).toBe('REVOKED');
+  });
+
+  it.skipIf(!available)('shows the progress a running task reported', async () => {
+    const { harness, f } = await start(extra);
+    const id = await send(harness, { name: 'api.progress' });
+    await f.blocked.promise;
+    const task = await harness.call('GET', `/api/v1/tasks/${id}`);
+    expect(task.body).toMatchObject({ state: 'PROGRESS', progress: { current: 1, total: 2 }, result: null, error: null });
+    await harness.call('DELETE', `/api/v1/tasks/${id}?terminate=true`);
+    expect((await (await harness.app.backend()).waitFor(id, { timeoutMs: 15_000 })).status).toBe('REVOKED');
+  });
+
+  it.skipIf(!available)('revokes every unfinished task matching a filter', async () => {
+    const { harness, f, events } = await start(extra);
+    const done = await send(harness, { name: 'api.mark', args: ['now'] });
+    await events.seen([done]);
+    const held = await Promise.all(['x', 'y'].map((tag) => send(harness, { name: 'api.mark', args: [tag], options: { countdown: 1 } })));
+    await harness.monitor.flush();
+    const res = await harness.call('POST', '/api/v1/tasks/revoke', { filter: { name: 'api.mark', queue: harness.app.conf.defaultQueue } });
+    expect(res.status).toBe(200);
+    expect(res.body.matched).toBe(3);
+    expect(new Set(res.body.revoked)).toEqual(new Set(held));
+    expect(res.body.skipped).toEqual([{ id: done, reason: 'already finished (SUCCESS)' }]);
+    const backend = await harness.app.backend();
+    for (const id of held) expect((await backend.waitFor(id, { timeoutMs: 15_000 })).status).toBe('REVOKED');
+    expect(f.marks).toEqual(['now']);
+  });
+
+  it.skipIf(!available)('sends a task this process has no code for, routed by taskRoutes', async () => {
+    const queue = `remote-${randomUUID().slice(0, 8)}`;
+    const base = extra();
+    const { harness } = await start(() => ({ ...base, settings: { ...base.settings, taskRoutes: { 'remote.*': { queue } } } }));
+    const id = await send(harness, { name: 'remote.resize', args: ['a.png', 100], kwargs: { crop: true }, options: { priority: 3 } });
+    const broker = await harness.app.broker();
+    expect(await broker.size(queue)).toBe(1);
+    await harness.monitor.flush();
+    const task = await harness.call('GET', `/api/v1/tasks/${id}`);
+    expect(task.body).toMatchObject({ known: true, state: 'PENDING', name: 'remote.resize', queue, args: "('a.png', 100)", kwargs: "{'crop': True}", kwargsJson: '{"crop":true}' });
+    await broker.purge(queue);
   });
 
   it.skipIf(!available)('retries a failed task with its original arguments as a new task', async () => {
