@@ -129,52 +129,38 @@ export function registerWorkerRoutes(api: ApiInstance, ctx: ApiContext): void {
     };
   });
 
-  const action = (path: string, summary: string, body: z.ZodType<Record<string, unknown>> | null, command: (body: Record<string, unknown>, params: { name: string; queue?: string }) => { method: string; args: Record<string, unknown> }, params: z.ZodObject = nameParams, method: 'POST' | 'DELETE' = 'POST') => {
-    api.route({
-      method,
-      url: `/api/v1/workers/:name${path}`,
-      schema: {
-        tags: TAGS,
-        summary,
-        params,
-        querystring: timeoutQuery,
-        ...(body ? { body } : {}),
-        response: { 200: actionReply, ...actionProblems },
-      },
-      handler: async (req) => {
-        const p = req.params as { name: string; queue?: string };
-        const { method: cmd, args } = command((req.body ?? {}) as Record<string, unknown>, p);
-        const timeout = (req.query as { timeout: number }).timeout;
-        const client = await controlOf(ctx);
-        const reply = await askWorker(client, p.name, cmd, args, timeout * 1000);
-        if (reply === undefined) throw silent(ctx, p.name, timeout);
-        return { worker: p.name, ok: okOf(p.name, cmd, reply) };
-      },
-    });
-  };
-
-  action('/pool/grow', 'Run n more tasks at once (pool_grow)', z.strictObject({ n: z.number().int().min(1).max(10_000) }), (b) => ({ method: 'pool_grow', args: { n: b.n } }));
-  action('/pool/shrink', 'Run n fewer tasks at once (pool_shrink)', z.strictObject({ n: z.number().int().min(1).max(10_000) }), (b) => ({ method: 'pool_shrink', args: { n: b.n } }));
-  action(
-    '/autoscale',
-    'New autoscale bounds (the worker must have been started with autoscale)',
-    z
-      .strictObject({ max: z.number().int().min(1).max(10_000), min: z.number().int().min(0).max(10_000).optional() })
-      .refine((b) => b.min === undefined || b.min <= b.max, { message: 'min must not be above max', path: ['min'] }),
-    (b) => ({ method: 'autoscale', args: { max: b.max, min: b.min ?? null } }),
-  );
-  action(
-    '/consumers',
-    'Start consuming from a queue (add_consumer)',
-    z.strictObject({
-      queue: queueNameSchema,
-      exchange: z.string().min(1).max(255).optional(),
-      exchangeType: z.enum(['direct', 'topic', 'fanout', 'headers']).optional(),
-      routingKey: z.string().max(255).optional(),
-    }),
-    (b) => ({ method: 'add_consumer', args: { queue: b.queue, exchange: b.exchange ?? null, exchange_type: b.exchangeType ?? null, routing_key: b.routingKey ?? null } }),
-  );
-  action('/consumers/:queue', 'Stop consuming from a queue (cancel_consumer)', null, (_b, p) => ({ method: 'cancel_consumer', args: { queue: p.queue } }), z.object({ name: workerName, queue: queueNameSchema }), 'DELETE');
+  const growBody = z.strictObject({ n: z.number().int().min(1).max(10_000).describe('slots to add or remove') });
+  const actions: WorkerAction[] = [
+    { path: '/pool/grow', summary: 'Run n more tasks at once (pool_grow)', body: growBody, command: (b) => ({ method: 'pool_grow', args: { n: b.n } }) },
+    { path: '/pool/shrink', summary: 'Run n fewer tasks at once (pool_shrink)', body: growBody, command: (b) => ({ method: 'pool_shrink', args: { n: b.n } }) },
+    {
+      path: '/autoscale',
+      summary: 'New autoscale bounds (the worker must have been started with autoscale)',
+      body: z
+        .strictObject({ max: z.number().int().min(1).max(10_000), min: z.number().int().min(0).max(10_000).optional() })
+        .refine((b) => b.min === undefined || b.min <= b.max, { message: 'min must not be above max', path: ['min'] }),
+      command: (b) => ({ method: 'autoscale', args: { max: b.max, min: b.min ?? null } }),
+    },
+    {
+      path: '/consumers',
+      summary: 'Start consuming from a queue (add_consumer)',
+      body: z.strictObject({
+        queue: queueNameSchema,
+        exchange: z.string().min(1).max(255).optional(),
+        exchangeType: z.enum(['direct', 'topic', 'fanout', 'headers']).optional(),
+        routingKey: z.string().max(255).optional(),
+      }),
+      command: (b) => ({ method: 'add_consumer', args: { queue: b.queue, exchange: b.exchange ?? null, exchange_type: b.exchangeType ?? null, routing_key: b.routingKey ?? null } }),
+    },
+    {
+      path: '/consumers/:queue',
+      httpMethod: 'DELETE',
+      summary: 'Stop consuming from a queue (cancel_consumer)',
+      params: z.object({ name: workerName, queue: queueNameSchema }),
+      command: (_b, p) => ({ method: 'cancel_consumer', args: { queue: p.queue } }),
+    },
+  ];
+  for (const action of actions) registerAction(api, ctx, action);
 
   api.post('/api/v1/workers/:name/shutdown', {
     schema: {
@@ -192,6 +178,39 @@ export function registerWorkerRoutes(api: ApiInstance, ctx: ApiContext): void {
     if (pong === undefined) throw silent(ctx, name, req.query.timeout);
     await client.broadcast('shutdown', { destination: [name], reply: false });
     return reply.code(202).send({ worker: name, ok: 'shutdown requested' });
+  });
+}
+
+/** A remote-control command on one worker that answers `{ok}` or `{error}`. */
+interface WorkerAction {
+  path: string;
+  httpMethod?: 'POST' | 'DELETE';
+  summary: string;
+  params?: z.ZodObject;
+  body?: z.ZodType<Record<string, unknown>>;
+  command(body: Record<string, unknown>, params: { name: string; queue?: string }): { method: string; args: Record<string, unknown> };
+}
+
+function registerAction(api: ApiInstance, ctx: ApiContext, action: WorkerAction): void {
+  api.route({
+    method: action.httpMethod ?? 'POST',
+    url: `/api/v1/workers/:name${action.path}`,
+    schema: {
+      tags: TAGS,
+      summary: action.summary,
+      params: action.params ?? nameParams,
+      querystring: timeoutQuery,
+      ...(action.body ? { body: action.body } : {}),
+      response: { 200: actionReply, ...actionProblems },
+    },
+    handler: async (req) => {
+      const params = req.params as { name: string; queue?: string };
+      const { method, args } = action.command((req.body ?? {}) as Record<string, unknown>, params);
+      const timeout = (req.query as { timeout: number }).timeout;
+      const reply = await askWorker(await controlOf(ctx), params.name, method, args, timeout * 1000);
+      if (reply === undefined) throw silent(ctx, params.name, timeout);
+      return { worker: params.name, ok: okOf(params.name, method, reply) };
+    },
   });
 }
 
