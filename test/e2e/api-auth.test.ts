@@ -170,7 +170,11 @@ describe('celerity api (the built command)', () => {
   it('with a token in CELERITY_API_TOKENS it listens on 0.0.0.0 and serves only requests carrying it', async () => {
     const token = generateToken();
     const served = watchCli(['api', '--host', '0.0.0.0', '--port', '0'], { ...env, CELERITY_API_TOKENS: `${hashToken(token)},${hashToken(generateToken())}:ro` }, (p) => procs.push(p));
-    const line = await served.next((l) => l.includes('listening on'));
+    const stopped = exited(served.proc).then((code) => {
+      throw new Error(`celerity api exited with ${code} before listening`);
+    });
+    const line = await Promise.race([served.next((l) => l.includes('listening on')), stopped]);
+    stopped.catch(() => undefined);
     const port = Number(/:(\d+)$/.exec(line)![1]);
     const base = `http://127.0.0.1:${port}`;
     const anonymous = await fetch(`${base}/api/v1/tasks`);
