@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort, tempDir } from '../helpers.js';
-import { cli, exited, watchCli } from './worker-process.js';
+import { cli, exited, spawnWorker, watchCli } from './worker-process.js';
 
 const procs: ChildProcess[] = [];
 const cleanups: (() => void)[] = [];
@@ -85,5 +85,27 @@ describe('celerity api', () => {
     const r = spawnSync(process.execPath, [cli, 'api', '--port', 'http'], { env, encoding: 'utf8', timeout: 30_000 });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--port/);
+  });
+});
+
+describe('celerity worker --metrics-port', () => {
+  it("serves the worker's own /metrics and /healthz on that port", async () => {
+    const { env } = setup();
+    const port = await freePort();
+    const { proc } = await spawnWorker(['-n', `metrics-${port}@e2e`, '--metrics-port', String(port), '--log-format', 'json'], env, (p) => void procs.push(p));
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(health.status).toBe(200);
+    const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toMatch(/^# HELP /m);
+    proc.kill('SIGTERM');
+    expect(await exited(proc)).toBe(0);
+  });
+
+  it('rejects a port that is not a number (exit 2)', () => {
+    const { env } = setup();
+    const r = spawnSync(process.execPath, [cli, 'worker', '--metrics-port', 'abc'], { env, encoding: 'utf8', timeout: 30_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--metrics-port/);
   });
 });
