@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Celerity, type Worker } from '../../src/index.js';
+import { generateToken, hashToken, parseCredentials } from '../../src/api/auth.js';
 import { startApiHarness } from '../api-harness.js';
 import { nextEvent } from '../helpers.js';
 import { pingRedis, requireService } from '../services.js';
@@ -194,6 +195,36 @@ describe('workers, queues and dead-letters in the API description', () => {
       expect(Object.keys(paths['/api/v1/dead-letters/requeue']!)).toEqual(['post']);
       expect(Object.keys(paths['/api/v1/dead-letters/{id}']!)).toEqual(['delete']);
     } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('workers actions and access', () => {
+  it('a read-only caller sees the worker but cannot change it (403, nothing sent); a read-write caller can', async () => {
+    const ro = generateToken();
+    const rw = generateToken();
+    const h = await startApiHarness({ credentials: parseCredentials({ apiUsers: [], apiTokens: [`${hashToken(ro)}:ro`, hashToken(rw)] }) });
+    const workerApp = new Celerity('api-access', { broker: h.app.conf.broker, backend: h.app.conf.backend, loglevel: 'silent' }, {});
+    const hostname = `access-${randomUUID().slice(0, 8)}@test`;
+    const worker = workerApp.worker({ concurrency: 1, hostname });
+    await worker.start();
+    try {
+      const as = (token: string) => ({ authorization: `Bearer ${token}` });
+      const url = `/api/v1/workers/${encodeURIComponent(hostname)}`;
+      const seen = await h.api.inject({ method: 'GET', url: `${url}?timeout=5`, headers: as(ro) });
+      expect(seen.statusCode).toBe(200);
+      expect(seen.json().concurrency).toBe(1);
+      const refused = await h.api.inject({ method: 'POST', url: `${url}/pool/grow?timeout=5`, headers: as(ro), payload: { n: 1 } });
+      expect(refused.statusCode).toBe(403);
+      expect((await h.api.inject({ method: 'GET', url: `${url}?timeout=5`, headers: as(ro) })).json().concurrency).toBe(1);
+      const grown = await h.api.inject({ method: 'POST', url: `${url}/pool/grow?timeout=5`, headers: as(rw), payload: { n: 1 } });
+      expect(grown.statusCode).toBe(200);
+      expect((await h.api.inject({ method: 'GET', url: `${url}?timeout=5`, headers: as(ro) })).json().concurrency).toBe(2);
+      expect((await h.api.inject({ method: 'GET', url: '/api/v1/workers' })).statusCode).toBe(401);
+    } finally {
+      await worker.stop();
+      await workerApp.close();
       await h.close();
     }
   });
