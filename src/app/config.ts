@@ -282,11 +282,12 @@ function fromEnv(key: keyof CelerityConfig, raw: string, envKey: string): unknow
   const sample = defaults()[key];
   const trimmed = raw.trim();
   const fail = (): never => {
-    throw new ConfigurationError(envKey, raw, EXPECTED[key]);
+    // A secret put here in plain text must not reach the error output.
+    throw new ConfigurationError(envKey, key === 'apiUsers' || key === 'apiTokens' ? '***' : raw, EXPECTED[key]);
   };
   if (key === 'beatSchedule') return parseJsonOr(trimmed, fail);
-  if (key === 'statedb' || key === 'beatStore') return ['', 'none', 'null'].includes(trimmed.toLowerCase()) ? null : raw;
-  if (key === 'maxRetries' || key === 'timeLimit' || key === 'softTimeLimit' || key === 'maxTasksPerChild' || key === 'maxMemoryPerChild') {
+  if (key === 'statedb' || key === 'beatStore' || key === 'historyUrl') return ['', 'none', 'null'].includes(trimmed.toLowerCase()) ? null : raw;
+  if (key === 'maxRetries' || key === 'timeLimit' || key === 'softTimeLimit' || key === 'maxTasksPerChild' || key === 'maxMemoryPerChild' || key === 'metricsPort') {
     if (trimmed === '' || trimmed.toLowerCase() === 'none' || trimmed.toLowerCase() === 'null') return null;
     const n = Number(trimmed);
     return Number.isFinite(n) ? n : fail();
@@ -301,7 +302,7 @@ function fromEnv(key: keyof CelerityConfig, raw: string, envKey: string): unknow
     const n = Number(trimmed);
     return trimmed !== '' && Number.isFinite(n) ? n : fail();
   }
-  if (key === 'queues' || key === 'acceptContent' || key === 'include') {
+  if (key === 'queues' || key === 'acceptContent' || key === 'include' || key === 'apiUsers' || key === 'apiTokens') {
     if (trimmed.startsWith('[')) return parseJsonOr(trimmed, fail);
     return trimmed.split(',').map((s) => s.trim()).filter(Boolean);
   }

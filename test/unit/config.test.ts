@@ -103,6 +103,30 @@ describe('configuration', () => {
     expect(bad({ code: { result_backend: 'memory://' } as never })).toMatch(/known setting name \(Celery's result_backend is backend here\)/);
   });
 
+  it('reads the history, API credential and metrics settings from the environment', () => {
+    const c = compileConfig({
+      env: {
+        CELERITY_HISTORY_URL: 'postgresql://postgres@127.0.0.1/test',
+        CELERITY_HISTORY_MAX_TASKS: '5000',
+        CELERITY_API_USERS: 'alice:scrypt$a, bob:scrypt$b:ro',
+        CELERITY_API_TOKENS: 'sha256$abc:ro',
+        CELERITY_METRICS_PORT: '9808',
+      },
+    });
+    expect(c.historyUrl).toBe('postgresql://postgres@127.0.0.1/test');
+    expect(c.historyMaxTasks).toBe(5000);
+    expect(c.apiUsers).toEqual(['alice:scrypt$a', 'bob:scrypt$b:ro']);
+    expect(c.apiTokens).toEqual(['sha256$abc:ro']);
+    expect(c.metricsPort).toBe(9808);
+    const unset = compileConfig({ env: { CELERITY_HISTORY_URL: 'none', CELERITY_METRICS_PORT: 'null' } });
+    expect(unset.historyUrl).toBeNull();
+    expect(unset.metricsPort).toBeNull();
+    // A malformed credential list is refused without echoing what may be a secret.
+    const err = configError(() => compileConfig({ env: { CELERITY_API_TOKENS: '[not json' } }));
+    expect(err.message).toContain('CELERITY_API_TOKENS');
+    expect(err.message).not.toContain('not json');
+  });
+
   it('never shows a password: URL checks, unknown names, values of any shape', () => {
     const cases: [Parameters<typeof compileConfig>[0], string][] = [
       [{ code: { broker: 'sqs://admin:s3cret@rabbit:5672//' } }, 'broker="sqs://admin:***@rabbit:5672//"'],
