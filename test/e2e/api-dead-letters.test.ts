@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Celerity, type Worker } from '../../src/index.js';
+import { openDatabase, sqlitePathFromUrl } from '../../src/sqlite/open.js';
 import { startApiHarness } from '../api-harness.js';
 import { freshVhost, pingRabbit, pingRedis, requireService } from '../services.js';
 import { deleteRedisKeys } from './api-ops-fixtures.js';
@@ -191,3 +192,26 @@ for (const store of STORES) {
     });
   });
 }
+
+describe('dead letters another tool wrote', () => {
+  it('a letter whose stored text cannot be read is listed without a preview, and a requeue leaves it where it is', async () => {
+    const h = await startApiHarness();
+    try {
+      await h.app.broker();
+      const db = openDatabase(sqlitePathFromUrl(h.app.conf.broker, 'broker'));
+      try {
+        db.prepare("INSERT INTO dead_letters (queue, reason, raw, task_id, task_name, failed_at) VALUES ('q', 'foreign', 'not json', NULL, NULL, ?)").run(Date.now());
+      } finally {
+        db.close();
+      }
+      const [letter] = (await h.api.inject({ method: 'GET', url: '/api/v1/dead-letters' })).json().deadLetters;
+      expect(letter).toMatchObject({ queue: 'q', reason: 'foreign', taskId: null, taskName: null, argsPreview: null });
+      const res = await h.api.inject({ method: 'POST', url: '/api/v1/dead-letters/requeue', payload: { ids: [letter.id] } });
+      expect(res.statusCode).toBe(200);
+      expect(res.json()).toEqual({ requeued: 0, notFound: [], unreadable: [letter.id] });
+      expect((await h.api.inject({ method: 'GET', url: '/api/v1/dead-letters' })).json().deadLetters).toEqual([letter]);
+    } finally {
+      await h.close();
+    }
+  });
+});
