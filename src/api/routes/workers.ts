@@ -119,7 +119,7 @@ export function registerWorkerRoutes(api: ApiInstance, ctx: ApiContext): void {
     return {
       ...worker,
       answered: true,
-      stats: record(ask.stats),
+      stats: maskSecrets(record(ask.stats)) as Record<string, unknown> | null,
       registered: Array.isArray(ask.registered) ? ask.registered.map(taskNameOf) : null,
       activeTasks: list(ask.active),
       reserved: list(ask.reserved),
@@ -338,8 +338,8 @@ function list(value: unknown): unknown[] | null {
 const SECRET_KEY = /pass|secret|token|signature|api_?key|private/i;
 
 /**
- * Both Celery and Celerity mask their settings' passwords already; this also covers a worker that does not, since
- * read-only callers may see this page.
+ * Both Celery and Celerity leave passwords out of their settings and stats already; this also covers a worker that
+ * does not, since read-only callers may see this page.
  */
 function maskSecrets(value: unknown, key = ''): unknown {
   if (typeof value === 'string') {
