@@ -13,7 +13,7 @@ export const taskIdSchema = z
   .min(1, 'a task id cannot be empty')
   .max(255, 'a task id is at most 255 characters')
   // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
-  .regex(/^[^\u0000-\u001f\u007f]+$/, 'a task id cannot contain control characters')
+  .regex(/^[^\u0000-\u001f\u007f]*$/, 'a task id cannot contain control characters')
   .describe('task id (usually a UUID)');
 
 export const taskIdParams = z.object({ id: taskIdSchema });
@@ -82,7 +82,12 @@ export function parseInstant(text: string, relative: boolean, now = Date.now()):
   }
   if (/^\d+(?:\.\d+)?$/.test(t)) return Math.round(Number(t) * 1000);
   // Only ISO 8601 shapes: Date.parse also takes free text such as "tomorrow 5pm" in some engines.
-  if (!/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(t)) return null;
+  const date = /^(\d{4})-(\d{2})-(\d{2})([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.exec(t);
+  if (!date) return null;
+  // Date.parse rolls 2026-02-30 over to March; a day that does not exist is a mistake to report.
+  const [y, m, d] = [Number(date[1]), Number(date[2]), Number(date[3])];
+  const day = new Date(Date.UTC(y, m - 1, d));
+  if (day.getUTCFullYear() !== y || day.getUTCMonth() !== m - 1 || day.getUTCDate() !== d) return null;
   const ms = Date.parse(t);
   return Number.isNaN(ms) ? null : ms;
 }
@@ -102,9 +107,10 @@ const instant = (relative: boolean) =>
       return ms;
     });
 
+/** `a,b`, or the parameter repeated (`state=a&state=b`). */
 const csv = z
-  .string()
-  .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+  .union([z.string(), z.array(z.string())])
+  .transform((v) => (Array.isArray(v) ? v : [v]).flatMap((part) => part.split(',')).map((s) => s.trim()).filter(Boolean))
   .describe('comma-separated list');
 
 /** Which tasks: the list query's filter fields, also the `filter` of bulk calls. */

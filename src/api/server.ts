@@ -34,6 +34,8 @@ export async function buildApi(ctx: ApiContext, options: BuildApiOptions): Promi
     bodyLimit: BODY_LIMIT,
     // A task id may be 255 characters: a longer one gets a 400 from its schema, not a 404 from the router.
     routerOptions: { maxParamLength: 2048 },
+    // A URL that cannot be decoded (`%ZZ`) fails before routing: answered as problem+json too.
+    frameworkErrors: (err, request, reply) => sendProblem(reply, request, toProblem(err, request)),
     // Request lines would drown the app's own log; errors are still logged by the error handler.
     logController: new LogController({ disableRequestLogging: true }),
   }).withTypeProvider<ZodTypeProvider>();

@@ -53,7 +53,13 @@ export function mergedState(record: TaskRecord | null, meta: ResultMeta | null):
 }
 
 export async function taskView(ctx: ApiContext, id: string): Promise<TaskView> {
-  const [record, timeline, meta] = await Promise.all([ctx.monitor.history.get(id), ctx.monitor.history.timeline(id), resultMeta(ctx, id)]);
+  const meta = await resultMeta(ctx, id);
+  let [record, timeline] = await Promise.all([ctx.monitor.history.get(id), ctx.monitor.history.timeline(id)]);
+  if (!record && !meta) {
+    // A task this API sent a moment ago may still wait in the monitor's buffer: read what was sent, not PENDING unknown.
+    await ctx.monitor.flush();
+    [record, timeline] = await Promise.all([ctx.monitor.history.get(id), ctx.monitor.history.timeline(id)]);
+  }
   const state = mergedState(record, meta);
   const fromMeta = meta !== null && meta.status === state;
   const base = record ?? emptyRecord(id, meta);
@@ -99,13 +105,21 @@ function emptyRecord(id: string, meta: ResultMeta | null): TaskRecord {
     groupId: null,
     eta: null,
     expires: null,
-    createdAt: 0,
+    createdAt: doneAt(meta) ?? 0,
     sentAt: null,
     receivedAt: null,
     startedAt: null,
-    finishedAt: null,
-    updatedAt: 0,
+    finishedAt: doneAt(meta),
+    updatedAt: doneAt(meta) ?? 0,
   };
+}
+
+/** The meta's date_done (naive UTC ISO text) as epoch ms. */
+function doneAt(meta: ResultMeta | null): number | null {
+  if (!meta?.date_done) return null;
+  const text = meta.date_done;
+  const ms = Date.parse(/[zZ]|[+-]\d{2}:?\d{2}$/.test(text) ? text : `${text}Z`);
+  return Number.isNaN(ms) ? null : ms;
 }
 
 function taskError(state: string, meta: ResultMeta | null, record: TaskRecord): TaskView['error'] {

@@ -52,6 +52,12 @@ describe('problem+json', () => {
     expectProblem(await h.call('POST', '/api/v1/tasks', { name: 'x.y', options: { eta: 'tomorrow' } }), 400, '/body/options/eta');
   });
 
+  it('a URL that cannot be decoded, a delay too long to be a date', async () => {
+    expectProblem(await h.call('GET', '/api/v1/tasks/%ZZ'), 400);
+    expectProblem(await h.call('POST', '/api/v1/tasks', { name: 'x.y', options: { countdown: 1e300 } }), 400, '/body/options/countdown');
+    expectProblem(await h.call('GET', '/api/v1/tasks?since=2026-02-30'), 400, '/query/since');
+  });
+
   it('a body that is not JSON, or no body', async () => {
     expectProblem(await h.call('POST', '/api/v1/tasks', '{"name": '), 400, '/body');
     expectProblem(await h.call('POST', '/api/v1/tasks', ''), 400, '/body');
@@ -67,6 +73,18 @@ describe('problem+json', () => {
     expectProblem(await h.call('GET', '/api/v1/tasks/bad%01id'), 400, '/params/id');
     expectProblem(await h.call('DELETE', '/api/v1/tasks/bad%0Aid'), 400, '/params/id');
     expectProblem(await h.call('POST', `/api/v1/tasks/${'b'.repeat(300)}/retry`), 400, '/params/id');
+  });
+
+  it('a task just sent reads back at once with what was sent; states may be given repeated or comma separated', async () => {
+    const sent = await h.call('POST', '/api/v1/tasks', { name: 'nowhere.echo', args: ['hi'], options: { queue: 'nowhere', taskId: 'fixed-id-1' } });
+    expect(sent.body.id).toBe('fixed-id-1');
+    const task = await h.call('GET', '/api/v1/tasks/fixed-id-1');
+    expect(task.body).toMatchObject({ known: true, state: 'PENDING', name: 'nowhere.echo', queue: 'nowhere', argsJson: '["hi"]' });
+    expect(task.body.timeline.map((e: { type: string }) => e.type)).toEqual(['api-sent']);
+    const both = await h.call('GET', '/api/v1/tasks?state=SUCCESS&state=PENDING&queue=nowhere');
+    expect(both.body.tasks.map((t: { id: string }) => t.id)).toEqual(['fixed-id-1']);
+    const comma = await h.call('GET', '/api/v1/tasks?state=SUCCESS,PENDING&queue=nowhere');
+    expect(comma.body).toEqual(both.body);
   });
 
   it('an id nobody knows reads as PENDING with known: false, as Celery says', async () => {
@@ -95,7 +113,9 @@ describe('problem+json', () => {
     expectProblem(await h.call('POST', '/api/v1/tasks/revoke', { filter: { state: 'PENDING' }, limit: 5000 }), 400, '/body/limit');
     const all = await h.call('POST', '/api/v1/tasks/revoke', { filter: {}, all: true });
     expect(all.status).toBe(200);
-    expect(all.body).toEqual({ matched: 0, revoked: [], skipped: [] });
+    const every = (await h.history.list({ limit: 1000 })).tasks.map((t) => t.id);
+    expect(all.body.matched).toBe(every.length);
+    expect(new Set([...all.body.revoked, ...all.body.skipped.map((x: { id: string }) => x.id)])).toEqual(new Set(every));
   });
 });
 

@@ -24,7 +24,7 @@ describe('parseInstant', () => {
   });
 
   it('refuses free text, empty text and impossible dates', () => {
-    for (const text of ['', 'yesterday', 'tomorrow 5pm', '2026-13-45', '1h30m', '-5', 'NaN']) expect(parseInstant(text, true, NOW), text).toBeNull();
+    for (const text of ['', 'yesterday', 'tomorrow 5pm', '2026-13-45', '2026-02-30', '1h30m', '-5', 'NaN']) expect(parseInstant(text, true, NOW), text).toBeNull();
   });
 });
 

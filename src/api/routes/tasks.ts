@@ -17,11 +17,14 @@ import { FINISHED_STATES, mergedState, resultMeta, taskTree, taskView } from '..
 const TAGS = ['tasks'];
 const problems = { 400: problemSchema, 404: problemSchema, 409: problemSchema, 503: problemSchema };
 
+/** Ten years: a longer delay is a mistake, and would not fit a date. */
+const MAX_DELAY_S = 10 * 365 * 86400;
+
 const sendOptions = z.strictObject({
   queue: z.string().min(1).max(255).optional(),
-  countdown: z.number().nonnegative().optional().describe('seconds from now before it may run'),
+  countdown: z.number().nonnegative().max(MAX_DELAY_S).optional().describe('seconds from now before it may run'),
   eta: z.iso.datetime({ offset: true }).optional().describe('no earlier than this time (ISO 8601)'),
-  expires: z.union([z.number().nonnegative(), z.iso.datetime({ offset: true })]).optional().describe('seconds from now, or an ISO 8601 time'),
+  expires: z.union([z.number().nonnegative().max(MAX_DELAY_S), z.iso.datetime({ offset: true })]).optional().describe('seconds from now, or an ISO 8601 time'),
   priority: z.number().int().min(0).max(9).optional(),
   taskId: taskIdSchema.optional(),
   headers: z.record(z.string(), z.unknown()).optional(),
