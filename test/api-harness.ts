@@ -4,6 +4,7 @@
  * in-process worker that sends task events, so that what the API shows comes from the same path as in production.
  */
 import { randomUUID } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
 import path from 'node:path';
 import type { Credentials } from '../src/api/auth.js';
 import { NO_CREDENTIALS } from '../src/api/auth.js';
@@ -32,6 +33,8 @@ export interface ApiHarnessOptions {
   settings?: CelerityOptions;
   /** Registers tasks on the app before anything starts. */
   tasks?: (app: Celerity) => void;
+  /** Where the server logs (unexpected errors with their stack); none by default. */
+  logger?: FastifyBaseLogger;
   /** Starts an in-process worker on the app (true, or its options). */
   worker?: boolean | WorkerOptions;
 }
@@ -80,7 +83,7 @@ export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<Api
       cleanups.push(() => w.stop());
       worker = w;
     }
-    const api = await buildApi({ app, monitor, control: control.open }, { credentials: opts.credentials ?? NO_CREDENTIALS, loopback: opts.loopback ?? true });
+    const api = await buildApi({ app, monitor, control: control.open }, { credentials: opts.credentials ?? NO_CREDENTIALS, loopback: opts.loopback ?? true, logger: opts.logger });
     cleanups.push(() => api.close());
     const call: ApiHarness['call'] = async (method, url, body, headers = {}) => {
       const res = await api.inject({

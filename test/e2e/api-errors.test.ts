@@ -3,6 +3,7 @@
  * was wrong, a JSON pointer to it; nothing a client sends reaches a 500. And the OpenAPI document that describes
  * every route.
  */
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApiHarness, type ApiHarness } from '../api-harness.js';
 
@@ -116,6 +117,27 @@ describe('problem+json', () => {
     const every = (await h.history.list({ limit: 1000 })).tasks.map((t) => t.id);
     expect(all.body.matched).toBe(every.length);
     expect(new Set([...all.body.revoked, ...all.body.skipped.map((x: { id: string }) => x.id)])).toEqual(new Set(every));
+  });
+});
+
+describe('unexpected errors', () => {
+  it('answer 500 with a generic detail and log the error with its stack', async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: 'error' }, { write: (line: string) => void lines.push(line) });
+    const broken = await startApiHarness({ logger });
+    try {
+      // A store that fails underneath the API: nothing a client sent is wrong.
+      broken.history.list = () => Promise.reject(new Error('disk on fire'));
+      const res = await broken.call('GET', '/api/v1/tasks');
+      expectProblem(res, 500);
+      expect(res.body.detail).not.toContain('disk on fire');
+      const logged = lines.map((l) => JSON.parse(l));
+      expect(logged).toHaveLength(1);
+      expect(logged[0].err.message).toBe('disk on fire');
+      expect(logged[0].err.stack).toMatch(/disk on fire\n\s+at /);
+    } finally {
+      await broken.close();
+    }
   });
 });
 
