@@ -62,7 +62,7 @@ export function registerDeadLetterRoutes(api: ApiInstance, ctx: ApiContext): voi
   }, async (req) => {
     const broker = await ctx.app.broker();
     const letters = await broker.listDeadLetters({ queue: req.query.queue, limit: req.query.limit });
-    return { deadLetters: letters.map(describe) };
+    return { deadLetters: letters.map(letterRow) };
   });
 
   api.post('/api/v1/dead-letters/requeue', {
@@ -120,7 +120,7 @@ export function registerDeadLetterRoutes(api: ApiInstance, ctx: ApiContext): voi
   });
 }
 
-function describe(letter: DeadLetter): z.infer<typeof letterSchema> {
+function letterRow(letter: DeadLetter): z.infer<typeof letterSchema> {
   return {
     id: letter.id,
     queue: letter.queue,

@@ -49,7 +49,7 @@ export function registerQueueRoutes(api: ApiInstance, ctx: ApiContext): void {
   }, async (req) => {
     const consumed = await consumersByQueue(ctx, req.query.timeout * 1000);
     const names = [...new Set([...knownQueues(ctx), ...(consumed ? consumed.keys() : [])])].sort();
-    return { queues: await Promise.all(names.map((name) => describe(ctx, name, consumed))) };
+    return { queues: await Promise.all(names.map((name) => queueRow(ctx, name, consumed))) };
   });
 
   api.get('/api/v1/queues/:name', {
@@ -63,7 +63,7 @@ export function registerQueueRoutes(api: ApiInstance, ctx: ApiContext): void {
   }, async (req) => {
     const { name } = req.params;
     const consumed = await consumersByQueue(ctx, req.query.timeout * 1000);
-    const queue = await describe(ctx, name, consumed);
+    const queue = await queueRow(ctx, name, consumed);
     // Redis and SQLite cannot tell an empty queue from one that never existed: an unknown name is a 404 only when
     // nothing waits in it.
     if (queue.messages === 0 && !knownQueues(ctx).includes(name) && !consumed?.has(name)) {
@@ -89,7 +89,7 @@ async function consumersByQueue(ctx: ApiContext, timeoutMs: number): Promise<Map
   return byQueue;
 }
 
-async function describe(ctx: ApiContext, name: string, consumed: Map<string, string[]> | null): Promise<QueueBody> {
+async function queueRow(ctx: ApiContext, name: string, consumed: Map<string, string[]> | null): Promise<QueueBody> {
   const broker = await ctx.app.broker();
   const messages = await broker.size(name);
   const consumerNames = consumed ? (consumed.get(name) ?? []) : null;
