@@ -11,6 +11,7 @@ import type { GroupMeta, ResultBackend } from '../backend/port.js';
 import { deserializeError, TaskRevokedError, TimeoutError } from '../errors/index.js';
 import type { ResultMeta, TaskState } from '../protocol/types.js';
 import { READY_STATES } from '../protocol/types.js';
+import { subscribeProgress, watchProgress, type ProgressEvent, type ProgressOptions, type SubscribeOptions } from './progress.js';
 
 export interface GetOptions {
   /** Milliseconds; rejects with TimeoutError when the task is not ready by then. Default: wait forever. */
@@ -112,6 +113,22 @@ export class AsyncResult<T = unknown> {
         : deserializeError(meta.result, meta.traceback);
     if (options.propagate === false) return error as T;
     throw error;
+  }
+
+  /**
+   * The task's state and meta each time they change (STARTED, PROGRESS `{current, total}`, ...), ending with the
+   * ready state; see ./progress.ts for how changes are noticed.
+   *
+   * @example
+   * for await (const { state, meta } of r.progress()) console.log(state, meta);
+   */
+  progress(options: ProgressOptions = {}): AsyncGenerator<ProgressEvent> {
+    return watchProgress(() => this.source.backend(), this.id, options);
+  }
+
+  /** Calls `onEvent` for every change `progress()` yields; returns the function that stops it. */
+  onProgress(onEvent: (event: ProgressEvent) => void, options: SubscribeOptions = {}): () => void {
+    return subscribeProgress(() => this.source.backend(), this.id, onEvent, options);
   }
 
   /** Removes the stored result. */
