@@ -122,6 +122,8 @@ const kinds: [string, Record<string, unknown>][] = [
   ['list name=crawl.fetch', { path: '/api/v1/tasks?name=crawl.fetch&limit=50' }],
   ['list worker + since 1d', { path: `/api/v1/tasks?worker=celery%40py-1&since=1d&limit=50` }],
   ['list second page', { path: `/api/v1/tasks?limit=50&cursor=${encodeURIComponent(first.next)}` }],
+  // A substring search has no index to use: it reads newest first until it has a page, so a rare needle costs most.
+  ['text search q=c-42', { path: '/api/v1/tasks?q=c-42&limit=50' }],
   ['detail (random id)', { setupRequest: (req: Record<string, unknown>) => ({ ...req, path: `/api/v1/tasks/${randomSeed()}` }) }],
 ];
 const rows: string[] = [];
