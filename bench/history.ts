@@ -34,6 +34,13 @@ function rand(n: number): number {
   return seed % n;
 }
 
+/** A well-mixed hash of i, so that a task's fate does not follow its worker (both are derived from i). */
+function mix(i: number): number {
+  let h = Math.imul(i ^ (i >>> 16), 0x45d9f3b);
+  h = Math.imul(h ^ (h >>> 16), 0x45d9f3b);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
 const idOf = (i: number) => `${(i * 2_654_435_761) % 4_294_967_296}`.padStart(10, '0') + `-${i}`;
 const createdAt = (i: number) => T0 + i * 600;
 
@@ -50,8 +57,8 @@ function event(i: number, step: number): TaskUpdate | undefined {
   }
   if (step === 1) return { id, timestamp: at, state: 'RECEIVED', fields: { worker: host, retries: 0 }, timeline: timeline('task-received', {}) };
   if (step === 2) return { id, timestamp: at, state: 'STARTED', fields: { worker: host }, timeline: timeline('task-started', { pid: 100 + (i % 4) }) };
-  if (i % 20 === 7) return undefined;
-  if (i % 10 === 3) {
+  if (mix(i) % 20 === 7) return undefined;
+  if (mix(i) % 10 === 3) {
     const exception = `ValueError('bad input ${i % 97}')`;
     return { id, timestamp: at, state: 'FAILURE', fields: { exception, traceback: `Traceback (most recent call last):\n${exception}` }, timeline: timeline('task-failed', { exception }) };
   }
