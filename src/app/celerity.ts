@@ -34,6 +34,7 @@ import type { ScheduleStore } from '../backend/schedules.js';
 import { ConfigurationError } from '../errors/index.js';
 import { Schedules } from './schedules.js';
 import { loadTracing, startPublishSpan, tracingSettled } from '../tracing/index.js';
+import { SentEvents } from './sent-events.js';
 
 /** What a signature of a task known only by name takes and returns: anything (its code is elsewhere). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- deliberately unchecked, like Celery's send_task
@@ -78,6 +79,7 @@ export class Celerity implements TaskSender, CanvasApp {
   /** The canvas engine: what signatures built from this app's tasks send themselves with. */
   readonly canvas: Canvas = new Canvas(this);
   private control: { client: ControlClient; mailbox: Mailbox } | undefined;
+  private sentEvents: SentEvents | undefined;
   private builtins: Map<string, AnyTask> | undefined;
   /** The store of `beatStore` when it is not the result backend (closed with the app). */
   private beatStoreP: Promise<ResultBackend> | undefined;
@@ -179,6 +181,7 @@ export class Celerity implements TaskSender, CanvasApp {
       const { message, queue, priority, notBefore, id } = this.buildMessage(name, args, span ? span.inject(options) : options, task);
       span?.sent(id, queue);
       await this.publisher.submit({ queue, message, priority, notBefore });
+      if (this._conf.sendSentEvent) await this.announce(message, queue);
       span?.end();
       return new AsyncResult<R>(id, this);
     } catch (err) {
@@ -257,11 +260,18 @@ export class Celerity implements TaskSender, CanvasApp {
       const built = this.buildMessage(name, args, applied, this.registry.get(routeName), carried, routeName);
       span?.sent(built.id, built.queue);
       await this.publisher.submit({ queue: built.queue, message: built.message, priority: built.priority, notBefore: built.notBefore });
+      if (this._conf.sendSentEvent) await this.announce(built.message, built.queue);
     } catch (err) {
       span?.end(err);
       throw err;
     }
     span?.end();
+  }
+
+  /** The task-sent event of a message just published (`sendSentEvent`). */
+  private announce(message: OutboundMessage['message'], queue: string): Promise<void> {
+    this.sentEvents ??= new SentEvents(async () => (await this.broker()).mailbox?.() ?? null, this.origin, this.log);
+    return this.sentEvents.sent(message, queue);
   }
 
   /**
@@ -403,6 +413,9 @@ export class Celerity implements TaskSender, CanvasApp {
   /** Flushes pending sends and closes connections; the process can then exit on its own. */
   async close(): Promise<void> {
     await this.publisher.drain();
+    const sentEvents = this.sentEvents;
+    this.sentEvents = undefined;
+    await sentEvents?.close();
     const control = this.control;
     this.control = undefined;
     await control?.client.close();
