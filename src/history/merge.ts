@@ -97,7 +97,6 @@ export function checkUpdate(update: TaskUpdate): void {
       if (numeric ? typeof value !== 'number' || !Number.isFinite(value) : typeof value !== 'string') {
         throw new TypeError(`task update ${update.id}: ${key} must be ${numeric ? 'a finite number' : 'a string'} or null`);
       }
-      if (key === 'retries' && !Number.isInteger(value)) throw new TypeError(`task update ${update.id}: retries must be an integer or null`);
     }
   }
   const t = update.timeline;

@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { HistoryStore, TaskRecord, TaskUpdate } from '../../src/history/port.js';
 import { historyFilterConformance } from './history-filters.js';
+import { encodeCursor as encodeCursorOf } from '../../src/history/query.js';
 
 export interface HistoryHarness {
   store: HistoryStore;
@@ -121,6 +122,15 @@ export function historyConformance(name: string, open: () => Promise<HistoryHarn
         const traceback = 'Traceback (most recent call last):\n  File "x.py", line 1\nValueError: \'é\' — ✓ 𝄞';
         await store.apply([{ id: 'u', timestamp: T, state: 'FAILURE', fields: { traceback, args: "('it''s', \"q\")", runtime: 1e-6 } }]);
         expect(await store.get('u')).toMatchObject({ traceback, args: "('it''s', \"q\")", runtime: 1e-6 });
+      });
+
+      it('keeps fractions of a millisecond in times and numbers as given', async () => {
+        await store.apply([{ id: 'f', timestamp: T + 0.25, state: 'STARTED', fields: { retries: 3, runtime: 0.125 }, timeline: { type: 'x', timestamp: T + 0.25, hostname: null, fields: null } }]);
+        expect(await store.get('f')).toMatchObject({ createdAt: T + 0.25, startedAt: T + 0.25, retries: 3, runtime: 0.125 });
+        expect((await store.timeline('f'))[0]?.timestamp).toBe(T + 0.25);
+        const page = await store.list({ limit: 1 });
+        await store.apply([{ id: 'g', timestamp: T + 0.5 }, { id: 'e', timestamp: T + 0.125 }]);
+        expect((await store.list({ limit: 5, cursor: encodeCursorOf(page.tasks[0]!) })).tasks.map((t) => t.id)).toEqual(['e']);
       });
     });
 

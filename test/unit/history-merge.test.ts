@@ -50,7 +50,7 @@ describe('mergeUpdate', () => {
       [{ id: 'a', timestamp: 1, state: '' }, /state/],
       [{ id: 'a', timestamp: 1, fields: { name: 3 } }, /name must be a string/],
       [{ id: 'a', timestamp: 1, fields: { runtime: 'slow' } }, /runtime must be a finite number/],
-      [{ id: 'a', timestamp: 1, fields: { retries: 1.5 } }, /retries must be an integer/],
+      [{ id: 'a', timestamp: 1, fields: { retries: '2' } }, /retries must be a finite number/],
       [{ id: 'a', timestamp: 1, timeline: { type: '', timestamp: 1, hostname: null, fields: null } }, /timeline/],
       [{ id: 'a', timestamp: 1, timeline: { type: 't', timestamp: 1, hostname: null, fields: { x: 1 } } }, /timeline fields/],
     ];

@@ -11,6 +11,7 @@
 --                                    cursor depend on it), and a name prefix is an index range
 --   args, kwargs, result, meta       repr or JSON text as the events carry them (text, not json: reprs are not JSON)
 --   created_at ... updated_at        epoch ms as double precision (event times have fractions of a millisecond)
+--   retries, runtime                 double precision: numbers read back as any other store keeps them
 -- celerity_history_timeline: every event of every task, deleted with its task by prune; seq is the arrival order.
 CREATE TABLE celerity_history_tasks (
   id          text COLLATE "C" PRIMARY KEY,
@@ -26,7 +27,7 @@ CREATE TABLE celerity_history_tasks (
   exception   text,
   traceback   text,
   meta        text,
-  retries     integer,
+  retries     double precision,
   runtime     double precision,
   parent_id   text,
   root_id     text,
@@ -100,7 +101,7 @@ BEGIN
     VALUES
       (u ->> 'id', f ->> 'name', coalesce(st, 'PENDING'), f ->> 'queue', f ->> 'worker', f ->> 'args', f ->> 'kwargs',
        f ->> 'args_json', f ->> 'kwargs_json', f ->> 'result', f ->> 'exception', f ->> 'traceback', f ->> 'meta',
-       (f ->> 'retries')::integer, (f ->> 'runtime')::double precision, f ->> 'parent_id', f ->> 'root_id',
+       (f ->> 'retries')::double precision, (f ->> 'runtime')::double precision, f ->> 'parent_id', f ->> 'root_id',
        f ->> 'group_id', f ->> 'eta', f ->> 'expires', ts,
        coalesce((f ->> 'sent_at')::double precision, CASE WHEN st = 'PENDING' THEN ts END),
        coalesce((f ->> 'received_at')::double precision, CASE WHEN st = 'RECEIVED' THEN ts END),
