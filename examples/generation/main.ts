@@ -15,7 +15,8 @@ const jobs = [await submit('a lighthouse at dusk, oil painting', 10), await subm
 const ids = jobs.map((j) => j.id);
 
 let shown = '';
-for (;;) {
+for (const end = Date.now() + 60_000; ; ) {
+  if (Date.now() > end) throw new Error('the jobs did not finish within 60 s; run with EXAMPLE_VERBOSE=1 to see the worker');
   const { rows } = await db().query<JobRow>(`SELECT * FROM ${table} WHERE id = ANY($1) ORDER BY prompt`, [ids]);
   const text = rows.map((r) => `  ${r.prompt.padEnd(36)} ${r.status.padEnd(8)} ${String(r.progress).padStart(3)}%  ${r.result_url ?? ''}`).join('\n');
   if (text !== shown) console.log(`${text}\n`);

@@ -23,7 +23,8 @@ const sent: [string, AsyncResult<unknown>][] = [
 
 // Progress as a client would show it: the PROCESSING meta of each video, whenever it changes.
 const last = new Map<string, string>();
-for (;;) {
+for (const end = Date.now() + 60_000; ; ) {
+  if (Date.now() > end) throw new Error('the videos did not finish within 60 s; run with EXAMPLE_VERBOSE=1 to see the workers');
   let pending = 0;
   for (const [label, r] of sent) {
     const meta = await r.meta();
@@ -36,7 +37,7 @@ for (;;) {
     last.set(label, line);
   }
   if (!pending) break;
-  await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 50));
 }
 
 console.log('\nresults:');

@@ -17,6 +17,10 @@ export interface Running {
 /** Starts `command args` and resolves once a line of its output matches `ready`; rejects if it exits first. */
 export function startProcess(command: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = process.env, cwd?: string): Promise<Running> {
   const proc = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  // However this script ends (an error included), its workers end with it rather than linger.
+  const orphan = () => proc.kill('SIGTERM');
+  process.once('exit', orphan);
+  proc.once('exit', () => process.off('exit', orphan));
   const seen: string[] = [];
   return new Promise((resolve, reject) => {
     const stop = async () => {

@@ -103,4 +103,15 @@ describe.skipIf(!ready.ok)(`examples/mixed${ready.ok ? '' : ` (skipped: ${ready.
     expect(fromTs.name).toBe('TypeError');
     expect(fromTs.message).toBe('order_id must be a non-empty string');
   });
+
+  it('runs with its one command, npx tsx examples/mixed/main.ts', { timeout: 60_000 }, async () => {
+    // Queues of its own, so the workers started above take none of its messages.
+    const own = { ...env, MIXED_PY_QUEUE: `${queues.py}-main`, MIXED_TS_QUEUE: `${queues.ts}-main`, PYTHON };
+    const out = await runToEnd(procs, process.execPath, ['--import', 'tsx', path.join(exampleDir, 'main.ts')], { env: own, cwd: root });
+    expect(out.code, out.stderr).toBe(0);
+    expect(out.stdout).toContain('TypeScript -> ts.quote, priced by Python: {');
+    expect(out.stdout).toContain("display: '$48.70'");
+    expect(out.stdout).toContain("text: 'Invoice A-1001: subtotal $44.99, tax $3.71, total $48.70'");
+    expect(out.stdout).toMatch(/Python client -> ts\.quote \(exit 0\): \{"id": "[0-9a-f-]{36}", "result": \{"subtotal": 2500, "tax": 206, "total": 2706/);
+  });
 });
