@@ -36,7 +36,9 @@ export interface TranscodeResult {
 export const transcode = app.task(
   'video.transcode',
   async function (source: string, out_dir: string, segments: number = 8, segment_ms: number = 250): Promise<TranscodeResult> {
-    if (!path.isAbsolute(out_dir)) throw new TypeError(`out_dir must be an absolute path, got ${JSON.stringify(out_dir)}`);
+    if (typeof out_dir !== 'string' || !path.isAbsolute(out_dir)) throw new TypeError(`out_dir must be an absolute path, got ${JSON.stringify(out_dir)}`);
+    if (!Number.isInteger(segments) || segments < 1) throw new TypeError(`segments must be a positive integer, got ${JSON.stringify(segments)}`);
+    if (typeof segment_ms !== 'number' || !(segment_ms >= 0)) throw new TypeError(`segment_ms must be a number of milliseconds, got ${JSON.stringify(segment_ms)}`);
     const work = path.join(out_dir, this.id);
     await mkdir(work, { recursive: true });
     try {

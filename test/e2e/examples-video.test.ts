@@ -51,6 +51,11 @@ describe('examples/video', () => {
 
       const next = await client.sendTask<TranscodeResult>('video.transcode', ['/videos/next.mp4', out, 2, 10], limits);
       expect(await next.get({ timeout: 20_000 })).toMatchObject({ source: '/videos/next.mp4', segments: 2 });
+
+      const bad = await client.sendTask('video.transcode', ['/videos/x.mp4', 'relative/dir']);
+      const badErr = (await bad.get({ timeout: 20_000 }).catch((e: Error) => e)) as Error;
+      expect(badErr.name).toBe('TypeError');
+      expect(badErr.message).toBe('out_dir must be an absolute path, got "relative/dir"');
     } finally {
       await client.close();
     }
