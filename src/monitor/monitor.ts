@@ -20,6 +20,9 @@ import type { MonitorView, WorkerInfo } from './types.js';
 import { WorkerRegistry } from './workers.js';
 
 /** What the monitor needs of the app (a Celerity instance fits). */
+
+/** States after which one read of the stored result adds what no event carries (group id, exact arguments). */
+const FINISHED = new Set(['SUCCESS', 'FAILURE', 'REVOKED']);
 export interface MonitorApp {
   broker(): Promise<{ mailbox?(): Mailbox }>;
   backend(): Promise<Pick<ResultBackend, 'mget'>>;
@@ -138,6 +141,7 @@ export class Monitor implements MonitorView {
       if (update) {
         this.recorder.push(update);
         this.reconciler?.touched(update.id);
+        if (update.state && FINISHED.has(update.state)) this.reconciler?.finished(update.id);
       }
     }
     for (const listener of this.listeners) {

@@ -45,11 +45,16 @@ const MAX_REST_MS = 60_000;
 /** The most ids one query asks for, resting ones included. */
 const MAX_QUERY = 10_000;
 const READY = new Set(['SUCCESS', 'FAILURE', 'REVOKED']);
+/** What one read of a finished task adds to what its events said. */
+const FILLED_FROM_FINISHED = new Set(['groupId', 'parentId', 'argsJson', 'kwargsJson', 'args', 'kwargs', 'queue']);
+/** Finished tasks waiting for their one read. */
+const MAX_FINISHED = 5_000;
 /** States of a task that is running, which may change at any moment. */
 const QUIET = new Set(['PENDING', 'RECEIVED', 'REJECTED']);
 
 export class Reconciler {
   private readonly checked = new Map<string, Checked>();
+  private readonly finishedIds = new Set<string>();
   private readonly history: Pick<HistoryStore, 'unfinished'>;
   private readonly backend: Pick<ResultBackend, 'mget'>;
   private readonly sink: (update: TaskUpdate) => void;
@@ -84,6 +89,15 @@ export class Reconciler {
     await this.running?.catch(() => undefined);
   }
 
+  /**
+   * `id` finished by an event: read its stored meta once, for what no event carries (the group id that lets the
+   * canvas tree find a group's members, the exact arguments of an extended result). Bounded: when results finish
+   * faster than a round reads them, the surplus is skipped (their events already told the state).
+   */
+  finished(id: string): void {
+    if (this.finishedIds.size < MAX_FINISHED) this.finishedIds.add(id);
+  }
+
   /** An event about `id` arrived: read its meta in the next round rather than after its rest. */
   touched(id: string): void {
     this.checked.delete(id);
@@ -105,18 +119,19 @@ export class Reconciler {
       if (now - c.readAt > 2 * MAX_REST_MS) this.checked.delete(id);
       else if (c.restUntil > now) resting++;
     }
+    const made = await this.readFinished(now);
     let ids: string[];
     let metas: (ResultMeta | null)[];
     try {
       const candidates = await this.history.unfinished({ olderThan: now - this.intervalMs, limit: Math.min(MAX_QUERY, this.batchSize + resting) });
       ids = candidates.filter((id) => (this.checked.get(id)?.restUntil ?? 0) <= now).slice(0, this.batchSize);
-      if (ids.length === 0) return 0;
+      if (ids.length === 0) return made;
       metas = await this.backend.mget(ids);
     } catch (err) {
       this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'task history: reading results of unfinished tasks failed');
       throw err;
     }
-    let made = 0;
+    let more = made;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
       const meta = metas[i] ?? null;
@@ -125,7 +140,7 @@ export class Reconciler {
       const changed = fingerprint !== null && fingerprint !== prev?.fingerprint;
       if (changed) {
         this.sink(updateFromMeta(id, meta!, now));
-        made++;
+        more++;
       }
       if (meta && READY.has(meta.status)) {
         this.checked.delete(id);
@@ -134,6 +149,32 @@ export class Reconciler {
       const running = meta !== null && !QUIET.has(meta.status);
       const restMs = running || changed ? 0 : Math.min(MAX_REST_MS, prev?.restMs ? prev.restMs * 2 : FIRST_REST_MS);
       this.checked.set(id, { restUntil: restMs ? now + restMs : 0, restMs, readAt: now, fingerprint });
+    }
+    return more;
+  }
+
+  /** One read of up to a batch of tasks that finished by an event; only metas that add something make an update. */
+  private async readFinished(now: number): Promise<number> {
+    if (!this.finishedIds.size) return 0;
+    const ids = [...this.finishedIds].slice(0, this.batchSize);
+    for (const id of ids) this.finishedIds.delete(id);
+    let metas: (ResultMeta | null)[];
+    try {
+      metas = await this.backend.mget(ids);
+    } catch (err) {
+      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'task history: reading results of finished tasks failed');
+      return 0;
+    }
+    let made = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const meta = metas[i];
+      if (!meta || !READY.has(meta.status) || !(meta.group_id || Array.isArray(meta.args))) continue;
+      // The events already told the state, result and end (as repr text, kept); this read only fills the fields
+      // they lack.
+      const { fields = {} } = updateFromMeta(ids[i]!, meta, now);
+      const kept = Object.fromEntries(Object.entries(fields).filter(([k]) => FILLED_FROM_FINISHED.has(k)));
+      this.sink({ id: ids[i]!, timestamp: now, fields: kept });
+      made++;
     }
     return made;
   }

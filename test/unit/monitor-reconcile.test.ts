@@ -50,6 +50,27 @@ describe('Reconciler', () => {
     expect(s.reads).toHaveLength(1);
   });
 
+  it('reads a task that finished by an event once, for the group id and exact arguments no event carries', async () => {
+    const s = await setup();
+    await s.history.apply([{ id: 'g-member', timestamp: T0, state: 'SUCCESS', fields: { name: 'proj.t', result: '5' }, timeline: { type: 'task-succeeded', timestamp: T0, hostname: 'w1', fields: null } }]);
+    await s.history.apply([{ id: 'plain', timestamp: T0, state: 'SUCCESS', fields: { name: 'proj.t' } }]);
+    await s.backend.set('g-member', buildResultMeta({ taskId: 'g-member', status: 'SUCCESS', result: 5, groupId: 'g1', now: new Date(T0 + 10), extended: { name: 'proj.t', args: [2, 3], kwargs: {}, worker: 'w1', retries: 0, queue: 'celery' } }));
+    await s.backend.set('plain', buildResultMeta({ taskId: 'plain', status: 'SUCCESS', result: 1 }));
+    s.rec.finished('g-member');
+    s.rec.finished('plain');
+    s.rec.finished('unknown');
+    s.advance(1_500);
+    expect(await s.round()).toBe(1);
+    expect(s.reads[0]).toEqual(['g-member', 'plain', 'unknown']);
+    expect(await s.history.get('g-member')).toMatchObject({ state: 'SUCCESS', groupId: 'g1', argsJson: '[2,3]', kwargsJson: '{}' });
+    // Its end is already in the timeline from the event; the read adds no entry.
+    expect((await s.history.timeline('g-member')).map((e) => e.type)).toEqual(['task-succeeded']);
+    // Read once only.
+    s.advance(1_500);
+    await s.round();
+    expect(s.reads.flat().filter((id) => id === 'g-member')).toHaveLength(1);
+  });
+
   it('shows PROGRESS with its meta, every change of it, while the task runs', async () => {
     const s = await setup();
     await s.sent('t1');
