@@ -87,7 +87,8 @@ export const generateImage = app.task(
         if (prompt.includes('[fail]') && step > steps / 2) throw new Error(`model error at step ${step}`);
         progress = Math.round((step / steps) * 100);
         await this.updateState('PROGRESS', { current: step, total: steps, progress });
-        await setRow(this.id, prompt, 'running', progress);
+        // The last step's row is the `done` one below, so a running row never claims 100%.
+        if (step < steps) await setRow(this.id, prompt, 'running', progress);
       }
     } catch (err) {
       // The task's own failure is what matters; a table write failing now must not hide it.
