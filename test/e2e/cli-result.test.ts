@@ -1,0 +1,174 @@
+/**
+ * The built `result` command (dist/cli/result.js, registered on a program shaped as dist/cli/main.js builds it)
+ * against a real worker on a SQLite file: --follow prints one line per progress step when stderr is not a
+ * terminal, redraws a bar in place on a terminal, and ends with the result and exit code of --wait.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { progressBar, progressLine } from '../../src/cli/result.js';
+import type { Celerity, TaskContext, Worker } from '../../src/index.js';
+import { deferred, sqliteApp, tempDir } from '../helpers.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const dist = path.join(root, 'dist', 'cli');
+const tmp = tempDir('celerity-cli-result-');
+const db = `sqlite://${path.join(tmp.dir, 'celerity.db')}`;
+const entry = path.join(tmp.dir, 'celerity.mjs');
+const ESC = String.fromCharCode(27);
+
+/** The program as main.ts builds it, with only the command under test registered. */
+writeFileSync(
+  entry,
+  `import { Command, CommanderError, Option } from ${JSON.stringify(pathToFileURL(path.join(root, 'node_modules/commander/esm.mjs')).href)};
+import { registerResult } from ${JSON.stringify(pathToFileURL(path.join(dist, 'result.js')).href)};
+import { UsageError } from ${JSON.stringify(pathToFileURL(path.join(dist, 'context.js')).href)};
+import { Exit, fail } from ${JSON.stringify(pathToFileURL(path.join(dist, 'exit.js')).href)};
+const program = new Command('celerity').exitOverride();
+const common = (cmd) => cmd.option('-A, --app <module>').option('-b, --broker <url>').option('--backend <url>').addOption(new Option('-l, --loglevel <level>'));
+registerResult(program, common);
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? Exit.OK : Exit.USAGE);
+  if (err instanceof UsageError) { process.stderr.write('celerity: error: ' + err.message + '\\n'); process.exit(Exit.USAGE); }
+  fail(err);
+}
+`,
+);
+
+let app: Celerity;
+let worker: Worker;
+const gates = new Map<string, { promise: Promise<void>; resolve(): void }>();
+const gate = (key: string) => {
+  if (!gates.has(key)) gates.set(key, deferred<void>());
+  return gates.get(key)!;
+};
+
+beforeAll(async () => {
+  app = sqliteApp(tmp.dir);
+  app.task('follow.steps', async function (this: TaskContext, total: number, fail = false) {
+    for (let current = 1; current <= total; current++) {
+      await this.updateState('PROGRESS', { current, total });
+      await gate(`${this.id}:${current}`).promise;
+    }
+    if (fail) throw new RangeError(`failed after ${total}`);
+    return { steps: total };
+  });
+  worker = app.worker();
+  await worker.start();
+});
+afterAll(async () => {
+  await worker?.stop();
+  await app?.close();
+  tmp.cleanup();
+});
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderrLines: string[];
+}
+
+/** Runs `result <id> --follow`, releasing each step of the task once its line has been printed. */
+function follow(id: string, extra: string[] = []): Promise<Run> {
+  const child = spawn(process.execPath, [entry, 'result', id, '--follow', '--backend', db, ...extra], { cwd: tmp.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const stderrLines: string[] = [];
+  let stdout = '';
+  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+  createInterface({ input: child.stderr }).on('line', (line) => {
+    stderrLines.push(line);
+    const step = /^PROGRESS \[[#.]+\] (\d+)\/\d+ \d+%$/.exec(line);
+    if (step) gate(`${id}:${step[1]}`).resolve();
+  });
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderrLines })));
+}
+
+describe('celerity result --follow', () => {
+  it('built: dist/cli/result.js exists (npm run build)', () => {
+    expect(existsSync(path.join(dist, 'result.js'))).toBe(true);
+  });
+
+  it('prints one line per PROGRESS step when not a terminal, then the result; exit 0', async () => {
+    const r = await app.sendTask('follow.steps', [3]);
+    const run = await follow(r.id);
+    const steps = run.stderrLines.filter((l) => l.startsWith('PROGRESS'));
+    expect(steps).toEqual(['PROGRESS [#######.............] 1/3 33%', 'PROGRESS [#############.......] 2/3 66%', 'PROGRESS [####################] 3/3 100%']);
+    // Only states before the first step come before it.
+    expect(run.stderrLines.slice(0, run.stderrLines.indexOf(steps[0]!)).every((l) => l === 'PENDING' || l === 'STARTED')).toBe(true);
+    expect(run.stdout).toBe('{"steps":3}\n');
+    expect(run.code).toBe(0);
+  }, 30_000);
+
+  it('--json prints the whole record on stdout and the steps on stderr', async () => {
+    const r = await app.sendTask('follow.steps', [2]);
+    const run = await follow(r.id, ['--json']);
+    expect(run.stderrLines.filter((l) => l.startsWith('PROGRESS'))).toHaveLength(2);
+    expect(JSON.parse(run.stdout)).toMatchObject({ task_id: r.id, status: 'SUCCESS', result: { steps: 2 } });
+    expect(run.code).toBe(0);
+  }, 30_000);
+
+  it('a task that fails after its steps ends with FAILURE and exit 1', async () => {
+    const r = await app.sendTask('follow.steps', [2, true]);
+    const run = await follow(r.id);
+    expect(run.stderrLines.filter((l) => l.startsWith('PROGRESS'))).toHaveLength(2);
+    expect(run.stdout).toMatch(/^FAILURE: \w+: failed after 2\n$/);
+    expect(run.code).toBe(1);
+  }, 30_000);
+
+  it('--timeout ends a follow of a task that never finishes with exit 75', async () => {
+    const run = await follow(randomUUID(), ['--timeout', '0.5']);
+    expect(run.stderrLines).toContain('PENDING');
+    expect(run.stderrLines.at(-1)).toMatch(/^celerity: error: task \S+ not ready after 500 ms$/);
+    expect(run.code).toBe(75);
+  }, 30_000);
+
+  it('a bad --timeout names the flag; exit 2', () => {
+    const run = spawnSync(process.execPath, [entry, 'result', randomUUID(), '--follow', '--timeout', 'soon', '--backend', db], { encoding: 'utf8' });
+    expect(run.stderr).toContain('--timeout must be a non-negative number of seconds, got soon');
+    expect(run.status).toBe(2);
+  });
+
+  it.skipIf(!hasScript())('on a terminal redraws the bar in place and ends the line before the result', async () => {
+    const r = await app.sendTask('follow.steps', [2]);
+    const cmd = [process.execPath, entry, 'result', r.id, '--follow', '--backend', db].map((a) => `'${a}'`).join(' ');
+    // Asynchronously: the worker runs in this process, so blocking it would stall the task the command waits for.
+    const child = spawn('script', ['-qec', cmd, '/dev/null'], { cwd: tmp.dir, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+      for (const m of out.matchAll(/PROGRESS \[[#.]+\] (\d+)\/2 /g)) gate(`${r.id}:${m[1]}`).resolve();
+    });
+    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    const run = { status, stdout: out };
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('{"steps":2}');
+    // Every drawing starts with a carriage return and an erase-line, so the bar stays on one line.
+    expect(run.stdout).toMatch(new RegExp(`\r${ESC}\\[K(PENDING|STARTED|PROGRESS)`));
+    expect(run.stdout).not.toMatch(/\n(PENDING|STARTED|PROGRESS)/);
+    expect(run.stdout).toMatch(new RegExp(`\r${ESC}\\[KPROGRESS \\[#+\\] 2/2 100%\r?\n\\{"steps":2\\}`));
+  }, 30_000);
+});
+
+describe('progress text', () => {
+  it('draws {current, total} as a bar with the count and percentage', () => {
+    expect(progressBar({ current: 3, total: 10 }, 10)).toBe('[###.......] 3/10 30%');
+    expect(progressBar({ current: 12, total: 10 }, 10)).toBe('[##########] 12/10 100%');
+    expect(progressLine({ state: 'PROGRESS', meta: { current: 0, total: 4 } })).toBe('PROGRESS [....................] 0/4 0%');
+  });
+
+  it('falls back to the state and its meta as JSON when there is no usable pair', () => {
+    expect(progressBar({ current: 1 })).toBeNull();
+    expect(progressBar({ current: 1, total: 0 })).toBeNull();
+    expect(progressLine({ state: 'PROGRESS', meta: { stage: 'upload' } })).toBe('PROGRESS {"stage":"upload"}');
+    expect(progressLine({ state: 'STARTED', meta: null })).toBe('STARTED');
+  });
+});
+
+function hasScript(): boolean {
+  return spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
+}
