@@ -31,6 +31,8 @@ export interface Mail {
 class Replies {
   private buffer = '';
   private lines: string[] = [];
+  /** Replies (or the connection's failure) that arrived before anyone asked for them. */
+  private pending: ({ code: number; text: string } | Error)[] = [];
   private waiting: ((reply: { code: number; text: string } | Error) => void) | null = null;
   private failure: Error | null = null;
 
@@ -53,8 +55,6 @@ class Replies {
     socket.on('error', (err) => fail(new SmtpTransientError(`SMTP connection failed: ${err.message}`)));
     socket.on('close', () => fail(new SmtpTransientError('SMTP server closed the connection')));
   }
-
-  private pending: ({ code: number; text: string } | Error)[] = [];
 
   private settle(r: { code: number; text: string } | Error): void {
     if (this.waiting) {
