@@ -35,7 +35,10 @@ export interface ProgressOptions {
 }
 
 export interface SubscribeOptions extends ProgressOptions {
-  /** Called when reading fails or the callback throws; the subscription has ended by then. Default: ignored. */
+  /**
+   * Called when reading fails, the timeout passes or the callback throws; the subscription has ended by then.
+   * Default: ignored. Unsubscribing or aborting `signal` ends it without an error.
+   */
   onError?: (err: unknown) => void;
 }
 
@@ -49,8 +52,7 @@ export async function* watchProgress(backend: () => Promise<ResultBackend>, task
   const intervalMs = options.intervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS;
   if (!Number.isFinite(intervalMs) || intervalMs <= 0) throw new TypeError(`progress intervalMs must be a positive number of ms, got ${intervalMs}`);
   const store = await backend();
-  const stop = new AbortController();
-  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+  const { signal, stop } = linked(options.signal);
   const deadline = options.timeout === undefined ? undefined : Date.now() + options.timeout;
   let finalMeta: ResultMeta | undefined;
   let waitError: unknown;
@@ -86,7 +88,7 @@ export async function* watchProgress(backend: () => Promise<ResultBackend>, task
       signal.throwIfAborted();
     }
   } finally {
-    stop.abort();
+    stop();
     await ready;
   }
 }
@@ -101,16 +103,39 @@ export function subscribeProgress(
   onEvent: (event: ProgressEvent) => void,
   options: SubscribeOptions = {},
 ): () => void {
-  const stop = new AbortController();
-  const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+  const { signal, stop } = linked(options.signal);
+  let stopped = false;
   void (async () => {
     try {
       for await (const e of watchProgress(backend, taskId, { ...options, signal })) onEvent(e);
     } catch (err) {
-      if (!stop.signal.aborted) options.onError?.(err);
+      if (!stopped && !options.signal?.aborted) options.onError?.(err);
+    } finally {
+      stop();
     }
   })();
-  return () => stop.abort();
+  return () => {
+    stopped = true;
+    stop();
+  };
+}
+
+/**
+ * A signal that aborts with `outer` or when `stop` is called; `stop` also detaches it from `outer`. (AbortSignal.any
+ * would do, but arrived in Node 20.3.)
+ */
+function linked(outer: AbortSignal | undefined): { signal: AbortSignal; stop: () => void } {
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(outer?.reason);
+  if (outer?.aborted) onAbort();
+  else outer?.addEventListener('abort', onAbort, { once: true });
+  return {
+    signal: controller.signal,
+    stop: () => {
+      outer?.removeEventListener('abort', onAbort);
+      controller.abort();
+    },
+  };
 }
 
 function event(record: ResultMeta | null): ProgressEvent {

@@ -17,10 +17,10 @@ afterAll(() => tmp.cleanup());
 
 /** An app whose `progress.steps` task reports `{current, total}` and then waits for the test to release that step. */
 function withSteps(app: Celerity) {
-  const gates = new Map<string, ReturnType<typeof deferred>>();
+  const gates = new Map<string, { promise: Promise<void>; resolve(): void }>();
   const gate = (id: string, step: number) => {
     const key = `${id}:${step}`;
-    if (!gates.has(key)) gates.set(key, deferred());
+    if (!gates.has(key)) gates.set(key, deferred<void>());
     return gates.get(key)!;
   };
   const steps = app.task('progress.steps', async function (this: TaskContext, total: number) {
@@ -122,6 +122,20 @@ for (const [label, ok, reason, makeApp] of stores) {
       flow.release(r.id, 2);
       expect(await r.get({ timeout: 10_000 })).toBe('done 2');
     }, 30_000);
+
+    it('aborting the signal ends the iteration with its reason', async () => {
+      const r = app.asyncResult(randomUUID());
+      const abort = new AbortController();
+      const states: string[] = [];
+      const iterate = async () => {
+        for await (const e of r.progress({ signal: abort.signal })) {
+          states.push(e.state);
+          abort.abort(new Error('enough'));
+        }
+      };
+      await expect(iterate()).rejects.toThrow('enough');
+      expect(states).toEqual(['PENDING']);
+    });
 
     it('rejects an interval that is not a positive number', async () => {
       const r = app.asyncResult(randomUUID());
