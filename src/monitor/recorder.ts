@@ -8,6 +8,7 @@
  * Updates are not coalesced (that would lose timeline entries). A batch whose apply fails is kept and tried again
  * first on the next flush, up to `maxAttempts` times, then given up (counted as dropped, logged with its cause).
  */
+import { checkUpdate } from '../history/merge.js';
 import type { HistoryStore, TaskUpdate } from '../history/port.js';
 
 /** The part of a pino logger the monitor uses. */
@@ -80,6 +81,15 @@ export class Recorder {
   push(update: TaskUpdate): boolean {
     if (this.closed) {
       this.dropped++;
+      return false;
+    }
+    try {
+      // An update no store can keep (an event with a malformed field) would fail its whole batch every time:
+      // refused here, alone, with the reason.
+      checkUpdate(update);
+    } catch (err) {
+      this.dropped++;
+      this.log.warn({ err: (err as Error).message }, 'task history: an update was refused');
       return false;
     }
     if (this.buffer.length >= this.maxBuffer) {

@@ -107,6 +107,24 @@ describe('Recorder', () => {
     expect(rec.push(step('a', 99))).toBe(true);
   });
 
+  it('refuses an update no store can keep, alone, so the rest of its batch is written', async () => {
+    const o = await observedStore();
+    const { lines, logger } = logs();
+    const rec = new Recorder({ history: o.history, logger });
+    expect(rec.push(step('a', 1))).toBe(true);
+    expect(rec.push({ id: 'a', timestamp: Number.NaN })).toBe(false);
+    expect(rec.push({ id: 'b', timestamp: 5, fields: { runtime: 'fast' as never } })).toBe(false);
+    expect(rec.push(step('a', 2))).toBe(true);
+    await rec.flush();
+    expect((await o.store.timeline('a')).map((t) => t.type)).toEqual(['step-1', 'step-2']);
+    expect(await o.store.get('b')).toBeNull();
+    expect(rec.dropped).toBe(2);
+    expect(lines.filter((l) => l.msg.includes('refused')).map((l) => (l.obj as { err: string }).err)).toEqual([
+      expect.stringContaining('timestamp'),
+      expect.stringContaining('runtime'),
+    ]);
+  });
+
   it('keeps a batch whose apply failed and writes it first on the next flush, logging the cause', async () => {
     const o = await observedStore();
     const { lines, logger } = logs();
