@@ -1,6 +1,6 @@
 /**
  * The built `result` command (dist/cli/result.js, registered on a program shaped as dist/cli/main.js builds it)
- * against a real worker on a SQLite file: --follow prints one line per progress step when stderr is not a
+ * against a real worker on a SQLite file (and on Redis): --follow prints one line per progress step when stderr is not a
  * terminal, redraws a bar in place on a terminal, and ends with the result and exit code of --wait.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -11,8 +11,9 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { progressBar, progressLine } from '../../src/cli/result.js';
-import type { Celerity, TaskContext, Worker } from '../../src/index.js';
+import { Celerity, type TaskContext, type Worker } from '../../src/index.js';
 import { deferred, sqliteApp, tempDir } from '../helpers.js';
+import { pingRedis, requireService } from '../services.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dist = path.join(root, 'dist', 'cli');
@@ -20,6 +21,8 @@ const tmp = tempDir('celerity-cli-result-');
 const db = `sqlite://${path.join(tmp.dir, 'celerity.db')}`;
 const entry = path.join(tmp.dir, 'celerity.mjs');
 const ESC = String.fromCharCode(27);
+const REDIS = 'redis://127.0.0.1:6379/0';
+const redis = await requireService('Redis at 127.0.0.1:6379', () => pingRedis(REDIS));
 
 /** The program as main.ts builds it, with only the command under test registered. */
 writeFileSync(
@@ -49,9 +52,9 @@ const gate = (key: string) => {
   return gates.get(key)!;
 };
 
-beforeAll(async () => {
-  app = sqliteApp(tmp.dir);
-  app.task('follow.steps', async function (this: TaskContext, total: number, fail = false) {
+/** `follow.steps` reports `{current, total}` and waits until the command under test has printed that step. */
+async function startWorker(made: Celerity): Promise<Worker> {
+  made.task('follow.steps', async function (this: TaskContext, total: number, fail = false) {
     for (let current = 1; current <= total; current++) {
       await this.updateState('PROGRESS', { current, total });
       await gate(`${this.id}:${current}`).promise;
@@ -59,8 +62,14 @@ beforeAll(async () => {
     if (fail) throw new RangeError(`failed after ${total}`);
     return { steps: total };
   });
-  worker = app.worker();
-  await worker.start();
+  const w = made.worker();
+  await w.start();
+  return w;
+}
+
+beforeAll(async () => {
+  app = sqliteApp(tmp.dir);
+  worker = await startWorker(app);
 });
 afterAll(async () => {
   await worker?.stop();
@@ -75,8 +84,8 @@ interface Run {
 }
 
 /** Runs `result <id> --follow`, releasing each step of the task once its line has been printed. */
-function follow(id: string, extra: string[] = []): Promise<Run> {
-  const child = spawn(process.execPath, [entry, 'result', id, '--follow', '--backend', db, ...extra], { cwd: tmp.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+function follow(id: string, extra: string[] = [], backend = db): Promise<Run> {
+  const child = spawn(process.execPath, [entry, 'result', id, '--follow', '--backend', backend, ...extra], { cwd: tmp.dir, stdio: ['ignore', 'pipe', 'pipe'] });
   const stderrLines: string[] = [];
   let stdout = '';
   child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -151,6 +160,31 @@ describe('celerity result --follow', () => {
     expect(run.stdout).toMatch(new RegExp(`\r${ESC}\\[K(PENDING|STARTED|PROGRESS)`));
     expect(run.stdout).not.toMatch(/\n(PENDING|STARTED|PROGRESS)/);
     expect(run.stdout).toMatch(new RegExp(`\r${ESC}\\[KPROGRESS \\[#+\\] 2/2 100%\r?\n\\{"steps":2\\}`));
+  }, 30_000);
+});
+
+describe.skipIf(!redis.ok)(`celerity result --follow on Redis${redis.ok ? '' : ` (skipped: ${redis.reason})`}`, () => {
+  let redisApp: Celerity;
+  let redisWorker: Worker;
+  beforeAll(async () => {
+    redisApp = new Celerity('follow', { broker: REDIS, backend: REDIS, defaultQueue: `follow-${randomUUID()}`, loglevel: 'silent', logFormat: 'json' });
+    redisWorker = await startWorker(redisApp);
+  });
+  afterAll(async () => {
+    await redisWorker?.stop();
+    await redisApp?.close();
+  });
+
+  it('prints one line per PROGRESS step, then the result; exit 0', async () => {
+    const r = await redisApp.sendTask('follow.steps', [3]);
+    const run = await follow(r.id, [], REDIS);
+    expect(run.stderrLines.filter((l) => l.startsWith('PROGRESS'))).toEqual([
+      'PROGRESS [#######.............] 1/3 33%',
+      'PROGRESS [#############.......] 2/3 66%',
+      'PROGRESS [####################] 3/3 100%',
+    ]);
+    expect(run.stdout).toBe('{"steps":3}\n');
+    expect(run.code).toBe(0);
   }, 30_000);
 });
 
