@@ -4,8 +4,8 @@
  * (`celerity_history_migrations`), so the history can live in the result backend's schema or anywhere else and
  * either can be upgraded without the other.
  */
-import { escapeIdentifier } from 'pg';
 import type { ClientBase } from 'pg';
+import { runMigrations } from '../backend/postgres/migrate.js';
 import { readAsset } from '../util/assets.js';
 
 /** The text of `sql/postgres/<name>` (read once, cached). */
@@ -20,38 +20,6 @@ export const HISTORY_MIGRATIONS: readonly { version: number; file: string }[] = 
  * Brings the history schema up to date on `client` (whose search_path starts with `schema` when given). Resolves to
  * the versions this call applied: empty when the schema was current, or another process had just done it.
  */
-export async function migrateHistory(client: ClientBase, schema: string | null): Promise<number[]> {
-  if (isCurrent(await appliedVersions(client))) return [];
-  await client.query('BEGIN');
-  try {
-    await client.query(sql('migrations-lock.sql'));
-    // The schema name is checked against a strict pattern (backend/postgres/url.ts); it is still quoted.
-    if (schema !== null) await client.query(`CREATE SCHEMA IF NOT EXISTS ${escapeIdentifier(schema)}`);
-    await client.query(sql('migrations-table.sql'));
-    // Read again under the lock: whoever held it before may have applied some or all of them.
-    const applied = await appliedVersions(client);
-    const ran: number[] = [];
-    for (const { version, file } of HISTORY_MIGRATIONS) {
-      if (applied.has(version)) continue;
-      await client.query(sql(file));
-      await client.query(sql('migration-record.sql'), [version]);
-      ran.push(version);
-    }
-    await client.query('COMMIT');
-    return ran;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
-}
-
-function isCurrent(applied: ReadonlySet<number>): boolean {
-  return HISTORY_MIGRATIONS.every((m) => applied.has(m.version));
-}
-
-async function appliedVersions(client: ClientBase): Promise<Set<number>> {
-  const { rows } = await client.query<{ present: boolean }>(sql('migrations-present.sql'));
-  if (!rows[0]?.present) return new Set();
-  const applied = await client.query<{ version: number }>(sql('migrations-applied.sql'));
-  return new Set(applied.rows.map((r) => r.version));
+export function migrateHistory(client: ClientBase, schema: string | null): Promise<number[]> {
+  return runMigrations(client, schema, { migrations: HISTORY_MIGRATIONS, sql });
 }

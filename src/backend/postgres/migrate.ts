@@ -15,12 +15,26 @@ export const MIGRATIONS: readonly { version: number; file: string }[] = [
   { version: 3, file: 'migrations/003-schedules.sql' },
 ];
 
+/** A store's migrations: its ordered files, and where its SQL (ledger, lock and migration files) is read from. */
+export interface MigrationSet {
+  migrations: readonly { version: number; file: string }[];
+  sql(name: string): string;
+}
+
 /**
  * Brings the schema up to date on `client` (a connection whose search_path starts with `schema` when given).
  * Resolves to the versions this call applied: empty when another process had already done it.
  */
-export async function migrate(client: ClientBase, schema: string | null): Promise<number[]> {
-  if (isCurrent(await appliedVersions(client))) return [];
+export function migrate(client: ClientBase, schema: string | null): Promise<number[]> {
+  return runMigrations(client, schema, { migrations: MIGRATIONS, sql });
+}
+
+/**
+ * The migration procedure, for any set with its own ledger and lock (the result store's, the task history's).
+ */
+export async function runMigrations(client: ClientBase, schema: string | null, set: MigrationSet): Promise<number[]> {
+  const { migrations, sql } = set;
+  if (isCurrent(migrations, await appliedVersions(client, sql))) return [];
   await client.query('BEGIN');
   try {
     await client.query(sql('migrations-lock.sql'));
@@ -28,9 +42,9 @@ export async function migrate(client: ClientBase, schema: string | null): Promis
     if (schema !== null) await client.query(`CREATE SCHEMA IF NOT EXISTS ${escapeIdentifier(schema)}`);
     await client.query(sql('migrations-table.sql'));
     // Read again under the lock: whoever held it before may have applied some or all of them.
-    const applied = await appliedVersions(client);
+    const applied = await appliedVersions(client, sql);
     const ran: number[] = [];
-    for (const { version, file } of MIGRATIONS) {
+    for (const { version, file } of migrations) {
       if (applied.has(version)) continue;
       await client.query(sql(file));
       await client.query(sql('migration-record.sql'), [version]);
@@ -44,11 +58,11 @@ export async function migrate(client: ClientBase, schema: string | null): Promis
   }
 }
 
-function isCurrent(applied: ReadonlySet<number>): boolean {
-  return MIGRATIONS.every((m) => applied.has(m.version));
+function isCurrent(migrations: MigrationSet['migrations'], applied: ReadonlySet<number>): boolean {
+  return migrations.every((m) => applied.has(m.version));
 }
 
-async function appliedVersions(client: ClientBase): Promise<Set<number>> {
+async function appliedVersions(client: ClientBase, sql: MigrationSet['sql']): Promise<Set<number>> {
   const { rows } = await client.query<{ present: boolean }>(sql('migrations-present.sql'));
   if (!rows[0]?.present) return new Set();
   const applied = await client.query<{ version: number }>(sql('migrations-applied.sql'));
