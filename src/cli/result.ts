@@ -71,7 +71,8 @@ async function follow(app: Celerity, id: string, timeoutMs: number | undefined, 
       if (e.ready) return e.record;
       const line = progressLine(e);
       if (tty) {
-        out.write(`\r\x1b[K${line}`);
+        // A line longer than the terminal wraps, and the carriage return would then redraw only its last row.
+        out.write(`\r\x1b[K${out.columns ? line.slice(0, Math.max(1, out.columns - 1)) : line}`);
         drawn = true;
       } else out.write(`${line}\n`);
     }
