@@ -8,8 +8,9 @@
  * URL options are the result backend's (../backend/postgres/url.ts): `schema`, `pool_size`, `connect_timeout`,
  * `application_name`, `options`.
  */
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import type { PoolConfig, QueryResultRow } from 'pg';
+import { oneLine, openMigratedPool } from '../backend/postgres/migrate.js';
 import { parsePostgresUrl, type PostgresUrl } from '../backend/postgres/url.js';
 import { ConfigurationError, ConnectionError } from '../errors/index.js';
 import { checkUpdate, FIELD_COLUMNS } from './merge.js';
@@ -68,24 +69,8 @@ export class PostgresHistoryStore implements HistoryStore {
   }
 
   private async establish(): Promise<void> {
-    const pool = new Pool(this.config);
-    // An idle pooled connection that fails (server restart) is dropped by the pool; statements see their own failures.
-    pool.on('error', () => undefined);
-    let client;
-    try {
-      client = await pool.connect();
-    } catch (err) {
-      await pool.end().catch(() => undefined);
-      throw new ConnectionError(`PostgreSQL task history at ${this.url.display} is unreachable: ${oneLine(err)}`, { cause: err });
-    }
-    try {
-      this.applied = await migrateHistory(client, this.url.schema);
-    } catch (err) {
-      client.release(true);
-      await pool.end().catch(() => undefined);
-      throw new ConnectionError(`cannot prepare PostgreSQL task history at ${this.url.display}: ${oneLine(err)}`, { cause: err });
-    }
-    client.release();
+    const { pool, applied } = await openMigratedPool(this.config, `PostgreSQL task history at ${this.url.display}`, (client) => migrateHistory(client, this.url.schema));
+    this.applied = applied;
     this.pool = pool;
   }
 
@@ -235,6 +220,3 @@ function isConnectionFailure(err: unknown): boolean {
   return /Connection terminated|timeout exceeded when trying to connect/i.test(String((err as Error)?.message));
 }
 
-function oneLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
-}

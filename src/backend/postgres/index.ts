@@ -4,15 +4,15 @@
  * one per file in ./sql/ and run on a pool; `waitFor` uses LISTEN/NOTIFY on one more, dedicated connection
  * (./listener.ts). See docs/postgres.md.
  */
-import { Client, DatabaseError, Pool } from 'pg';
-import type { ClientConfig, PoolConfig, QueryResultRow } from 'pg';
+import { Client, DatabaseError } from 'pg';
+import type { ClientConfig, Pool, PoolConfig, QueryResultRow } from 'pg';
 import type { ChordPart, GroupMeta, ResultBackend, SetOptions, WaitOptions } from '../port.js';
 import type { ResultMeta } from '../../protocol/types.js';
 import { ConnectionError } from '../../errors/index.js';
 import { jsonColumnText } from '../../protocol/json.js';
 import { awaitResult } from '../wait.js';
 import { ResultListener } from './listener.js';
-import { migrate } from './migrate.js';
+import { migrate, oneLine, openMigratedPool } from './migrate.js';
 import { exactJsonTypes } from './json-columns.js';
 import { foldEntries, resultColumns, rowToMeta, rowToPart, sql } from './statements.js';
 import type { ChordPartRow, ResultRow } from './statements.js';
@@ -81,25 +81,12 @@ export class PostgresBackend implements ResultBackend {
   }
 
   private async establish(): Promise<void> {
-    const pool = new Pool({ ...this.clientConfig, max: this.poolSize, types: exactJsonTypes } satisfies PoolConfig);
-    // An idle pooled connection that fails (server restart) is dropped by the pool; without a listener Node would
-    // treat the event as unhandled. Statements in flight see the failure themselves.
-    pool.on('error', () => undefined);
-    let client;
-    try {
-      client = await pool.connect();
-    } catch (err) {
-      await pool.end().catch(() => undefined);
-      throw new ConnectionError(`PostgreSQL result backend at ${this.target} is unreachable: ${oneLine(err)}`, { cause: err });
-    }
-    try {
-      this.applied = await migrate(client, this.schema);
-    } catch (err) {
-      client.release(true);
-      await pool.end().catch(() => undefined);
-      throw new ConnectionError(`cannot prepare PostgreSQL result backend at ${this.target}: ${oneLine(err)}`, { cause: err });
-    }
-    client.release();
+    const { pool, applied } = await openMigratedPool(
+      { ...this.clientConfig, max: this.poolSize, types: exactJsonTypes } satisfies PoolConfig,
+      `PostgreSQL result backend at ${this.target}`,
+      (client) => migrate(client, this.schema),
+    );
+    this.applied = applied;
     this.pool = pool;
     this.listener = new ResultListener({
       channel: this.channel,
@@ -270,12 +257,4 @@ export class PostgresBackend implements ResultBackend {
     if (!this.pool) throw new ConnectionError('PostgreSQL result backend is not connected (call connect() first)');
     return this.pool;
   }
-}
-
-function oneLine(err: unknown): string {
-  const e = err as { message?: unknown; code?: unknown; errors?: unknown } | null;
-  // Node reports a host with several addresses as an AggregateError whose own message is empty.
-  const first = Array.isArray(e?.errors) ? (e.errors[0] as { message?: unknown } | undefined) : undefined;
-  const text = [e?.message, first?.message, e?.code, String(err)].find((t) => typeof t === 'string' && t !== '');
-  return String(text).replace(/\s*\n\s*/g, ' ').trim();
 }

@@ -4,8 +4,9 @@
  * so workers starting together queue behind the first one and then find its work done, instead of racing on
  * CREATE TABLE. A schema that is already current is only read: no lock, no DDL.
  */
-import { escapeIdentifier } from 'pg';
-import type { ClientBase } from 'pg';
+import { escapeIdentifier, Pool } from 'pg';
+import type { ClientBase, PoolConfig } from 'pg';
+import { ConnectionError } from '../../errors/index.js';
 import { sql } from './statements.js';
 
 /** In order; a released version is never edited, only followed by a new one. */
@@ -67,4 +68,39 @@ async function appliedVersions(client: ClientBase, sql: MigrationSet['sql']): Pr
   if (!rows[0]?.present) return new Set();
   const applied = await client.query<{ version: number }>(sql('migrations-applied.sql'));
   return new Set(applied.rows.map((r) => r.version));
+}
+
+/**
+ * A connection pool whose first connection has brought the schema up to date; an unreachable server or a failed
+ * migration is a ConnectionError naming `what` (e.g. `PostgreSQL result backend at postgresql://...`).
+ */
+export async function openMigratedPool(config: PoolConfig, what: string, run: (client: ClientBase) => Promise<number[]>): Promise<{ pool: Pool; applied: number[] }> {
+  const pool = new Pool(config);
+  // An idle pooled connection that fails (server restart) is dropped by the pool; without a listener Node would
+  // treat the event as unhandled. Statements in flight see the failure themselves.
+  pool.on('error', () => undefined);
+  let client;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw new ConnectionError(`${what} is unreachable: ${oneLine(err)}`, { cause: err });
+  }
+  try {
+    const applied = await run(client);
+    client.release();
+    return { pool, applied };
+  } catch (err) {
+    client.release(true);
+    await pool.end().catch(() => undefined);
+    throw new ConnectionError(`cannot prepare ${what}: ${oneLine(err)}`, { cause: err });
+  }
+}
+
+/** A driver error as one line for a message: Node reports a host with several addresses as an AggregateError whose own message is empty. */
+export function oneLine(err: unknown): string {
+  const e = err as { message?: unknown; code?: unknown; errors?: unknown } | null;
+  const first = Array.isArray(e?.errors) ? (e.errors[0] as { message?: unknown } | undefined) : undefined;
+  const text = [e?.message, first?.message, e?.code, String(err)].find((t) => typeof t === 'string' && t !== '');
+  return String(text).replace(/\s*\n\s*/g, ' ').trim();
 }
