@@ -42,6 +42,7 @@ export type { ClaimOutcome, FireRecord, Lease, ScheduleStore, StoredSchedule } f
 export type { ResultMeta, TaskState, SignatureDict } from './protocol/types.js';
 export { States } from './protocol/types.js';
 export { errorText } from './protocol/error-text.js';
+export type { ProgressEvent, ProgressOptions, SubscribeOptions } from './result/progress.js';
 export {
   CelerityError,
   ChordError,

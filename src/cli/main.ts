@@ -4,8 +4,6 @@
  * also come from CELERITY_* variables. Exit codes are in ./exit.ts and the README.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { errorText } from '../protocol/error-text.js';
-import { READY_STATES } from '../protocol/types.js';
 import { maskPassword } from '../util/mask.js';
 import { confirm } from './confirm.js';
 import { appFrom, parseJsonFlag, UsageError, type CommonFlags } from './context.js';
@@ -16,7 +14,9 @@ import { registerDeadLetters } from './dead-letters.js';
 import { registerEvents } from './events-view.js';
 import { Exit, fail } from './exit.js';
 import { registerRemoteControl } from './inspect.js';
+import { registerResult } from './result.js';
 import { registerStatus } from './status.js';
+import { registerTasks } from './tasks.js';
 import { VERSION } from './version.js';
 import { parseAutoscale } from '../worker/autoscale.js';
 import { runWorker } from './worker.js';
@@ -142,27 +142,7 @@ common(program.command('call <task>').description('send a task by name and print
     await app.close();
   });
 
-common(program.command('result <id>').description('show a task result; exit 0 success, 1 failed/revoked, 3 not ready'))
-  .option('-w, --wait', 'wait until the task is ready')
-  .option('-t, --timeout <seconds>', 'with --wait: give up after this long (exit 75)', num('--timeout'))
-  .option('--json', 'print the whole result record as JSON')
-  .action(async (id: string, o: CommonFlags & { wait?: boolean; timeout?: number; json?: boolean }) => {
-    const app = await appFrom(o, { loglevel: 'warn' });
-    const backend = await app.backend();
-    const meta = o.wait
-      ? await backend.waitFor(id, { timeoutMs: o.timeout !== undefined ? o.timeout * 1000 : undefined })
-      : await backend.get(id);
-    await app.close();
-    const state = meta?.status ?? 'PENDING';
-    if (o.json) process.stdout.write(`${JSON.stringify(meta ?? { task_id: id, status: 'PENDING' })}\n`);
-    else if (state === 'SUCCESS') process.stdout.write(`${JSON.stringify(meta!.result)}\n`);
-    else if (state === 'FAILURE' || state === 'REVOKED' || state === 'RETRY') {
-      const text = errorText(meta!.result);
-      process.stdout.write(`${state}${text ? `: ${text}` : ''}\n`);
-      if (meta!.traceback) process.stderr.write(`${meta!.traceback}\n`);
-    } else process.stdout.write(`${state}${meta?.result != null ? ` ${JSON.stringify(meta.result)}` : ''}\n`);
-    process.exitCode = state === 'SUCCESS' ? Exit.OK : READY_STATES.has(state) ? Exit.FAILURE : Exit.NOT_READY;
-  });
+registerResult(program, common);
 
 common(program.command('purge').description('remove all waiting messages from queues'))
   .option('-Q, --queues <names>', 'comma-separated queues (default: the default queue and every routed queue)', list)
@@ -182,6 +162,7 @@ registerDeadLetters(program, common);
 registerBeat(program, common);
 registerRemoteControl(program, common);
 registerStatus(program, common);
+registerTasks(program, common);
 registerEvents(program, common);
 registerApiCredentials(registerApi(program, common));
 

@@ -1,14 +1,14 @@
 /**
- * The built `result` command (dist/cli/result.js, registered on a program shaped as dist/cli/main.js builds it)
+ * The built `celerity result` (dist/cli/main.js)
  * against a real worker on a SQLite file (and on Redis): --follow prints one line per progress step when stderr is not a
  * terminal, redraws a bar in place on a terminal, and ends with the result and exit code of --wait.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { progressBar, progressLine } from '../../src/cli/result.js';
 import { Celerity, type TaskContext, type Worker } from '../../src/index.js';
@@ -19,30 +19,11 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const dist = path.join(root, 'dist', 'cli');
 const tmp = tempDir('celerity-cli-result-');
 const db = `sqlite://${path.join(tmp.dir, 'celerity.db')}`;
-const entry = path.join(tmp.dir, 'celerity.mjs');
+const entry = path.join(root, 'dist/cli/main.js');
 const ESC = String.fromCharCode(27);
 const REDIS = 'redis://127.0.0.1:6379/0';
 const redis = await requireService('Redis at 127.0.0.1:6379', () => pingRedis(REDIS));
 
-/** The program as main.ts builds it, with only the command under test registered. */
-writeFileSync(
-  entry,
-  `import { Command, CommanderError, Option } from ${JSON.stringify(pathToFileURL(path.join(root, 'node_modules/commander/esm.mjs')).href)};
-import { registerResult } from ${JSON.stringify(pathToFileURL(path.join(dist, 'result.js')).href)};
-import { UsageError } from ${JSON.stringify(pathToFileURL(path.join(dist, 'context.js')).href)};
-import { Exit, fail } from ${JSON.stringify(pathToFileURL(path.join(dist, 'exit.js')).href)};
-const program = new Command('celerity').exitOverride();
-const common = (cmd) => cmd.option('-A, --app <module>').option('-b, --broker <url>').option('--backend <url>').addOption(new Option('-l, --loglevel <level>'));
-registerResult(program, common);
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? Exit.OK : Exit.USAGE);
-  if (err instanceof UsageError) { process.stderr.write('celerity: error: ' + err.message + '\\n'); process.exit(Exit.USAGE); }
-  fail(err);
-}
-`,
-);
 
 let app: Celerity;
 let worker: Worker;

@@ -1,12 +1,12 @@
 /**
- * The built `tasks list` command (dist/cli/tasks.js, registered on a program shaped as dist/cli/main.js builds it)
+ * The built `celerity tasks list` (dist/cli/main.js)
  * over a SQLite task history filled through the store: filters, the table and JSON, the messages for a history that
  * was never fed or is empty, and flag errors that name the flag.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseSince } from '../../src/cli/tasks.js';
 import { openHistoryStore } from '../../src/history/open.js';
@@ -18,27 +18,9 @@ const dist = path.join(root, 'dist', 'cli');
 const tmp = tempDir('celerity-cli-tasks-');
 const dbFile = path.join(tmp.dir, 'celerity.db');
 const db = `sqlite://${dbFile}`;
-const entry = path.join(tmp.dir, 'celerity.mjs');
+const entry = path.join(root, 'dist/cli/main.js');
 afterAll(() => tmp.cleanup());
 
-writeFileSync(
-  entry,
-  `import { Command, CommanderError, Option } from ${JSON.stringify(pathToFileURL(path.join(root, 'node_modules/commander/esm.mjs')).href)};
-import { registerTasks } from ${JSON.stringify(pathToFileURL(path.join(dist, 'tasks.js')).href)};
-import { UsageError } from ${JSON.stringify(pathToFileURL(path.join(dist, 'context.js')).href)};
-import { Exit, fail } from ${JSON.stringify(pathToFileURL(path.join(dist, 'exit.js')).href)};
-const program = new Command('celerity').exitOverride();
-const common = (cmd) => cmd.option('-A, --app <module>').option('-b, --broker <url>').option('--backend <url>').addOption(new Option('-l, --loglevel <level>'));
-registerTasks(program, common);
-try {
-  await program.parseAsync(process.argv);
-} catch (err) {
-  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? Exit.OK : Exit.USAGE);
-  if (err instanceof UsageError) { process.stderr.write('celerity: error: ' + err.message + '\\n'); process.exit(Exit.USAGE); }
-  fail(err);
-}
-`,
-);
 
 interface Run {
   code: number;
