@@ -1,0 +1,154 @@
+/**
+ * The dashboard's task pages in Chromium against a real worker process: the live table, a task's progress and
+ * result, retry and revoke from a task's page, the keyboard, and an accessible name on every control of every page.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumCheck, launchBrowser, startDashboard, type Dashboard } from './harness.js';
+import { progressOf, shoot, showsState, stillLoaded, taskRow, unnamedControls, visit } from './pages.js';
+
+describe.skipIf(!chromiumCheck.ok)(`dashboard task pages in Chromium${chromiumCheck.ok ? '' : ` (skipped: ${chromiumCheck.reason})`}`, () => {
+  let dash: Dashboard;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+
+  beforeAll(async () => {
+    [dash, browser] = await Promise.all([startDashboard(), launchBrowser()]);
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await dash?.close();
+  });
+  afterEach(async () => {
+    await context?.close();
+  });
+  const open = async () => {
+    context = await dash.context(browser);
+    page = await context.newPage();
+    return page;
+  };
+
+  it('shows tasks sent through the API in the live table without a reload', { timeout: 20_000 }, async () => {
+    await open();
+    await visit(page, '/tasks', /^tasks$/i);
+    await page.evaluate('window.liveMarker = true');
+    const labels = ['a', 'b', 'c'].map((l) => `${l}-${randomUUID().slice(0, 6)}`);
+    const ids = await Promise.all(labels.map((label, i) => dash.send('browser.add', [i, 40])));
+    for (const id of ids) {
+      await taskRow(page, id).waitFor();
+      await showsState(taskRow(page, id), 'SUCCESS');
+    }
+    await expect.poll(() => taskRow(page, ids[0]!).textContent()).toContain('browser.add');
+    await stillLoaded(page, 'liveMarker');
+    await shoot(page, 'tasks');
+  });
+
+  it("shows a task's progress bar moving, then its result", { timeout: 20_000 }, async () => {
+    await open();
+    const key = `steps-${randomUUID().slice(0, 6)}`;
+    const id = await dash.send('browser.steps', [key, 4]);
+    await visit(page, `/tasks/${id}`, /browser\.steps|task/i);
+    const bar = page.getByRole('progressbar');
+    await expect.poll(async () => (await bar.count()) > 0 && (await progressOf(bar.first()))).toEqual({ now: 1, max: 4 });
+    await shoot(page, 'task-progress');
+    dash.open(`${key}-1`);
+    await expect.poll(() => progressOf(bar.first())).toEqual({ now: 2, max: 4 });
+    dash.open(`${key}-2`);
+    await expect.poll(() => progressOf(bar.first())).toEqual({ now: 3, max: 4 });
+    dash.open(`${key}-3`);
+    dash.open(`${key}-4`);
+    await showsState(page, 'SUCCESS');
+    await page.getByText(`${key} done in 4 steps`).first().waitFor();
+    await shoot(page, 'task-detail');
+  });
+
+  it('retries a failed task from its page: a new task runs with the original arguments', { timeout: 20_000 }, async () => {
+    await open();
+    const label = `flaky-${randomUUID().slice(0, 6)}`;
+    const id = await dash.send('browser.flaky', [label]);
+    await visit(page, `/tasks/${id}`, /browser\.flaky|task/i);
+    await showsState(page, 'FAILURE');
+    await page.getByText(`${label} is broken`).first().waitFor();
+    await shoot(page, 'task-failed');
+    dash.open(`fixed-${label}`);
+    await page.getByRole('button', { name: /^retry/i }).click();
+    const dialog = page.getByRole('dialog');
+    if (await dialog.isVisible()) await dialog.getByRole('button', { name: /^retry|confirm/i }).click();
+    await page.waitForURL((u) => u.pathname.startsWith('/tasks/') && u.pathname !== `/tasks/${id}`);
+    const retried = decodeURIComponent(new URL(page.url()).pathname.slice('/tasks/'.length));
+    expect(retried).not.toBe(id);
+    await showsState(page, 'SUCCESS');
+    await page.getByText(`fixed ${label}`).first().waitFor();
+    const sent = await dash.api<{ args: string; name: string }>('GET', `/api/v1/tasks/${retried}`);
+    expect(sent.body).toMatchObject({ name: 'browser.flaky', state: 'SUCCESS' });
+    expect(sent.body.args).toContain(label);
+  });
+
+  it('revokes a task waiting for its countdown: it never runs', { timeout: 20_000 }, async () => {
+    await open();
+    const label = `mark-${randomUUID().slice(0, 6)}`;
+    const id = await dash.send('browser.mark', [label], { countdown: 2 });
+    await visit(page, `/tasks/${id}`, /browser\.mark|task/i);
+    await page.getByRole('button', { name: /^revoke/i }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    await dialog.getByRole('button', { name: /^revoke|confirm/i }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await showsState(page, 'REVOKED');
+    // The worker holds the message until its countdown ends, then discards it and says so.
+    await dash.worker.next((l) => l.includes(id) && l.includes('revoked: discarded'));
+    expect(dash.exists(`ran-${label}`)).toBe(false);
+    await showsState(page, 'REVOKED');
+  });
+
+  it('works from the keyboard: Tab to a control, Enter activates it, Escape closes the confirmation', { timeout: 20_000 }, async () => {
+    await open();
+    const id = await dash.send('browser.add', [1, 2]);
+    await visit(page, `/tasks/${id}`, /browser\.add|task/i);
+    await showsState(page, 'SUCCESS');
+    const retry = page.getByRole('button', { name: /^retry/i });
+    await retry.waitFor();
+    const changes: string[] = [];
+    page.on('request', (r) => void (r.method() !== 'GET' && changes.push(`${r.method()} ${r.url()}`)));
+    let focused = false;
+    for (let i = 0; i < 60 && !focused; i++) {
+      await page.keyboard.press('Tab');
+      focused = await retry.evaluate('(el) => el === document.activeElement');
+    }
+    expect(focused).toBe(true);
+    await page.keyboard.press('Enter');
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    await shoot(page, 'confirm-dialog');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    // Cancelled: nothing was sent, and the page stays where it was with the focus back on the page.
+    expect(changes).toEqual([]);
+    expect(page.url()).toBe(`${dash.base}/tasks/${id}`);
+  });
+
+  it('gives every control of every page an accessible name', { timeout: 30_000 }, async () => {
+    await open();
+    const id = await dash.send('browser.add', [2, 3]);
+    const workers = await dash.api<{ workers: { name: string }[] }>('GET', '/api/v1/workers');
+    const worker = workers.body.workers[0]?.name;
+    expect(worker).toBeTruthy();
+    const pages: [string, RegExp, string][] = [
+      ['/', /overview|dashboard|celerity/i, 'overview'],
+      ['/tasks', /^tasks$/i, 'tasks-list'],
+      [`/tasks/${id}`, /browser\.add|task/i, 'task'],
+      ['/workers', /^workers$/i, 'workers'],
+      [`/workers/${encodeURIComponent(worker!)}`, new RegExp(worker!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'worker'],
+      ['/queues', /^queues$/i, 'queues'],
+      ['/dead-letters', /dead letters/i, 'dead-letters'],
+      ['/schedules', /^schedules$/i, 'schedules'],
+    ];
+    for (const [url, heading, name] of pages) {
+      await visit(page, url, heading);
+      expect({ url, missing: await unnamedControls(page) }).toEqual({ url, missing: {} });
+      await shoot(page, name);
+    }
+  });
+});
