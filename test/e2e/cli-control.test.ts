@@ -203,12 +203,13 @@ describe.skipIf(!ready.ok)(`celerity inspect / control / events on Redis${ready.
       await new Promise((r) => setTimeout(r, 25));
     }
 
-    // Generous bounds for a noisy 2-core machine where the children own both cores.
-    expect(Math.max(...pings)).toBeLessThan(1_500);
+    // The bounds only tell a free loop from a blocked one: a loop blocked by the spins would answer after they end
+    // (5 s), so anything well under that passes, however loaded the machine.
+    expect(Math.max(...pings)).toBeLessThan(4_000);
     const beats = events.filter((e) => e.type === 'worker-heartbeat').map((e) => e.local_received * 1000);
     const during = beats.filter((t) => t >= busySince - 2_500 && t <= busyUntil + 2_500);
     expect(during.length).toBeGreaterThanOrEqual(2);
-    for (let i = 1; i < during.length; i++) expect(during[i]! - during[i - 1]!).toBeLessThan(3_500);
+    for (let i = 1; i < during.length; i++) expect(during[i]! - during[i - 1]!).toBeLessThan(5_000);
     // Visibility kept being extended (1 s timeout): no spin was restored and received a second time.
     for (const id of ids) expect(events.filter((e) => e.type === 'task-received' && e.uuid === id)).toHaveLength(1);
     expect(succeeded().sort()).toEqual([...ids].sort());
