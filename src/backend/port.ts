@@ -86,6 +86,15 @@ export interface ResultBackend {
   deleteGroup(groupId: string): Promise<void>;
   /** Resolves with the meta once the task reaches a ready state (SUCCESS, FAILURE, REVOKED). */
   waitFor(taskId: string, options?: WaitOptions): Promise<ResultMeta>;
+  /**
+   * Follows every state stored for `taskId` from now on (STARTED, PROGRESS, RETRY, ..., the ready one), through the
+   * store's own notification rather than by polling, on the connection `waitFor` shares. Resolves once subscribed:
+   * a state written after that is reported, so a caller reads the current meta once after it to miss nothing. The
+   * returned function stops following; aborting `signal` does too. Calls come in the order the states were written;
+   * a store that notifies of a change rather than its content (PostgreSQL, SQLite) may merge writes made close
+   * together into the latest. Absent where the store cannot notify (rpc://): callers poll `get` instead.
+   */
+  watch?(taskId: string, onMeta: (meta: ResultMeta) => void, options?: { signal?: AbortSignal }): Promise<() => void>;
   /** Removes expired results; resolves to how many. */
   cleanup(): Promise<number>;
   /**

@@ -47,6 +47,7 @@ export class MemoryBackend implements ResultBackend {
   private readonly groups = new Map<string, Stored<GroupMeta>>();
   private readonly chords = new Map<string, Stored<Chord>>();
   private readonly waiters = new Waiters();
+  private readonly watchers = new Map<string, Set<(meta: ResultMeta) => void>>();
   private closed = false;
   private scheduleStore: MemoryScheduleStore | null = null;
 
@@ -146,6 +147,24 @@ export class MemoryBackend implements ResultBackend {
     return this.waiters.wait(taskId, options);
   }
 
+  /** Called back on every `set` of the task, in order, on a later microtask (never inside the `set` call). */
+  async watch(taskId: string, onMeta: (meta: ResultMeta) => void, options: { signal?: AbortSignal } = {}): Promise<() => void> {
+    this.check();
+    const { signal } = options;
+    if (signal?.aborted) throw signal.reason;
+    const set = this.watchers.get(taskId) ?? new Set();
+    this.watchers.set(taskId, set);
+    const own = (meta: ResultMeta): void => onMeta(meta);
+    set.add(own);
+    const stop = (): void => {
+      signal?.removeEventListener('abort', stop);
+      set.delete(own);
+      if (set.size === 0 && this.watchers.get(taskId) === set) this.watchers.delete(taskId);
+    };
+    signal?.addEventListener('abort', stop, { once: true });
+    return stop;
+  }
+
   async cleanup(): Promise<number> {
     const now = this.now();
     let n = 0;
@@ -167,6 +186,7 @@ export class MemoryBackend implements ResultBackend {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.watchers.clear();
     this.waiters.rejectAll(new ConnectionError('result backend closed while waiting'));
   }
 
@@ -180,6 +200,17 @@ export class MemoryBackend implements ResultBackend {
     if (this.live(this.results, taskId)?.value.status === 'SUCCESS') return;
     const value = copy({ ...meta, task_id: taskId });
     this.results.set(taskId, { value, expiresAt: this.expiresAt(options) });
+    for (const onMeta of [...(this.watchers.get(taskId) ?? [])]) {
+      const meta = copy(value);
+      // A throwing watcher must not fail the write that reported to it.
+      queueMicrotask(() => {
+        try {
+          onMeta(meta);
+        } catch {
+          // The watcher's own failure is its to handle.
+        }
+      });
+    }
     if (!READY_STATES.has(value.status)) return;
     this.waiters.resolve(taskId, () => copy(value));
   }

@@ -110,7 +110,7 @@ export class PostgresBackend implements ResultBackend {
     await this.setMany([{ taskId, meta }], options);
   }
 
-  /** One statement for the whole batch (set.sql), which also announces the ready ones to waiters. */
+  /** One statement for the whole batch (set.sql), which also announces each one written to waiters and watchers. */
   async setMany(entries: readonly { taskId: string; meta: ResultMeta }[], options?: SetOptions): Promise<void> {
     if (entries.length === 0) return;
     const columns = resultColumns(foldEntries(entries));
@@ -172,6 +172,17 @@ export class PostgresBackend implements ResultBackend {
     const listener = this.listener!;
     if (options.signal?.aborted) throw options.signal.reason;
     return awaitResult(taskId, options, (settle) => listener.watch(taskId, settle));
+  }
+
+  /**
+   * Every write to the task, announced by set.sql's NOTIFY on the LISTEN connection `waitFor` uses; the row is read
+   * on each announcement, so writes close together may arrive as the latest one, never out of order.
+   */
+  async watch(taskId: string, onMeta: (meta: ResultMeta) => void, options: { signal?: AbortSignal } = {}): Promise<() => void> {
+    this.open();
+    const { signal } = options;
+    if (signal?.aborted) throw signal.reason;
+    return untilAborted(this.listener!.follow(taskId, onMeta), signal);
   }
 
   /** Deletes expired results, groups, chord state and counters; resolves to how many (a chord's parts count as one). */
@@ -257,4 +268,34 @@ export class PostgresBackend implements ResultBackend {
     if (!this.pool) throw new ConnectionError('PostgreSQL result backend is not connected (call connect() first)');
     return this.pool;
   }
+}
+
+/**
+ * The stop function of a subscription being made, stopped again when `signal` aborts: at once if made by then,
+ * else as soon as it is (LISTEN waits for a lost connection to come back, the caller need not).
+ */
+async function untilAborted(subscribing: Promise<() => void>, signal: AbortSignal | undefined): Promise<() => void> {
+  if (!signal) return subscribing;
+  let onAbort = (): void => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  let stop: () => void;
+  try {
+    stop = await Promise.race([subscribing, aborted]);
+  } catch (err) {
+    if (signal.aborted) subscribing.then((made) => made(), () => undefined);
+    throw err;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+  const end = (): void => {
+    signal.removeEventListener('abort', end);
+    stop();
+  };
+  if (signal.aborted) end();
+  else signal.addEventListener('abort', end, { once: true });
+  if (signal.aborted) throw signal.reason;
+  return end;
 }

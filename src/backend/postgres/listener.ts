@@ -1,7 +1,8 @@
 /**
- * Every `waitFor` of one backend shares one dedicated connection that LISTENs on the schema's channel; set.sql
- * NOTIFYs it with the task id of each result written in a ready state. Nothing is polled: a row is read when its
- * task was announced, or once when a waiter arrives.
+ * Every `waitFor` and `watch` of one backend shares one dedicated connection that LISTENs on the schema's channel;
+ * set.sql NOTIFYs it with the task id of each result it writes, in any state (so followers see PROGRESS; a waiter
+ * re-reads on such a state and goes on waiting). Nothing is polled: a row is read when its task was announced, or
+ * once when a waiter arrives.
  *
  * Order matters: a waiter is registered first and its row read only once LISTEN is in effect, so a result
  * committed in between is either seen by the read or announced to the connection. After the connection drops it is
@@ -33,6 +34,12 @@ export class ResultListener {
   private failures = 0;
   private closed = false;
   private readonly waiters = new Map<string, Set<Settle>>();
+  /** Followers of every state (`follow`), by task id. */
+  private readonly followers = new Map<string, Set<(meta: ResultMeta) => void>>();
+  /** Their reads, one after another, so that no follower sees an older row after a newer one. */
+  private followReads: Promise<void> = Promise.resolve();
+  /** `follow` calls waiting for LISTEN to be in effect. */
+  private readonly listening = new Set<{ resolve(): void; reject(err: unknown): void }>();
   /** Task ids announced since the last read; read together on the next turn of the event loop. */
   private readonly announced = new Set<string>();
   private flushing: NodeJS.Immediate | null = null;
@@ -53,6 +60,33 @@ export class ResultListener {
     return () => this.unwatch(taskId, settle);
   }
 
+  /**
+   * Hands `onMeta` the row of `taskId` each time a write to it is announced (the announcement carries only the
+   * id, so writes close together may be read as the latest one), in the order they were read, until the returned
+   * function is called. Resolves once LISTEN is in effect; nothing is read before an announcement.
+   */
+  async follow(taskId: string, onMeta: (meta: ResultMeta) => void): Promise<() => void> {
+    let set = this.followers.get(taskId);
+    if (!set) this.followers.set(taskId, (set = new Set()));
+    const own = (meta: ResultMeta): void => onMeta(meta);
+    set.add(own);
+    const stop = (): void => {
+      const current = this.followers.get(taskId);
+      if (current?.delete(own) && current.size === 0) this.followers.delete(taskId);
+    };
+    if (this.client) return stop;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.listening.add({ resolve, reject });
+        this.ensureOpen();
+      });
+    } catch (err) {
+      stop();
+      throw err;
+    }
+    return stop;
+  }
+
   /** Rejects every waiter with `err` and closes the connection. */
   async close(err: Error): Promise<void> {
     this.closed = true;
@@ -62,6 +96,9 @@ export class ResultListener {
     this.flushing = null;
     for (const set of [...this.waiters.values()]) for (const w of [...set]) w.reject(err);
     this.waiters.clear();
+    this.followers.clear();
+    for (const l of [...this.listening]) l.reject(err);
+    this.listening.clear();
     const client = this.client;
     this.client = null;
     if (client) await client.end().catch(() => undefined);
@@ -99,6 +136,10 @@ export class ResultListener {
       return;
     }
     this.client = client;
+    for (const l of [...this.listening]) l.resolve();
+    this.listening.clear();
+    // Announcements sent while the connection was down were lost: the followers get their rows as they are now.
+    if (this.followers.size > 0) this.readForFollowers([...this.followers.keys()]);
     // Read every waiter's row now that LISTEN is in effect: results committed before it were never announced here.
     const all = [...this.waiters.keys()];
     if (all.length === 0) {
@@ -117,12 +158,12 @@ export class ResultListener {
     if (this.client !== client && this.client !== null) return;
     if (this.client === client) this.client = null;
     void client.end().catch(() => undefined);
-    if (!this.closed && this.waiters.size > 0) this.retryLater();
+    if (!this.closed && this.interested()) this.retryLater();
   }
 
   private retryLater(): void {
     if (this.closed || this.retryTimer || this.opening || this.client) return;
-    if (this.waiters.size === 0) return;
+    if (!this.interested()) return;
     const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** this.failures);
     this.failures++;
     this.retryTimer = setTimeout(() => {
@@ -132,14 +173,17 @@ export class ResultListener {
   }
 
   private onNotification(n: Notification): void {
-    if (n.channel !== this.deps.channel || !n.payload || !this.waiters.has(n.payload)) return;
+    if (n.channel !== this.deps.channel || !n.payload || !this.awaited(n.payload)) return;
     this.announced.add(n.payload);
     // One read for everything announced together (a setMany of many results commits them at once).
     this.flushing ??= setImmediate(() => {
       this.flushing = null;
-      const ids = [...this.announced].filter((id) => this.waiters.has(id));
+      const announced = [...this.announced];
       this.announced.clear();
+      const ids = announced.filter((id) => this.waiters.has(id));
       if (ids.length > 0) this.check(ids, (err) => this.rejectWaiters(ids, err));
+      const followed = announced.filter((id) => this.followers.has(id));
+      if (followed.length > 0) this.readForFollowers(followed);
     });
   }
 
@@ -157,6 +201,41 @@ export class ResultListener {
         if (!this.closed) onError(err);
       },
     );
+  }
+
+  /**
+   * Reads the rows of `taskIds` after every earlier follower read has delivered, and hands them to their followers.
+   * A failed read is handled as a lost connection: the reconnect reads every followed row again.
+   */
+  private readForFollowers(taskIds: string[]): void {
+    this.followReads = this.followReads.then(async () => {
+      const ids = taskIds.filter((id) => this.followers.has(id));
+      if (ids.length === 0 || this.closed) return;
+      let found: Map<string, ResultMeta>;
+      try {
+        found = await this.deps.read(ids);
+      } catch {
+        if (this.client) this.dropped(this.client);
+        return;
+      }
+      for (const [taskId, meta] of found) {
+        for (const onMeta of [...(this.followers.get(taskId) ?? [])]) {
+          try {
+            onMeta(structuredClone(meta));
+          } catch {
+            // A follower's own failure must not stop delivery to the others.
+          }
+        }
+      }
+    });
+  }
+
+  private interested(): boolean {
+    return this.waiters.size > 0 || this.followers.size > 0 || this.listening.size > 0;
+  }
+
+  private awaited(taskId: string): boolean {
+    return this.waiters.has(taskId) || this.followers.has(taskId);
   }
 
   private rejectWaiters(taskIds: readonly string[], err: unknown): void {

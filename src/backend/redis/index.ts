@@ -6,8 +6,8 @@
  * Saved groups and chord joins use Celery's keys too (`celery-taskset-meta-<gid>` and its `.j`, `.t`, `.s`), so a
  * chord's members may be Python and TypeScript tasks alike.
  *
- * One command connection serves reads and writes; `waitFor` adds one pub/sub connection per backend, opened on
- * first use and shared by every waiter (see ./subscriber.ts). Writes and counters are Lua scripts in ./lua/.
+ * One command connection serves reads and writes; `waitFor` and `watch` add one pub/sub connection per backend,
+ * opened on first use and shared by every waiter (see ./subscriber.ts). Writes and counters are Lua scripts in ./lua/.
  */
 import type { Redis } from 'ioredis';
 import { type RedisOptions } from 'ioredis';
@@ -169,6 +169,17 @@ export class RedisBackend implements ResultBackend {
     return awaitResult(taskId, options, (settle) => subscriber.watch(key, settle));
   }
 
+  /**
+   * Every state the set script publishes on the task's key (it publishes each one, as Celery's `set` does), on the
+   * pub/sub connection `waitFor` uses: each write is delivered, in order.
+   */
+  async watch(taskId: string, onMeta: (meta: ResultMeta) => void, options: { signal?: AbortSignal } = {}): Promise<() => void> {
+    this.open();
+    const { signal } = options;
+    if (signal?.aborted) throw signal.reason;
+    return untilAborted(this.subscriber!.follow(this.keys.task(taskId), onMeta), signal);
+  }
+
   /** Nothing to do: Redis deletes expired keys itself (Celery's `supports_autoexpire`), so this removes none. */
   async cleanup(): Promise<number> {
     return 0;
@@ -259,6 +270,36 @@ export class RedisBackend implements ResultBackend {
     if (!this.client) throw new ConnectionError('Redis result backend is not connected (call connect() first)');
     return this.client;
   }
+}
+
+/**
+ * The stop function of a subscription being made, stopped again when `signal` aborts: at once if made by then,
+ * else as soon as it is (a SUBSCRIBE waits for a lost connection to come back, the caller need not).
+ */
+async function untilAborted(subscribing: Promise<() => void>, signal: AbortSignal | undefined): Promise<() => void> {
+  if (!signal) return subscribing;
+  let onAbort = (): void => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  let stop: () => void;
+  try {
+    stop = await Promise.race([subscribing, aborted]);
+  } catch (err) {
+    if (signal.aborted) subscribing.then((made) => made(), () => undefined);
+    throw err;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+  const end = (): void => {
+    signal.removeEventListener('abort', end);
+    stop();
+  };
+  if (signal.aborted) end();
+  else signal.addEventListener('abort', end, { once: true });
+  if (signal.aborted) throw signal.reason;
+  return end;
 }
 
 function encode(taskId: string, meta: ResultMeta): string {

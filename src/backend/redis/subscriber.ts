@@ -16,6 +16,8 @@ import type { Settle } from '../wait.js';
 
 interface Channel {
   waiters: Set<Settle>;
+  /** Followers of every state (`follow`): each published value is handed to them, ready or not. */
+  followers: Set<(meta: ResultMeta) => void>;
   /** Settles when Redis confirmed the SUBSCRIBE; later waiters on the channel read only after it. */
   subscribed: Promise<unknown>;
 }
@@ -47,11 +49,7 @@ export class ResultSubscriber {
    * `settle` is called at most once by this class, and read or connection failures reject it.
    */
   watch(key: string, settle: Settle): () => void {
-    let channel = this.channels.get(key);
-    if (!channel) {
-      channel = { waiters: new Set(), subscribed: this.connection().subscribe(key) };
-      this.channels.set(key, channel);
-    }
+    const channel = this.channel(key);
     channel.waiters.add(settle);
     const { subscribed } = channel;
     subscribed
@@ -66,9 +64,31 @@ export class ResultSubscriber {
     return () => this.unwatch(key, settle);
   }
 
+  /**
+   * Hands every value published on `key` to `onMeta`, in publish order, until the returned function is called.
+   * Resolves once Redis confirmed the SUBSCRIBE (later publishes are then delivered); nothing stored is read here.
+   */
+  async follow(key: string, onMeta: (meta: ResultMeta) => void): Promise<() => void> {
+    const channel = this.channel(key);
+    channel.followers.add(onMeta);
+    const stop = (): void => {
+      if (channel.followers.delete(onMeta)) this.release(key);
+    };
+    try {
+      await channel.subscribed;
+    } catch (err) {
+      stop();
+      throw this.deps.failure(err);
+    }
+    return stop;
+  }
+
   /** Rejects every waiter with `err` and closes the connection. */
   async close(err: Error): Promise<void> {
-    for (const { waiters } of [...this.channels.values()]) for (const w of [...waiters]) w.reject(err);
+    for (const { waiters, followers } of [...this.channels.values()]) {
+      followers.clear();
+      for (const w of [...waiters]) w.reject(err);
+    }
     this.channels.clear();
     const conn = this.conn;
     this.conn = null;
@@ -76,8 +96,22 @@ export class ResultSubscriber {
   }
 
   private unwatch(key: string, settle: Settle): void {
+    if (this.channels.get(key)?.waiters.delete(settle)) this.release(key);
+  }
+
+  private channel(key: string): Channel {
+    let channel = this.channels.get(key);
+    if (!channel) {
+      channel = { waiters: new Set(), followers: new Set(), subscribed: this.connection().subscribe(key) };
+      this.channels.set(key, channel);
+    }
+    return channel;
+  }
+
+  /** Drops the channel once nobody waits on or follows it. */
+  private release(key: string): void {
     const channel = this.channels.get(key);
-    if (!channel?.waiters.delete(settle) || channel.waiters.size > 0) return;
+    if (!channel || channel.waiters.size > 0 || channel.followers.size > 0) return;
     this.channels.delete(key);
     // Commands on one connection run in order, so a SUBSCRIBE for a new waiter sent after this still wins.
     this.conn?.unsubscribe(key).catch(() => undefined);
@@ -91,8 +125,16 @@ export class ResultSubscriber {
     try {
       meta = decodeResultMeta(raw);
     } catch (err) {
+      // Followers skip a value they cannot decode; a waiter has only the one answer, so it gets the error.
       for (const w of [...channel.waiters]) w.reject(err);
       return;
+    }
+    for (const onMeta of [...channel.followers]) {
+      try {
+        onMeta(structuredClone(meta));
+      } catch {
+        // A follower's own failure must not stop delivery to the others (or throw inside the connection's events).
+      }
     }
     if (!READY_STATES.has(meta.status)) return;
     // Each caller gets its own object, as from `get`, so one cannot change what another sees.

@@ -3,9 +3,9 @@
  * `celery_groups` and chord joins in `celery_chords` and `celery_chord_parts`) in one SQLite file, which may be the
  * broker's file. Schema and statements live in `./sql/`.
  *
- * Waiting: all `waitFor` calls on a connection share one poller (`sqlite/watcher.ts`). When `PRAGMA data_version`
- * moves, or this connection wrote a result, the waiting task ids are looked up together in one `mget`; nothing is
- * queried while nothing changes, however many callers wait.
+ * Waiting: all `waitFor` and `watch` calls on a connection share one poller (`sqlite/watcher.ts`). When
+ * `PRAGMA data_version` moves, or this connection wrote a result, the waited-for and watched task ids are looked up
+ * together in one `mget`; nothing is queried while nothing changes, however many callers wait.
  */
 import type { ChordPart, GroupMeta, ResultBackend, SetOptions, WaitOptions } from '../port.js';
 import type { ResultMeta } from '../../protocol/types.js';
@@ -42,6 +42,14 @@ interface Waiter {
   reject: (err: unknown) => void;
 }
 
+interface Follower {
+  taskId: string;
+  seen: Mark;
+  onMeta: (meta: ResultMeta) => void;
+  /** The row last handed over, as JSON: a change elsewhere in the file does not repeat it. */
+  last: string | null;
+}
+
 /** Task ids per `mget` statement, well under SQLite's default expression and JSON size limits. */
 const MGET_CHUNK = 500;
 
@@ -50,6 +58,7 @@ export class SqliteBackend implements ResultBackend {
   private stmts: Statements | null = null;
   private watcher: ChangeWatcher | null = null;
   private readonly waiters = new Set<Waiter>();
+  private readonly followers = new Set<Follower>();
   private unsubscribe: (() => void) | null = null;
   private scheduleStore: SqliteScheduleStore | null = null;
 
@@ -181,9 +190,29 @@ export class SqliteBackend implements ResultBackend {
       this.unsubscribe ??= watcher.subscribe((now) => this.checkWaiters(now));
       return () => {
         this.waiters.delete(waiter);
-        if (this.waiters.size === 0) this.stopWatching();
+        if (this.waiters.size === 0 && this.followers.size === 0) this.stopWatching();
       };
     });
+  }
+
+  /**
+   * The task's row each time the file changed and the row with it, on the poller `waitFor` uses: writes between two
+   * checks (5 ms apart by default) arrive as the latest of them, never out of order.
+   */
+  async watch(taskId: string, onMeta: (meta: ResultMeta) => void, options: { signal?: AbortSignal } = {}): Promise<() => void> {
+    const { watcher } = this.open();
+    const { signal } = options;
+    if (signal?.aborted) throw signal.reason;
+    const follower: Follower = { taskId, seen: watcher.mark(), onMeta, last: null };
+    this.followers.add(follower);
+    this.unsubscribe ??= watcher.subscribe((now) => this.checkWaiters(now));
+    const stop = (): void => {
+      signal?.removeEventListener('abort', stop);
+      this.followers.delete(follower);
+      if (this.waiters.size === 0 && this.followers.size === 0) this.stopWatching();
+    };
+    signal?.addEventListener('abort', stop, { once: true });
+    return stop;
   }
 
   async cleanup(): Promise<number> {
@@ -214,6 +243,7 @@ export class SqliteBackend implements ResultBackend {
   async close(): Promise<void> {
     if (!this.db) return;
     for (const w of [...this.waiters]) w.reject(new ConnectionError('result backend closed while waiting'));
+    this.followers.clear();
     this.stopWatching();
     this.watcher?.close();
     this.db.close();
@@ -224,13 +254,14 @@ export class SqliteBackend implements ResultBackend {
 
   // ---- internals --------------------------------------------------------------------------------------------
 
-  /** Re-reads, in one query, the tasks whose waiters have not looked since the database last changed. */
+  /** Re-reads, in one query, the tasks whose waiters and followers have not looked since the database last changed. */
   private checkWaiters(now: Mark): void {
     const stale = [...this.waiters].filter((w) => ChangeWatcher.changed(w.seen, now));
-    if (stale.length === 0) return;
+    const following = [...this.followers].filter((f) => ChangeWatcher.changed(f.seen, now));
+    if (stale.length === 0 && following.length === 0) return;
     let found: Map<string, ResultRow>;
     try {
-      found = this.lookup([...new Set(stale.map((w) => w.taskId))]);
+      found = this.lookup([...new Set([...stale, ...following].map((w) => w.taskId))]);
     } catch {
       // Busy beyond the timeout: leave the marks as they are so the next tick tries again.
       return;
@@ -239,6 +270,18 @@ export class SqliteBackend implements ResultBackend {
       const row = found.get(w.taskId);
       if (row && READY_STATES.has(row.status)) w.resolve(rowToMeta(row));
       else w.seen = now;
+    }
+    for (const f of following) {
+      f.seen = now;
+      const row = found.get(f.taskId);
+      const text = row ? JSON.stringify(row) : null;
+      if (!row || text === f.last || !this.followers.has(f)) continue;
+      f.last = text;
+      try {
+        f.onMeta(rowToMeta(row));
+      } catch {
+        // A follower's own failure must not stop the others or the waiters' checks.
+      }
     }
   }
 

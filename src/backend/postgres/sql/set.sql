@@ -4,14 +4,14 @@
 -- an expired row counts as absent and is replaced whole. Extended fields (name, args, kwargs, worker, retries,
 -- queue, group_id, parent_id) keep their earlier value when the new meta leaves them out, so the row gathers the
 -- task's history across STARTED, RETRY and the final state.
--- Every row written in a ready state (SUCCESS, FAILURE, REVOKED) is announced with pg_notify(channel, task_id),
--- delivered when this statement commits.
+-- Every row written, in any state (PROGRESS included, for `watch`), is announced with pg_notify(channel, task_id),
+-- delivered when this statement commits. A kept SUCCESS is not written, so not announced.
 -- Touches: celery_results (insert or update), NOTIFY on $17.
 -- Params: $1 task_id[], $2 status[], $3 result[] (JSON text), $4 traceback[], $5 children[] (JSON text),
 --   $6 date_done[] (text with a zone, for the timestamptz column), $7 date_done_text[] (as written),
 --   $8 group_id[], $9 parent_id[], $10 name[], $11 args[] (JSON text), $12 kwargs[] (JSON text), $13 worker[],
 --   $14 retries[] (integer), $15 queue[], $16 ttl in ms (null or <= 0: never expires), $17 notify channel.
--- Returns one row: notified (how many ready results were announced).
+-- Returns one row: notified (how many results were announced).
 WITH input AS (
   SELECT *
   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
@@ -49,5 +49,4 @@ WITH input AS (
   RETURNING r.task_id, r.status
 )
 SELECT count(pg_notify($17::text, task_id))::integer AS notified
-FROM written
-WHERE status IN ('SUCCESS', 'FAILURE', 'REVOKED');
+FROM written;
