@@ -1,0 +1,224 @@
+// Tasks: the history, newest first, searched and filtered through GET /api/v1/tasks with cursor paging, kept up to
+// date by the stream's `tasks` batches (all batches of one frame applied in one state update), with bulk actions.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api, errorText } from '../api.js';
+import { navigate } from '../router.js';
+import { subscribe } from '../stream.js';
+import type { TaskPage, TaskRow } from '../types.js';
+import { announce, confirmAction, useCanAct } from '../ui.js';
+import { applyChanges, bulkFilter, filterFromSearch, filterQuery, filterToSearch, isEmpty, type TaskFilter } from './task-filter.js';
+import { TasksTable } from './tasks-table.js';
+
+const PAGE = 100;
+const STATES = ['PENDING', 'RECEIVED', 'STARTED', 'PROGRESS', 'RETRY', 'SUCCESS', 'FAILURE', 'REVOKED', 'REJECTED'];
+const SINCE = [
+  ['', 'Any time'],
+  ['15m', 'Last 15 minutes'],
+  ['1h', 'Last hour'],
+  ['24h', 'Last 24 hours'],
+  ['7d', 'Last 7 days'],
+];
+
+export function TasksPage(props: { search: string }) {
+  const filter = filterFromSearch(props.search);
+  const filterKey = filterToSearch(filter);
+  const canAct = useCanAct();
+  const [rows, setRows] = useState<TaskRow[]>([]);
+  const [next, setNext] = useState<string | null>(null);
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState<string | null>(null);
+  const [generation, setGeneration] = useState(0);
+  const filterRef = useRef(filter);
+  filterRef.current = filter;
+
+  useEffect(() => subscribe('hello', () => setGeneration((g) => g + 1)), []);
+  useEffect(() => {
+    const controller = new AbortController();
+    setLoading(true);
+    api<TaskPage>('/tasks', { query: { ...filterQuery(filter), limit: PAGE }, signal: controller.signal }).then(
+      (page) => {
+        setRows(page.tasks);
+        setNext(page.next);
+        setError(null);
+        setLoading(false);
+      },
+      (e: unknown) => {
+        if (controller.signal.aborted) return;
+        setError(errorText(e));
+        setLoading(false);
+      },
+    );
+    return () => controller.abort();
+  }, [filterKey, generation]);
+
+  // Stream batches wait for the next animation frame, and every batch that arrived by then is applied at once.
+  useEffect(() => {
+    let pending: TaskRow[] = [];
+    let frame = 0;
+    const flush = () => {
+      frame = 0;
+      const changes = pending;
+      pending = [];
+      setRows((current) => applyChanges(current, changes, filterRef.current, Date.now()));
+    };
+    const unsubscribe = subscribe('tasks', (data) => {
+      if (!Array.isArray(data)) return;
+      pending.push(...(data as TaskRow[]));
+      if (!frame) frame = requestAnimationFrame(flush);
+    });
+    return () => {
+      unsubscribe();
+      cancelAnimationFrame(frame);
+    };
+  }, []);
+
+  const loadMore = async () => {
+    if (!next) return;
+    setLoading(true);
+    try {
+      const page = await api<TaskPage>('/tasks', { query: { ...filterQuery(filter), limit: PAGE, cursor: next } });
+      setRows((current) => {
+        const seen = new Set(current.map((r) => r.id));
+        return [...current, ...page.tasks.filter((t) => !seen.has(t.id))];
+      });
+      setNext(page.next);
+      announce(`${page.tasks.length} more tasks loaded`);
+    } catch (e) {
+      announce(errorText(e), 'error');
+    } finally {
+      setLoading(false);
+    }
+  };
+
+  return (
+    <>
+      <h1>Tasks</h1>
+      <Filters key={filterKey} filter={filter} />
+      {canAct && <BulkActions filter={filter} />}
+      {error ? (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      ) : (
+        <>
+          <p class="muted" aria-live="polite">
+            {loading ? 'Loading…' : `${rows.length} task${rows.length === 1 ? '' : 's'} shown${next ? '; more to load' : ''}`}
+          </p>
+          <TasksTable rows={rows} label="Tasks" />
+          {next && (
+            <button type="button" class="more" onClick={() => void loadMore()} disabled={loading}>
+              Load more
+            </button>
+          )}
+        </>
+      )}
+    </>
+  );
+}
+
+function Filters(props: { filter: TaskFilter }) {
+  const [draft, setDraft] = useState(props.filter);
+  const set = (k: keyof TaskFilter) => (e: Event) => setDraft({ ...draft, [k]: (e.currentTarget as HTMLInputElement).value });
+  const apply = (f: TaskFilter) => navigate(`/tasks${filterToSearch(f)}`);
+  const applyNow = (k: keyof TaskFilter) => (e: Event) => {
+    const f = { ...draft, [k]: (e.currentTarget as HTMLSelectElement).value };
+    setDraft(f);
+    apply(f);
+  };
+  return (
+    <form class="filters" role="search" aria-label="Filter tasks" onSubmit={(e) => (e.preventDefault(), apply(draft))}>
+      <label>
+        Search
+        <input type="search" name="q" value={draft.q} onInput={set('q')} placeholder="id, name, arguments, result…" />
+      </label>
+      <label>
+        State
+        <select name="state" value={draft.state} onChange={applyNow('state')}>
+          <option value="">Any state</option>
+          {!STATES.includes(draft.state) && draft.state && <option value={draft.state}>{draft.state}</option>}
+          {STATES.map((s) => (
+            <option key={s} value={s}>
+              {s}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Name
+        <input name="name" value={draft.name} onInput={set('name')} placeholder="exact, or prefix*" />
+      </label>
+      <label>
+        Worker
+        <input name="worker" value={draft.worker} onInput={set('worker')} />
+      </label>
+      <label>
+        Queue
+        <input name="queue" value={draft.queue} onInput={set('queue')} />
+      </label>
+      <label>
+        Since
+        <select name="since" value={draft.since} onChange={applyNow('since')}>
+          {!SINCE.some(([v]) => v === draft.since) && <option value={draft.since}>{draft.since}</option>}
+          {SINCE.map(([v, l]) => (
+            <option key={v} value={v}>
+              {l}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Until
+        <input name="until" value={draft.until} onInput={set('until')} placeholder="ISO 8601" />
+      </label>
+      <button type="submit" class="primary">
+        Apply filters
+      </button>
+      <button type="button" onClick={() => apply({ q: '', state: '', name: '', worker: '', queue: '', since: '', until: '' })}>
+        Clear filters
+      </button>
+    </form>
+  );
+}
+
+interface BulkResult {
+  matched: number;
+  retried?: string[];
+  revoked?: string[];
+  skipped: { id: string; reason: string }[];
+}
+
+function BulkActions(props: { filter: TaskFilter }) {
+  const all = isEmpty(props.filter);
+  const scope = all ? 'every task in the history (no filter is set)' : `the tasks matching ${filterToSearch(props.filter).slice(1).replaceAll('&', ', ')}`;
+  const body = (extra: Record<string, unknown>) => ({ filter: bulkFilter(props.filter), limit: 1000, all, ...extra });
+  const bulk = (verb: 'retry' | 'revoke', terminate = false) =>
+    confirmAction({
+      title: verb === 'retry' ? 'Retry matching tasks' : terminate ? 'Terminate matching tasks' : 'Revoke matching tasks',
+      confirmLabel: verb === 'retry' ? 'Retry them' : terminate ? 'Terminate them' : 'Revoke them',
+      danger: verb === 'revoke',
+      body: (
+        <p>
+          {verb === 'retry' ? 'Send again, with their original arguments, the finished tasks among ' : 'Revoke the unfinished tasks among '}
+          {scope} (at most 1000).{terminate ? ' Running ones are stopped.' : ''}
+        </p>
+      ),
+      action: async () => {
+        const r = await api<BulkResult>(`/tasks/${verb}`, { method: 'POST', body: body(verb === 'revoke' ? { terminate } : {}) });
+        const done = (r.retried ?? r.revoked ?? []).length;
+        return `${r.matched} matched, ${done} ${verb === 'retry' ? 'retried' : 'revoked'}, ${r.skipped.length} skipped`;
+      },
+    });
+  return (
+    <div class="toolbar" role="group" aria-label="Bulk actions on the matching tasks">
+      <button type="button" onClick={() => bulk('retry')}>
+        Retry matching
+      </button>
+      <button type="button" onClick={() => bulk('revoke')}>
+        Revoke matching
+      </button>
+      <button type="button" class="danger" onClick={() => bulk('revoke', true)}>
+        Terminate matching
+      </button>
+    </div>
+  );
+}
