@@ -1,9 +1,15 @@
 /**
  * Watching a task's progress: the states it passes through (STARTED, PROGRESS with its `{current, total}` meta,
- * RETRY, ...) until it is ready. The ready state comes from the backend's `waitFor`, so it arrives as soon as the
- * store announces it (Redis pub/sub, PostgreSQL LISTEN/NOTIFY, the SQLite change watcher). The backend port has no
- * notification for states before that, so those are read every `intervalMs` (250 ms by default): a state that
- * lasts less than one interval may be skipped, and consecutive reads that find the same state and meta yield once.
+ * RETRY, ...) until it is ready. Where the store notifies (the backend's `watch`: Redis pub/sub, PostgreSQL
+ * LISTEN/NOTIFY, the SQLite change watcher, the in-process store), every state is reported when it is written,
+ * nothing is polled, and how much is seen is the store's guarantee: on Redis each write (every write is published),
+ * on PostgreSQL and SQLite the latest state promptly (writes close together may be merged into the last one), never
+ * out of order. The current state is read once after subscribing, so nothing written in between is lost; when a
+ * notification answers before that read does, the read is dropped (it is as old or older). One narrow window
+ * remains on Redis and PostgreSQL, where notifications come on a connection of their own: a state written in the
+ * instant between subscribing and the read may be announced after the read answers, and yield again after a newer
+ * one. A store without `watch` (rpc://) is read every `intervalMs` (250 ms by default), and a state shorter than
+ * that may be skipped. Either way consecutive events with the same state and meta yield once.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ResultBackend } from '../backend/port.js';
@@ -26,7 +32,7 @@ export interface ProgressEvent {
 }
 
 export interface ProgressOptions {
-  /** How often states before the ready one are read, in ms (default 250). */
+  /** How often a store that cannot notify (no `watch`) is read, in ms (default 250); others ignore it. */
   intervalMs?: number;
   /** Reject with TimeoutError when the task is not ready after this many ms. Default: wait forever. */
   timeout?: number;
@@ -46,12 +52,63 @@ export const DEFAULT_PROGRESS_INTERVAL_MS = 250;
 
 /**
  * Yields the task's state and meta every time either changes, starting with the current one, and ends after
- * yielding a ready state. Breaking out of the loop stops the reads and the wait.
+ * yielding a ready state. Breaking out of the loop stops the subscription (or the reads).
  */
 export async function* watchProgress(backend: () => Promise<ResultBackend>, taskId: string, options: ProgressOptions = {}): AsyncGenerator<ProgressEvent> {
   const intervalMs = options.intervalMs ?? DEFAULT_PROGRESS_INTERVAL_MS;
   if (!Number.isFinite(intervalMs) || intervalMs <= 0) throw new TypeError(`progress intervalMs must be a positive number of ms, got ${intervalMs}`);
   const store = await backend();
+  if (store.watch) yield* followProgress(store, store.watch.bind(store), taskId, options);
+  else yield* pollProgress(store, taskId, intervalMs, options);
+}
+
+type Watch = NonNullable<ResultBackend['watch']>;
+
+/** Every state the store announces, after the one read once subscribed; the timeout aborts the whole of it. */
+async function* followProgress(store: ResultBackend, watch: Watch, taskId: string, options: ProgressOptions): AsyncGenerator<ProgressEvent> {
+  const { signal, stop, abort } = linked(options.signal);
+  const timer =
+    options.timeout === undefined
+      ? undefined
+      : setTimeout(() => abort(new TimeoutError(`task ${taskId} not ready after ${options.timeout} ms`)), options.timeout);
+  const announced: ResultMeta[] = [];
+  let wake: (() => void) | null = null;
+  let unwatch = (): void => undefined;
+  const seen = changes();
+  try {
+    unwatch = await watch(
+      taskId,
+      (meta) => {
+        announced.push(meta);
+        wake?.();
+      },
+      { signal },
+    );
+    const current = await abortable(store.get(taskId), signal);
+    if (announced.length === 0) {
+      const first = event(current);
+      seen(first);
+      yield first;
+      if (first.ready) return;
+    }
+    while (true) {
+      for (let meta = announced.shift(); meta; meta = announced.shift()) {
+        const e = event(meta);
+        if (seen(e)) yield e;
+        if (e.ready) return;
+      }
+      await abortable(new Promise<void>((resolve) => (wake = resolve)), signal);
+      wake = null;
+    }
+  } finally {
+    clearTimeout(timer);
+    unwatch();
+    stop();
+  }
+}
+
+/** For a store that cannot notify: `get` every `intervalMs`, and `waitFor` for the ready state. */
+async function* pollProgress(store: ResultBackend, taskId: string, intervalMs: number, options: ProgressOptions): AsyncGenerator<ProgressEvent> {
   const { signal, stop } = linked(options.signal);
   const deadline = options.timeout === undefined ? undefined : Date.now() + options.timeout;
   let finalMeta: ResultMeta | undefined;
@@ -64,7 +121,7 @@ export async function* watchProgress(backend: () => Promise<ResultBackend>, task
       waitError = err;
     },
   );
-  let last: string | undefined;
+  const seen = changes();
   try {
     while (true) {
       if (finalMeta) {
@@ -78,11 +135,7 @@ export async function* watchProgress(backend: () => Promise<ResultBackend>, task
         return;
       }
       const current = event(record);
-      const key = JSON.stringify([current.state, current.meta]);
-      if (key !== last) {
-        last = key;
-        yield current;
-      }
+      if (seen(current)) yield current;
       const wait = deadline === undefined ? intervalMs : Math.min(intervalMs, Math.max(0, deadline - Date.now()));
       await Promise.race([ready, sleep(wait, undefined, { signal }).catch(() => undefined)]);
       signal.throwIfAborted();
@@ -121,10 +174,10 @@ export function subscribeProgress(
 }
 
 /**
- * A signal that aborts with `outer` or when `stop` is called; `stop` also detaches it from `outer`. (AbortSignal.any
- * would do, but arrived in Node 20.3.)
+ * A signal that aborts with `outer`, with `abort`'s reason, or when `stop` is called; `stop` also detaches it from
+ * `outer`. (AbortSignal.any would do, but arrived in Node 20.3.)
  */
-function linked(outer: AbortSignal | undefined): { signal: AbortSignal; stop: () => void } {
+function linked(outer: AbortSignal | undefined): { signal: AbortSignal; stop: () => void; abort: (reason: unknown) => void } {
   const controller = new AbortController();
   const onAbort = (): void => controller.abort(outer?.reason);
   if (outer?.aborted) onAbort();
@@ -135,6 +188,35 @@ function linked(outer: AbortSignal | undefined): { signal: AbortSignal; stop: ()
       outer?.removeEventListener('abort', onAbort);
       controller.abort();
     },
+    abort: (reason) => controller.abort(reason),
+  };
+}
+
+/** `pending`, or the signal's reason as soon as it aborts. */
+async function abortable<T>(pending: Promise<T>, signal: AbortSignal): Promise<T> {
+  signal.throwIfAborted();
+  let onAbort = (): void => undefined;
+  try {
+    return await Promise.race([
+      pending,
+      new Promise<never>((_, reject) => {
+        onAbort = () => reject(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** True for an event whose state or meta differ from the last one it was given (a bigint meta compares by value). */
+function changes(): (e: ProgressEvent) => boolean {
+  let last: string | undefined;
+  return (e) => {
+    const key = JSON.stringify([e.state, e.meta], (_, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+    if (key === last) return false;
+    last = key;
+    return true;
   };
 }
 

@@ -14,6 +14,7 @@ import type { Client, Notification } from 'pg';
 import type { ResultMeta } from '../../protocol/types.js';
 import { READY_STATES } from '../../protocol/types.js';
 import type { Settle } from '../wait.js';
+import { jsonColumnText } from '../../protocol/json.js';
 
 export interface ListenerDeps {
   /** Opens a new, connected connection for LISTEN; this class ends it. */
@@ -38,6 +39,8 @@ export class ResultListener {
   private readonly followers = new Map<string, Set<(meta: ResultMeta) => void>>();
   /** Their reads, one after another, so that no follower sees an older row after a newer one. */
   private followReads: Promise<void> = Promise.resolve();
+  /** The row last handed to a task's followers, as JSON: several announcements read as one row give it once. */
+  private readonly lastFollowed = new Map<string, string>();
   /** `follow` calls waiting for LISTEN to be in effect. */
   private readonly listening = new Set<{ resolve(): void; reject(err: unknown): void }>();
   /** Task ids announced since the last read; read together on the next turn of the event loop. */
@@ -72,7 +75,10 @@ export class ResultListener {
     set.add(own);
     const stop = (): void => {
       const current = this.followers.get(taskId);
-      if (current?.delete(own) && current.size === 0) this.followers.delete(taskId);
+      if (current?.delete(own) && current.size === 0) {
+        this.followers.delete(taskId);
+        this.lastFollowed.delete(taskId);
+      }
     };
     if (this.client) return stop;
     try {
@@ -97,6 +103,7 @@ export class ResultListener {
     for (const set of [...this.waiters.values()]) for (const w of [...set]) w.reject(err);
     this.waiters.clear();
     this.followers.clear();
+    this.lastFollowed.clear();
     for (const l of [...this.listening]) l.reject(err);
     this.listening.clear();
     const client = this.client;
@@ -219,6 +226,9 @@ export class ResultListener {
         return;
       }
       for (const [taskId, meta] of found) {
+        const text = jsonColumnText(meta);
+        if (!this.followers.has(taskId) || this.lastFollowed.get(taskId) === text) continue;
+        this.lastFollowed.set(taskId, text);
         for (const onMeta of [...(this.followers.get(taskId) ?? [])]) {
           try {
             onMeta(structuredClone(meta));
