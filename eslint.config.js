@@ -18,6 +18,7 @@ const LAYERS = [
   ['app'],
   ['worker', 'beat', 'monitor', 'metrics'],
   ['api'],
+  ['dashboard'],
   ['cli'],
 ];
 

@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import type { Celerity } from '../app/celerity.js';
 import { startApiServer } from '../api/serve.js';
+import { startDashboardServer } from '../dashboard/index.js';
 import { appFrom, UsageError, type CommonFlags } from './context.js';
 import { fail } from './exit.js';
 
@@ -20,26 +21,28 @@ interface ServeFlags extends CommonFlags {
 
 /** Registers `api` and `dashboard`; returns the `api` command, which carries the credential subcommands. */
 export function registerApi(program: Command, common: (cmd: Command) => Command): Command {
-  const api = serveCommand(common(program.command('api').description('serve the REST API (OpenAPI at /api/v1/openapi.json)')), 'REST API');
-  serveCommand(common(program.command('dashboard').description('serve the dashboard and the REST API')), 'dashboard');
+  const api = serveCommand(common(program.command('api').description('serve the REST API (OpenAPI at /api/v1/openapi.json)')), 'REST API', startApiServer);
+  serveCommand(common(program.command('dashboard').description('serve the dashboard and the REST API')), 'dashboard', startDashboardServer);
   return api;
 }
 
-function serveCommand(cmd: Command, what: string): Command {
+type Start = typeof startApiServer;
+
+function serveCommand(cmd: Command, what: string, start: Start): Command {
   return cmd
     .option('--host <address>', 'address to listen on (anything but loopback needs apiUsers or apiTokens)', '127.0.0.1')
     .option('--port <port>', `port to listen on (default ${DEFAULT_API_PORT}, as Flower)`, port, DEFAULT_API_PORT)
     .option('--history <url>', 'task history store: sqlite:// or postgresql:// (default: the historyUrl setting)')
     .action(async (o: ServeFlags) => {
       const app = await appFrom(o);
-      await serve(app, o, what);
+      await serve(app, o, what, start);
     });
 }
 
-async function serve(app: Celerity, o: ServeFlags, what: string): Promise<void> {
-  let server: Awaited<ReturnType<typeof startApiServer>>;
+async function serve(app: Celerity, o: ServeFlags, what: string, start: Start): Promise<void> {
+  let server: Awaited<ReturnType<Start>>;
   try {
-    server = await startApiServer({ app, host: o.host, port: o.port, historyUrl: o.history, logger: app.log });
+    server = await start({ app, host: o.host, port: o.port, historyUrl: o.history, logger: app.log });
   } catch (err) {
     await app.close().catch(() => undefined);
     throw err;
