@@ -5,7 +5,7 @@
  * one process do not share series.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Worker } from '../worker/worker.js';
+import type { EventEmitter } from 'node:events';
 import type { WorkerEvents } from '../worker/events.js';
 import { LabelCap, LruMap } from './bounded.js';
 import { CELERY_EXPORTER_BUCKETS } from './exporter.js';
@@ -18,8 +18,15 @@ export interface WorkerMetricsOptions {
   processMetrics?: boolean;
 }
 
-/** The part of Worker read here. */
-type WorkerView = Pick<Worker, 'hostname' | 'active' | 'reservedCount' | 'concurrency' | 'prefetch' | 'on' | 'off'>;
+/** The part of a worker read here (an interface, so the worker can load this module without a cycle). */
+export interface WorkerView extends Pick<EventEmitter<WorkerEvents>, 'on' | 'off'> {
+  readonly hostname: string;
+  readonly active: readonly unknown[];
+  readonly reservedCount: number;
+  readonly concurrency: number;
+  readonly prefetch: number;
+  readonly queues: readonly string[];
+}
 
 type Listeners = { [K in keyof WorkerEvents]?: (...args: WorkerEvents[K]) => void };
 

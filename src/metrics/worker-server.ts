@@ -6,11 +6,10 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Worker } from '../worker/worker.js';
 import type { WorkerApp } from '../worker/worker-app.js';
 import type { Logger } from '../util/logger.js';
 import { checkReady } from './health.js';
-import { WorkerMetrics } from './worker-metrics.js';
+import { WorkerMetrics, type WorkerView } from './worker-metrics.js';
 
 export interface WorkerMetricsServerOptions {
   port: number;
@@ -32,7 +31,7 @@ export class WorkerMetricsServer {
    * Listens, or rejects with an error naming metricsPort when the address cannot be bound (a port in use), so
    * the worker fails to start instead of running unobserved.
    */
-  static async start(worker: Worker, app: WorkerApp, options: WorkerMetricsServerOptions): Promise<WorkerMetricsServer> {
+  static async start(worker: WorkerView, app: WorkerApp, options: WorkerMetricsServerOptions): Promise<WorkerMetricsServer> {
     const metrics = new WorkerMetrics(worker);
     const ready = () =>
       checkReady({ broker: () => app.broker(), backend: () => app.backend(), timeoutMs: options.readyTimeoutMs, queue: worker.queues[0] ?? app.conf.defaultQueue });
