@@ -78,7 +78,19 @@ function refuse(request: FastifyRequest, reply: FastifyReply, status: number, de
   return reply.code(status).headers(problem.headers).type(PROBLEM_CONTENT_TYPE).send(problem.body(request.url.split('?')[0]));
 }
 
-const unauthorized = (request: FastifyRequest, reply: FastifyReply, detail: string) => refuse(request, reply, 401, detail, { 'www-authenticate': CHALLENGE });
+/**
+ * The challenge for the dashboard's pages (`X-Celerity-Client: dashboard`): they log in with their own form, and a
+ * Basic challenge would make the browser put up its password dialog in front of it.
+ */
+const DASHBOARD_CHALLENGE = 'Bearer realm="celerity"';
+
+function fromDashboard(request: FastifyRequest): boolean {
+  const client = request.headers['x-celerity-client'];
+  return typeof client === 'string' && client.trim().toLowerCase() === 'dashboard';
+}
+
+const unauthorized = (request: FastifyRequest, reply: FastifyReply, detail: string) =>
+  refuse(request, reply, 401, detail, { 'www-authenticate': fromDashboard(request) ? DASHBOARD_CHALLENGE : CHALLENGE });
 
 function cookie(request: FastifyRequest, name: string): string | undefined {
   const header = request.headers.cookie;
@@ -130,8 +142,8 @@ const LoginBody = z.object({ user: z.string().min(1).max(256), password: z.strin
 /**
  * The onRequest hook that authenticates and authorises every route but `/healthz` and `/readyz` (call it before
  * routes are declared), and the session routes `POST|GET|DELETE /api/v1/session` for browsers. Sets
- * `request.caller`. Refuses with problem+json: 401 (with a Basic and Bearer challenge) without valid
- * credentials, 403 for a read-only caller on POST/PUT/PATCH/DELETE or a cookie request without its CSRF token or
+ * `request.caller`. Refuses with problem+json: 401 (with a Basic and Bearer challenge; Bearer only to the
+ * dashboard's pages) without valid credentials, 403 for a read-only caller on POST/PUT/PATCH/DELETE or a cookie request without its CSRF token or
  * from another origin, 429 after too many failed password logins from one address.
  */
 export function registerAuth(api: ApiInstance, creds: Credentials, options: AuthOptions): void {

@@ -59,6 +59,9 @@ afterAll(async () => {
   await h?.close();
 });
 
+/** A response's JSON body, untyped as the tests read it. */
+const jsonOf = (res: Response): Promise<any> => res.json();
+
 const tasksWith = (id: string, match: (t: any) => boolean) => (e: SseEvent) => e.event === 'tasks' && e.data.some((t: any) => t.id === id && match(t));
 const taskIn = (e: SseEvent, id: string) => e.data.find((t: any) => t.id === id);
 
@@ -130,7 +133,7 @@ describe('GET /api/v1/stats', () => {
     }
     const res = await fetch(`${base}/api/v1/stats?window=15m`);
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = await jsonOf(res);
     expect(body.step).toBe(1);
     expect(body.points).toHaveLength(900);
     const total = (k: string) => body.points.reduce((n: number, p: any) => n + p[k], 0);
@@ -141,7 +144,7 @@ describe('GET /api/v1/stats', () => {
 
   it('gives per-minute points for 1h and 24h', async () => {
     for (const [window, count] of [['1h', 60], ['24h', 1440]] as const) {
-      const body = await (await fetch(`${base}/api/v1/stats?window=${window}`)).json();
+      const body = await jsonOf(await fetch(`${base}/api/v1/stats?window=${window}`));
       expect(body.step).toBe(60);
       expect(body.points).toHaveLength(count);
     }
@@ -151,7 +154,7 @@ describe('GET /api/v1/stats', () => {
     const res = await fetch(`${base}/api/v1/stats?window=2d`);
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect((await res.json()).field).toBe('/query/window');
+    expect((await jsonOf(res)).field).toBe('/query/window');
   });
 });
 
@@ -162,7 +165,7 @@ describe('schedules', () => {
   });
 
   it('lists the beatSchedule entries with their state', async () => {
-    const body = await (await fetch(`${base}/api/v1/schedules`)).json();
+    const body = await jsonOf(await fetch(`${base}/api/v1/schedules`));
     expect(body.available).toBe(true);
     expect(body.schedules).toEqual([
       {
@@ -183,9 +186,9 @@ describe('schedules', () => {
   it('pauses and resumes a schedule', async () => {
     const paused = await post('/api/v1/schedules/tick/pause');
     expect(paused.status).toBe(200);
-    expect(await paused.json()).toMatchObject({ name: 'tick', paused: true, nextRunAt: null });
+    expect(await jsonOf(paused)).toMatchObject({ name: 'tick', paused: true, nextRunAt: null });
     expect((await h.app.schedules.get('tick'))!.paused).toBe(true);
-    const resumed = await (await post('/api/v1/schedules/tick/resume')).json();
+    const resumed = await jsonOf(await post('/api/v1/schedules/tick/resume'));
     expect(resumed).toMatchObject({ paused: false, nextRunAt: expect.any(Number) });
     expect((await h.app.schedules.get('tick'))!.paused).toBe(false);
   });
@@ -193,9 +196,9 @@ describe('schedules', () => {
   it('runs a schedule now: the worker runs its task with its arguments, and the run is counted', async () => {
     const res = await post('/api/v1/schedules/tick/run');
     expect(res.status).toBe(200);
-    const { taskId } = await res.json();
+    const { taskId } = await jsonOf(res);
     expect(await h.app.asyncResult(taskId).get({ timeout: 10 })).toBe(3);
-    const listed = (await (await fetch(`${base}/api/v1/schedules`)).json()).schedules[0];
+    const listed = (await jsonOf(await fetch(`${base}/api/v1/schedules`))).schedules[0];
     expect(listed).toMatchObject({ totalRuns: 1, lastTaskId: taskId, lastRunAt: expect.any(Number) });
   });
 
@@ -203,7 +206,7 @@ describe('schedules', () => {
     for (const action of ['pause', 'resume', 'run']) {
       const res = await post(`/api/v1/schedules/nope/${action}`);
       expect(res.status).toBe(404);
-      expect((await res.json()).detail).toBe('no schedule named "nope"');
+      expect((await jsonOf(res)).detail).toBe('no schedule named "nope"');
     }
   });
 });
@@ -237,9 +240,9 @@ describe('pages', () => {
     expect(tasks.status).toBe(200);
     const sent = await fetch(`${base}/api/v1/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'dash.add', args: [4, 5] }) });
     expect(sent.status).toBe(202);
-    expect(await h.app.asyncResult((await sent.json()).id).get({ timeout: 10 })).toBe(9);
+    expect(await h.app.asyncResult((await jsonOf(sent)).id).get({ timeout: 10 })).toBe(9);
     expect((await fetch(`${base}/api/v1/nothing-here`)).status).toBe(404);
-    const doc = await (await fetch(`${base}/api/v1/openapi.json`)).json();
+    const doc = await jsonOf(await fetch(`${base}/api/v1/openapi.json`));
     for (const p of ['/api/v1/tasks', '/api/v1/stream', '/api/v1/stats', '/api/v1/schedules', '/api/v1/schedules/{name}/pause']) expect(Object.keys(doc.paths)).toContain(p);
   });
 });
