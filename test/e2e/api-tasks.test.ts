@@ -268,6 +268,18 @@ describe.each(backends)('tasks API on %s', (_label, available, extra) => {
     await harness.call('DELETE', `/api/v1/tasks/${pending}`);
   });
 
+  it.skipIf(!available)("retries with the arguments the worker received, not a producer's custom argsrepr that reads as a literal", async () => {
+    const { harness } = await start(extra);
+    const id = await send(harness, { name: 'api.flaky', args: ['secret-key'], kwargs: { options: { n: 2 } } });
+    await expect(harness.app.asyncResult(id).get({ timeout: 10_000 })).rejects.toThrow(/first try/);
+    await harness.monitor.flush();
+    // What a Python producer hiding its arguments (apply_async(argsrepr='(***)')) leaves in the history.
+    await harness.history.apply([{ id, timestamp: Date.now(), fields: { args: "('***',)", argsJson: '["***"]', kwargs: '{}', kwargsJson: '{}' } }]);
+    const res = await harness.call('POST', `/api/v1/tasks/${id}/retry`);
+    expect(res.status).toBe(202);
+    expect(await harness.app.asyncResult(res.body.id).get({ timeout: 10_000 })).toEqual({ key: 'secret-key', n: 2 });
+  });
+
   it.skipIf(!available)('retries every failed task matching a filter', async () => {
     const { harness, events } = await start(extra);
     const keys = ['a', 'b', 'c'];

@@ -280,17 +280,22 @@ async function retry(ctx: ApiContext, id: string): Promise<string> {
   return newId;
 }
 
+/**
+ * The arguments to send again: an extended result's first (what the worker that ran it received, exactly), then the
+ * history's (sent through the API, or a repr that read back as a plain literal; a producer's custom argsrepr could
+ * read as one and yet differ from the arguments).
+ */
 function exactArgs(record: TaskRecord | null, metaArgs: unknown): unknown[] | null {
+  if (Array.isArray(metaArgs)) return metaArgs;
   const parsed = parseExact(record?.argsJson);
   if (Array.isArray(parsed)) return parsed;
-  if (Array.isArray(metaArgs)) return metaArgs;
   return record?.args === '()' ? [] : null;
 }
 
 function exactKwargs(record: TaskRecord | null, metaKwargs: unknown): Record<string, unknown> | null {
+  if (isObject(metaKwargs)) return metaKwargs;
   const parsed = parseExact(record?.kwargsJson);
   if (isObject(parsed)) return parsed;
-  if (isObject(metaKwargs)) return metaKwargs;
   return record?.kwargs === '{}' ? {} : null;
 }
 
