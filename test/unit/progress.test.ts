@@ -1,7 +1,9 @@
 /**
  * AsyncResult.progress() and onProgress() against a real worker on the embedded SQLite store and on Redis: the task
  * reports PROGRESS steps and waits until the watcher has seen each one, so every step is observed however the store
- * is read, and the last event is the ready state with the return value.
+ * is read, and the last event is the ready state with the return value. A burst of steps reported back to back
+ * reaches the watcher through the store's notification: every step on Redis (each write is published), increasing
+ * steps ending with the result on SQLite (its change watcher may merge writes between two checks).
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -30,7 +32,13 @@ function withSteps(app: Celerity) {
     }
     return `done ${total}`;
   });
-  return { steps, release: (id: string, step: number) => gate(id, step).resolve() };
+  // Waits for step 0 (the test releases it once the watcher is subscribed), then reports every step at once.
+  const burst = app.task('progress.burst', async function (this: TaskContext, total: number) {
+    await gate(this.id, 0).promise;
+    for (let current = 1; current <= total; current++) await this.updateState('PROGRESS', { current, total });
+    return `burst ${total}`;
+  });
+  return { steps, burst, release: (id: string, step: number) => gate(id, step).resolve() };
 }
 
 function progressSteps(events: ProgressEvent[]): number[] {
@@ -101,6 +109,19 @@ for (const [label, ok, reason, makeApp] of stores) {
       expect(progressSteps(events)).toEqual([1, 2, 3]);
       expect(events.at(-1)).toMatchObject({ state: 'SUCCESS', meta: 'done 3' });
       expect(errors).toEqual([]);
+    }, 30_000);
+
+    it('a burst of back-to-back PROGRESS states arrives through the store, in order, ending with the result', async () => {
+      const r = await flow.burst.delay(15);
+      const events: ProgressEvent[] = [];
+      for await (const e of r.progress({ timeout: 20_000 })) {
+        events.push(e);
+        if (events.length === 1) flow.release(r.id, 0);
+      }
+      const seen = progressSteps(events);
+      if (label === 'Redis') expect(seen).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+      else for (let i = 1; i < seen.length; i++) expect(seen[i]).toBeGreaterThan(seen[i - 1]!);
+      expect(events.at(-1)).toMatchObject({ state: 'SUCCESS', meta: 'burst 15', ready: true });
     }, 30_000);
 
     it('a task that never becomes ready ends the iteration with TimeoutError after `timeout`', async () => {
