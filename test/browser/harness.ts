@@ -135,7 +135,12 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashb
       },
       open: (name) => writeFileSync(path.join(tmp.dir, name), ''),
       exists: (name) => existsSync(path.join(tmp.dir, name)),
-      context: (browser) => browser.newContext({ viewport: VIEWPORT, baseURL: baseUrl }),
+      context: async (browser) => {
+        const context = await browser.newContext({ viewport: VIEWPORT, baseURL: baseUrl });
+        // Shorter than a test's own timeout, so a wait that fails names what it waited for.
+        context.setDefaultTimeout(10_000);
+        return context;
+      },
       close,
     };
   } catch (err) {

@@ -13,6 +13,11 @@ export async function visit(page: Page, url: string, heading: RegExp): Promise<v
   await page.getByRole('heading', { level: 1, name: heading }).waitFor();
 }
 
+/** Waits until the page has loaded what it shows: no "Loading…" left on it. */
+export async function settled(page: Page): Promise<void> {
+  await expect.poll(() => page.getByText('Loading…').count()).toBe(0);
+}
+
 export function taskRow(page: Page, id: string): Locator {
   return page.locator(`[data-task-id="${id}"]`);
 }
