@@ -41,7 +41,11 @@ export function defaultAssetsDir(): string {
 export function registerDashboard(api: ApiInstance, ctx: ApiContext, options: DashboardOptions = {}): Dashboard {
   const now = options.now ?? Date.now;
   const stats = new StatsCollector({ now });
-  const stream = new StreamHub({ monitor: ctx.monitor, results: () => ctx.app.backend() }, stats, { now, ...options.stream });
+  const stream = new StreamHub({ monitor: ctx.monitor, results: () => ctx.app.backend() }, stats, {
+    now,
+    onStalled: () => api.log.warn('dashboard stream: dropped a client whose connection took no data for too long; its page reconnects'),
+    ...options.stream,
+  });
   const unsubscribe = ctx.monitor.onEvent((event) => stats.observe(event));
   stream.start();
   // Streams never end on their own: they are ended before the server waits for its connections to close.

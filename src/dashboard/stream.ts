@@ -70,6 +70,8 @@ export interface StreamOptions {
   /** Tasks whose name, queue and state are remembered to complete later events (default 10 000). */
   maxTracked?: number;
   now?: () => number;
+  /** Called when a client is dropped because its socket stayed full (for the log). */
+  onStalled?: () => void;
 }
 
 export interface StreamSource {
@@ -111,7 +113,8 @@ export class StreamHub {
   private readonly tasks = new Map<string, TaskChange>();
   private readonly running = new Set<string>();
   private readonly timers: NodeJS.Timeout[] = [];
-  private readonly o: Required<Omit<StreamOptions, 'now'>>;
+  private readonly o: Required<Omit<StreamOptions, 'now' | 'onStalled'>>;
+  private readonly onStalled: () => void;
   private readonly now: () => number;
   private lastWorkers = '';
   private polling = false;
@@ -123,6 +126,7 @@ export class StreamHub {
     options: StreamOptions = {},
   ) {
     this.now = options.now ?? Date.now;
+    this.onStalled = options.onStalled ?? (() => undefined);
     this.o = {
       batchMs: options.batchMs ?? 250,
       maxBatch: options.maxBatch ?? 500,
@@ -140,7 +144,7 @@ export class StreamHub {
   start(): void {
     if (this.unsubscribe) return;
     this.unsubscribe = this.source.monitor.onEvent((event) => this.onEvent(event));
-    this.every(this.o.batchMs, () => this.flushAll());
+    this.every(this.o.batchMs, () => this.flush());
     this.every(this.o.workersMs, () => this.checkWorkers());
     this.every(this.o.statsMs, () => this.clients.forEach((c) => (c.stats = true)));
     this.every(this.o.pingMs, () => this.clients.forEach((c) => c.writable() && c.res.write(': ping\n\n')));
@@ -270,12 +274,13 @@ export class StreamHub {
     }
   }
 
-  private flushAll(): void {
+  /** Sends what is pending to every client that can take it now; the batch timer calls it. */
+  flush(): void {
     const now = this.now();
-    for (const c of this.clients) this.flush(c, now);
+    for (const c of this.clients) this.flushClient(c, now);
   }
 
-  private flush(c: Client, now: number): void {
+  private flushClient(c: Client, now: number): void {
     if (c.res.destroyed || c.res.writableEnded) {
       this.clients.delete(c);
       return;
@@ -285,6 +290,7 @@ export class StreamHub {
       else if (now - c.blockedSince >= this.o.stallMs) {
         this.clients.delete(c);
         c.res.destroy();
+        this.onStalled();
       }
       return;
     }

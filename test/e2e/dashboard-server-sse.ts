@@ -15,6 +15,8 @@ export interface SseStream {
   comments: string[];
   /** The first event from index `from` on that matches, as soon as it arrives; rejects if the stream ends first. */
   next(match: (e: SseEvent) => boolean, what: string, from?: number): Promise<SseEvent>;
+  /** The next comment line's text (`ping`) from now on. */
+  nextComment(): Promise<string>;
   /** Resolves when the server ends the stream. */
   ended: Promise<void>;
   close(): void;
@@ -26,6 +28,7 @@ export async function openStream(url: string, headers: Record<string, string> = 
   const events: SseEvent[] = [];
   const comments: string[] = [];
   const waiters = new Set<() => void>();
+  const commentWaiters: ((text: string) => void)[] = [];
   let finished = false;
   const wake = () => waiters.forEach((w) => w());
 
@@ -46,7 +49,10 @@ export async function openStream(url: string, headers: Record<string, string> = 
           let event = 'message';
           const data: string[] = [];
           for (const line of block.split('\n')) {
-            if (line.startsWith(':')) comments.push(line.slice(1).trim());
+            if (line.startsWith(':')) {
+              comments.push(line.slice(1).trim());
+              commentWaiters.splice(0).forEach((w) => w(line.slice(1).trim()));
+            }
             else if (line.startsWith('event: ')) event = line.slice(7);
             else if (line.startsWith('data: ')) data.push(line.slice(6));
           }
@@ -79,5 +85,6 @@ export async function openStream(url: string, headers: Record<string, string> = 
       check();
     });
 
-  return { status: res.status, headers: res.headers, events, comments, next, ended, close: () => abort.abort() };
+  const nextComment = () => new Promise<string>((resolve) => commentWaiters.push(resolve));
+  return { status: res.status, headers: res.headers, events, comments, next, nextComment, ended, close: () => abort.abort() };
 }
