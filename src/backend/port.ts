@@ -22,6 +22,16 @@ export interface ResultEntry {
   replyTo?: string;
 }
 
+export interface WatchOptions {
+  /** Stops the watch, as its returned function does. */
+  signal?: AbortSignal;
+  /**
+   * Called at most once when the watch ends without being stopped: the backend closed, or a stored value could not
+   * be decoded. Nothing is reported after it.
+   */
+  onError?: (err: unknown) => void;
+}
+
 export interface WaitOptions {
   /** Reject with TimeoutError after this long; undefined = wait forever. */
   timeoutMs?: number;
@@ -94,7 +104,7 @@ export interface ResultBackend {
    * a store that notifies of a change rather than its content (PostgreSQL, SQLite) may merge writes made close
    * together into the latest. Absent where the store cannot notify (rpc://): callers poll `get` instead.
    */
-  watch?(taskId: string, onMeta: (meta: ResultMeta) => void, options?: { signal?: AbortSignal }): Promise<() => void>;
+  watch?(taskId: string, onMeta: (meta: ResultMeta) => void, options?: WatchOptions): Promise<() => void>;
   /** Removes expired results; resolves to how many. */
   cleanup(): Promise<number>;
   /**

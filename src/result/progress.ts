@@ -73,6 +73,7 @@ async function* followProgress(store: ResultBackend, watch: Watch, taskId: strin
       : setTimeout(() => abort(new TimeoutError(`task ${taskId} not ready after ${options.timeout} ms`)), options.timeout);
   const announced: ResultMeta[] = [];
   let wake: (() => void) | null = null;
+  let failure: { err: unknown } | null = null;
   let unwatch = (): void => undefined;
   const seen = changes();
   try {
@@ -82,7 +83,13 @@ async function* followProgress(store: ResultBackend, watch: Watch, taskId: strin
         announced.push(meta);
         wake?.();
       },
-      { signal },
+      {
+        signal,
+        onError: (err) => {
+          failure = { err };
+          wake?.();
+        },
+      },
     );
     const current = await abortable(store.get(taskId), signal);
     if (announced.length === 0) {
@@ -97,6 +104,7 @@ async function* followProgress(store: ResultBackend, watch: Watch, taskId: strin
         if (seen(e)) yield e;
         if (e.ready) return;
       }
+      if (failure) throw (failure as { err: unknown }).err;
       await abortable(new Promise<void>((resolve) => (wake = resolve)), signal);
       wake = null;
     }

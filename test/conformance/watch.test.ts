@@ -16,9 +16,11 @@ import { MemoryBackend } from '../../src/backend/memory/index.js';
 import { PostgresBackend } from '../../src/backend/postgres/index.js';
 import { RedisBackend } from '../../src/backend/redis/index.js';
 import { SqliteBackend } from '../../src/backend/sqlite/index.js';
+import { ConnectionError } from '../../src/errors/index.js';
 import type { ResultMeta } from '../../src/protocol/types.js';
 import { pingPostgres, pingRedis, requireService } from '../services.js';
 import { meta } from './backend-suite.js';
+import { deferred } from '../helpers.js';
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
@@ -211,6 +213,24 @@ for (const store of stores) {
         expect(rb.seen.map((m) => [m.task_id, m.status])).toEqual([[b, 'STARTED']]);
         expect(rc.seen.map((m) => [m.task_id, m.status, m.result])).toEqual([[c, 'SUCCESS', 'c']]);
         expect(await watcher.get(c)).toMatchObject({ status: 'SUCCESS' });
+      } finally {
+        await close();
+      }
+    });
+
+    it('closing the backend ends a watch through onError with ConnectionError, and nothing is reported after', async () => {
+      const { watcher, writer, close } = await store.open();
+      try {
+        const id = randomUUID();
+        const ended = deferred<unknown>();
+        const r = recorder();
+        await watcher.watch!(id, r.onMeta, { onError: (err) => ended.resolve(err) });
+        await watcher.close();
+        const err = await ended.promise;
+        expect(err).toBeInstanceOf(ConnectionError);
+        expect((err as Error).message).toMatch(/closed/);
+        if (writer !== watcher) await writer.set(id, meta(id, 'SUCCESS', 'late'));
+        expect(r.seen).toEqual([]);
       } finally {
         await close();
       }

@@ -161,6 +161,23 @@ describe('progress on an in-process store with watch', () => {
   });
 });
 
+describe('progress when the store closes', () => {
+  it('ends the iteration with the ConnectionError the watch ended with', async () => {
+    const backend = new MemoryBackend();
+    const id = randomUUID();
+    const states: string[] = [];
+    const iterate = async () => {
+      for await (const e of watchProgress(async () => backend, id)) {
+        states.push(e.state);
+        if (e.state === 'PENDING') await backend.set(id, meta(id, 'PROGRESS', progress(1)));
+        if (e.state === 'PROGRESS') await backend.close();
+      }
+    };
+    await expect(iterate()).rejects.toThrow(/closed while watching/);
+    expect(states).toEqual(['PENDING', 'PROGRESS']);
+  });
+});
+
 describe('progress on a store without watch', () => {
   it('polls: every state is still reported when the writer waits for each to be seen, through get and waitFor', async () => {
     const backend = new MemoryBackend();

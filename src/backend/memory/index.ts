@@ -6,7 +6,7 @@
  * sharing objects with the backend, and come back as the other stores give them: a bigint exact, a Date as its ISO
  * string. A meta that cannot be stored faithfully is refused with EncodeError, as every store refuses it.
  */
-import type { ChordPart, GroupMeta, ResultBackend, SetOptions, WaitOptions } from '../port.js';
+import type { ChordPart, GroupMeta, ResultBackend, SetOptions, WaitOptions, WatchOptions } from '../port.js';
 import type { ResultMeta } from '../../protocol/types.js';
 import { READY_STATES } from '../../protocol/types.js';
 import { ConnectionError } from '../../errors/index.js';
@@ -47,7 +47,7 @@ export class MemoryBackend implements ResultBackend {
   private readonly groups = new Map<string, Stored<GroupMeta>>();
   private readonly chords = new Map<string, Stored<Chord>>();
   private readonly waiters = new Waiters();
-  private readonly watchers = new Map<string, Set<(meta: ResultMeta) => void>>();
+  private readonly watchers = new Map<string, Set<{ onMeta(meta: ResultMeta): void; onError?(err: unknown): void }>>();
   private closed = false;
   private scheduleStore: MemoryScheduleStore | null = null;
 
@@ -148,13 +148,13 @@ export class MemoryBackend implements ResultBackend {
   }
 
   /** Called back on every `set` of the task, in order, on a later microtask (never inside the `set` call). */
-  async watch(taskId: string, onMeta: (meta: ResultMeta) => void, options: { signal?: AbortSignal } = {}): Promise<() => void> {
+  async watch(taskId: string, onMeta: (meta: ResultMeta) => void, options: WatchOptions = {}): Promise<() => void> {
     this.check();
     const { signal } = options;
     if (signal?.aborted) throw signal.reason;
     const set = this.watchers.get(taskId) ?? new Set();
     this.watchers.set(taskId, set);
-    const own = (meta: ResultMeta): void => onMeta(meta);
+    const own = { onMeta, onError: options.onError };
     set.add(own);
     const stop = (): void => {
       signal?.removeEventListener('abort', stop);
@@ -186,7 +186,9 @@ export class MemoryBackend implements ResultBackend {
 
   async close(): Promise<void> {
     this.closed = true;
+    const watchers = [...this.watchers.values()].flatMap((set) => [...set]);
     this.watchers.clear();
+    for (const w of watchers) w.onError?.(new ConnectionError('result backend closed while watching'));
     this.waiters.rejectAll(new ConnectionError('result backend closed while waiting'));
   }
 
@@ -200,7 +202,7 @@ export class MemoryBackend implements ResultBackend {
     if (this.live(this.results, taskId)?.value.status === 'SUCCESS') return;
     const value = copy({ ...meta, task_id: taskId });
     this.results.set(taskId, { value, expiresAt: this.expiresAt(options) });
-    for (const onMeta of [...(this.watchers.get(taskId) ?? [])]) {
+    for (const { onMeta } of [...(this.watchers.get(taskId) ?? [])]) {
       const meta = copy(value);
       // A throwing watcher must not fail the write that reported to it.
       queueMicrotask(() => {

@@ -6,7 +6,7 @@
  */
 import { Client, DatabaseError } from 'pg';
 import type { ClientConfig, Pool, PoolConfig, QueryResultRow } from 'pg';
-import type { ChordPart, GroupMeta, ResultBackend, SetOptions, WaitOptions } from '../port.js';
+import type { ChordPart, GroupMeta, ResultBackend, SetOptions, WaitOptions, WatchOptions } from '../port.js';
 import type { ResultMeta } from '../../protocol/types.js';
 import { ConnectionError } from '../../errors/index.js';
 import { jsonColumnText } from '../../protocol/json.js';
@@ -178,11 +178,11 @@ export class PostgresBackend implements ResultBackend {
    * Every write to the task, announced by set.sql's NOTIFY on the LISTEN connection `waitFor` uses; the row is read
    * on each announcement, so writes close together may arrive as the latest one, never out of order.
    */
-  async watch(taskId: string, onMeta: (meta: ResultMeta) => void, options: { signal?: AbortSignal } = {}): Promise<() => void> {
+  async watch(taskId: string, onMeta: (meta: ResultMeta) => void, options: WatchOptions = {}): Promise<() => void> {
     this.open();
     const { signal } = options;
     if (signal?.aborted) throw signal.reason;
-    return untilAborted(this.listener!.follow(taskId, onMeta), signal);
+    return untilAborted(this.listener!.follow(taskId, onMeta, options.onError), signal);
   }
 
   /** Deletes expired results, groups, chord state and counters; resolves to how many (a chord's parts count as one). */
@@ -206,7 +206,7 @@ export class PostgresBackend implements ResultBackend {
     }));
   }
 
-  /** Rejects pending `waitFor` calls with ConnectionError and closes the LISTEN connection and the pool. */
+  /** Rejects pending `waitFor` calls and ends every `watch` with ConnectionError; closes the LISTEN connection and the pool. */
   async close(): Promise<void> {
     await this.connecting?.catch(() => undefined);
     const { pool, listener } = this;

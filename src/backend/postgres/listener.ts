@@ -16,6 +16,11 @@ import { READY_STATES } from '../../protocol/types.js';
 import type { Settle } from '../wait.js';
 import { jsonColumnText } from '../../protocol/json.js';
 
+interface Follower {
+  onMeta(meta: ResultMeta): void;
+  onError?(err: unknown): void;
+}
+
 export interface ListenerDeps {
   /** Opens a new, connected connection for LISTEN; this class ends it. */
   connect(): Promise<Client>;
@@ -36,7 +41,7 @@ export class ResultListener {
   private closed = false;
   private readonly waiters = new Map<string, Set<Settle>>();
   /** Followers of every state (`follow`), by task id. */
-  private readonly followers = new Map<string, Set<(meta: ResultMeta) => void>>();
+  private readonly followers = new Map<string, Set<Follower>>();
   /** Their reads, one after another, so that no follower sees an older row after a newer one. */
   private followReads: Promise<void> = Promise.resolve();
   /** The row last handed to a task's followers, as JSON: several announcements read as one row give it once. */
@@ -68,10 +73,10 @@ export class ResultListener {
    * id, so writes close together may be read as the latest one), in the order they were read, until the returned
    * function is called. Resolves once LISTEN is in effect; nothing is read before an announcement.
    */
-  async follow(taskId: string, onMeta: (meta: ResultMeta) => void): Promise<() => void> {
+  async follow(taskId: string, onMeta: Follower['onMeta'], onError?: Follower['onError']): Promise<() => void> {
     let set = this.followers.get(taskId);
     if (!set) this.followers.set(taskId, (set = new Set()));
-    const own = (meta: ResultMeta): void => onMeta(meta);
+    const own: Follower = { onMeta, onError };
     set.add(own);
     const stop = (): void => {
       const current = this.followers.get(taskId);
@@ -93,7 +98,7 @@ export class ResultListener {
     return stop;
   }
 
-  /** Rejects every waiter with `err` and closes the connection. */
+  /** Rejects every waiter with `err`, ends every follower with it, and closes the connection. */
   async close(err: Error): Promise<void> {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
@@ -102,8 +107,10 @@ export class ResultListener {
     this.flushing = null;
     for (const set of [...this.waiters.values()]) for (const w of [...set]) w.reject(err);
     this.waiters.clear();
+    const ended = [...this.followers.values()].flatMap((s) => [...s]);
     this.followers.clear();
     this.lastFollowed.clear();
+    for (const f of ended) f.onError?.(err);
     for (const l of [...this.listening]) l.reject(err);
     this.listening.clear();
     const client = this.client;
@@ -229,7 +236,7 @@ export class ResultListener {
         const text = jsonColumnText(meta);
         if (!this.followers.has(taskId) || this.lastFollowed.get(taskId) === text) continue;
         this.lastFollowed.set(taskId, text);
-        for (const onMeta of [...(this.followers.get(taskId) ?? [])]) {
+        for (const { onMeta } of [...(this.followers.get(taskId) ?? [])]) {
           try {
             onMeta(structuredClone(meta));
           } catch {

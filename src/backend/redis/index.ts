@@ -11,7 +11,7 @@
  */
 import type { Redis } from 'ioredis';
 import { type RedisOptions } from 'ioredis';
-import type { ChordPart, GroupMeta, ResultBackend, SetOptions, WaitOptions } from '../port.js';
+import type { ChordPart, GroupMeta, ResultBackend, SetOptions, WaitOptions, WatchOptions } from '../port.js';
 import type { ResultMeta } from '../../protocol/types.js';
 import { decodeResultMeta, encodeResultMeta } from '../../protocol/result-meta.js';
 import { parseJson, pyDumps } from '../../protocol/json.js';
@@ -173,11 +173,11 @@ export class RedisBackend implements ResultBackend {
    * Every state the set script publishes on the task's key (it publishes each one, as Celery's `set` does), on the
    * pub/sub connection `waitFor` uses: each write is delivered, in order.
    */
-  async watch(taskId: string, onMeta: (meta: ResultMeta) => void, options: { signal?: AbortSignal } = {}): Promise<() => void> {
+  async watch(taskId: string, onMeta: (meta: ResultMeta) => void, options: WatchOptions = {}): Promise<() => void> {
     this.open();
     const { signal } = options;
     if (signal?.aborted) throw signal.reason;
-    return untilAborted(this.subscriber!.follow(this.keys.task(taskId), onMeta), signal);
+    return untilAborted(this.subscriber!.follow(this.keys.task(taskId), onMeta, options.onError), signal);
   }
 
   /** Nothing to do: Redis deletes expired keys itself (Celery's `supports_autoexpire`), so this removes none. */
@@ -197,7 +197,7 @@ export class RedisBackend implements ResultBackend {
     }));
   }
 
-  /** Rejects pending `waitFor` calls with ConnectionError and closes both connections. */
+  /** Rejects pending `waitFor` calls and ends every `watch` with ConnectionError, and closes both connections. */
   async close(): Promise<void> {
     const { client, subscriber } = this;
     this.client = null;

@@ -14,10 +14,15 @@ import { READY_STATES } from '../../protocol/types.js';
 import { decodeResultMeta } from '../../protocol/result-meta.js';
 import type { Settle } from '../wait.js';
 
+interface Follower {
+  onMeta(meta: ResultMeta): void;
+  onError?(err: unknown): void;
+}
+
 interface Channel {
   waiters: Set<Settle>;
   /** Followers of every state (`follow`): each published value is handed to them, ready or not. */
-  followers: Set<(meta: ResultMeta) => void>;
+  followers: Set<Follower>;
   /** Settles when Redis confirmed the SUBSCRIBE; later waiters on the channel read only after it. */
   subscribed: Promise<unknown>;
 }
@@ -68,11 +73,12 @@ export class ResultSubscriber {
    * Hands every value published on `key` to `onMeta`, in publish order, until the returned function is called.
    * Resolves once Redis confirmed the SUBSCRIBE (later publishes are then delivered); nothing stored is read here.
    */
-  async follow(key: string, onMeta: (meta: ResultMeta) => void): Promise<() => void> {
+  async follow(key: string, onMeta: Follower['onMeta'], onError?: Follower['onError']): Promise<() => void> {
     const channel = this.channel(key);
-    channel.followers.add(onMeta);
+    const follower: Follower = { onMeta, onError };
+    channel.followers.add(follower);
     const stop = (): void => {
-      if (channel.followers.delete(onMeta)) this.release(key);
+      if (channel.followers.delete(follower)) this.release(key);
     };
     try {
       await channel.subscribed;
@@ -83,10 +89,12 @@ export class ResultSubscriber {
     return stop;
   }
 
-  /** Rejects every waiter with `err` and closes the connection. */
+  /** Rejects every waiter with `err`, ends every follower with it, and closes the connection. */
   async close(err: Error): Promise<void> {
     for (const { waiters, followers } of [...this.channels.values()]) {
+      const ended = [...followers];
       followers.clear();
+      for (const f of ended) f.onError?.(err);
       for (const w of [...waiters]) w.reject(err);
     }
     this.channels.clear();
@@ -125,11 +133,14 @@ export class ResultSubscriber {
     try {
       meta = decodeResultMeta(raw);
     } catch (err) {
-      // Followers skip a value they cannot decode; a waiter has only the one answer, so it gets the error.
       for (const w of [...channel.waiters]) w.reject(err);
+      const ended = [...channel.followers];
+      channel.followers.clear();
+      this.release(key);
+      for (const f of ended) f.onError?.(err);
       return;
     }
-    for (const onMeta of [...channel.followers]) {
+    for (const { onMeta } of [...channel.followers]) {
       try {
         onMeta(structuredClone(meta));
       } catch {

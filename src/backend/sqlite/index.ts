@@ -7,7 +7,7 @@
  * `PRAGMA data_version` moves, or this connection wrote a result, the waited-for and watched task ids are looked up
  * together in one `mget`; nothing is queried while nothing changes, however many callers wait.
  */
-import type { ChordPart, GroupMeta, ResultBackend, SetOptions, WaitOptions } from '../port.js';
+import type { ChordPart, GroupMeta, ResultBackend, SetOptions, WaitOptions, WatchOptions } from '../port.js';
 import type { ResultMeta } from '../../protocol/types.js';
 import { READY_STATES } from '../../protocol/types.js';
 import { ConnectionError } from '../../errors/index.js';
@@ -46,6 +46,7 @@ interface Follower {
   taskId: string;
   seen: Mark;
   onMeta: (meta: ResultMeta) => void;
+  onError?: (err: unknown) => void;
   /** The row last handed over, as JSON: a change elsewhere in the file does not repeat it. */
   last: string | null;
 }
@@ -199,11 +200,11 @@ export class SqliteBackend implements ResultBackend {
    * The task's row each time the file changed and the row with it, on the poller `waitFor` uses: writes between two
    * checks (5 ms apart by default) arrive as the latest of them, never out of order.
    */
-  async watch(taskId: string, onMeta: (meta: ResultMeta) => void, options: { signal?: AbortSignal } = {}): Promise<() => void> {
+  async watch(taskId: string, onMeta: (meta: ResultMeta) => void, options: WatchOptions = {}): Promise<() => void> {
     const { watcher } = this.open();
     const { signal } = options;
     if (signal?.aborted) throw signal.reason;
-    const follower: Follower = { taskId, seen: watcher.mark(), onMeta, last: null };
+    const follower: Follower = { taskId, seen: watcher.mark(), onMeta, onError: options.onError, last: null };
     this.followers.add(follower);
     this.unsubscribe ??= watcher.subscribe((now) => this.checkWaiters(now));
     const stop = (): void => {
@@ -239,11 +240,13 @@ export class SqliteBackend implements ResultBackend {
     }));
   }
 
-  /** Rejects pending `waitFor` calls with ConnectionError and closes the connection. */
+  /** Rejects pending `waitFor` calls and ends every `watch` with ConnectionError, and closes the connection. */
   async close(): Promise<void> {
     if (!this.db) return;
     for (const w of [...this.waiters]) w.reject(new ConnectionError('result backend closed while waiting'));
+    const followers = [...this.followers];
     this.followers.clear();
+    for (const f of followers) f.onError?.(new ConnectionError('result backend closed while watching'));
     this.stopWatching();
     this.watcher?.close();
     this.db.close();
@@ -277,12 +280,21 @@ export class SqliteBackend implements ResultBackend {
       const text = row ? JSON.stringify(row) : null;
       if (!row || text === f.last || !this.followers.has(f)) continue;
       f.last = text;
+      let meta: ResultMeta;
       try {
-        f.onMeta(rowToMeta(row));
+        meta = rowToMeta(row);
+      } catch (err) {
+        this.followers.delete(f);
+        f.onError?.(err);
+        continue;
+      }
+      try {
+        f.onMeta(meta);
       } catch {
         // A follower's own failure must not stop the others or the waiters' checks.
       }
     }
+    if (this.waiters.size === 0 && this.followers.size === 0) this.stopWatching();
   }
 
   private lookup(taskIds: readonly string[]): Map<string, ResultRow> {
