@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import type { ResultBackend } from '../../src/backend/port.js';
@@ -32,6 +33,8 @@ interface Pair {
   watcher: ResultBackend;
   writer: ResultBackend;
   close(): Promise<void>;
+  /** Kills the watcher's notification connection on the server (stores that have one). */
+  kill?(): Promise<void>;
 }
 
 interface Store {
@@ -86,12 +89,28 @@ const stores: Store[] = [
     open: async () => {
       const prefix = `celerity-test-${randomUUID()}:`;
       const url = `${REDIS_URL}?global_keyprefix=${encodeURIComponent(prefix)}`;
-      const watcher = new RedisBackend({ url, resultExpires: 60 });
+      const name = `celerity-test-${randomUUID()}`;
+      const watcher = new RedisBackend({ url, resultExpires: 60, connectionName: name });
       const writer = new RedisBackend({ url, resultExpires: 60 });
       await watcher.connect();
       await writer.connect();
       // Every key written expires within a minute; nothing shared is touched.
-      return { watcher, writer, close: () => Promise.all([watcher.close(), writer.close()]).then(() => undefined) };
+      return {
+        watcher,
+        writer,
+        close: () => Promise.all([watcher.close(), writer.close()]).then(() => undefined),
+        kill: async () => {
+          const raw = new Redis(REDIS_URL);
+          try {
+            const list = (await raw.client('LIST')) as string;
+            const ids = list.split('\n').filter((l) => l.includes(` name=${name}:sub `)).map((l) => /(?:^| )id=(\d+)/.exec(l)![1]!);
+            expect(ids).toHaveLength(1);
+            await raw.client('KILL', 'ID', ids[0]!);
+          } finally {
+            raw.disconnect();
+          }
+        },
+      };
     },
   },
   {
@@ -102,20 +121,32 @@ const stores: Store[] = [
     open: async () => {
       const schema = `celerity_test_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
       const url = `${POSTGRES_URL}${POSTGRES_URL.includes('?') ? '&' : '?'}schema=${schema}`;
-      const watcher = new PostgresBackend({ url, resultExpires: 60 });
+      const watcher = new PostgresBackend({ url, resultExpires: 60, applicationName: schema });
       const writer = new PostgresBackend({ url, resultExpires: 60 });
       await watcher.connect();
       await writer.connect();
+      const raw = async <T>(use: (client: pg.Client) => Promise<T>): Promise<T> => {
+        const client = new pg.Client({ connectionString: POSTGRES_URL });
+        await client.connect();
+        try {
+          return await use(client);
+        } finally {
+          await client.end();
+        }
+      };
       return {
         watcher,
         writer,
+        kill: async () => {
+          const killed = await raw((c) =>
+            c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [`${schema}:listen`]),
+          );
+          expect(killed.rowCount).toBe(1);
+        },
         close: async () => {
           await watcher.close();
           await writer.close();
-          const raw = new pg.Client({ connectionString: POSTGRES_URL });
-          await raw.connect();
-          await raw.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`);
-          await raw.end();
+          await raw((c) => c.query(`DROP SCHEMA IF EXISTS ${pg.escapeIdentifier(schema)} CASCADE`));
         },
       };
     },
@@ -231,6 +262,30 @@ for (const store of stores) {
         expect((err as Error).message).toMatch(/closed/);
         if (writer !== watcher) await writer.set(id, meta(id, 'SUCCESS', 'late'));
         expect(r.seen).toEqual([]);
+      } finally {
+        await close();
+      }
+    });
+
+    // Memory notifies in process and SQLite reads the file's change counter: neither has a connection to lose.
+    it.runIf(store.name === 'Redis' || store.name === 'PostgreSQL')('after the notification connection is killed, the latest state still arrives and later ones follow', async () => {
+      const { watcher, writer, close, kill } = await store.open();
+      try {
+        const id = randomUUID();
+        const r = recorder();
+        const stop = await watcher.watch!(id, r.onMeta);
+        await writer.set(id, meta(id, 'PROGRESS', { current: 1, total: 3 }));
+        await r.next((m) => m.status === 'PROGRESS' && step(m) === 1);
+        await kill!();
+        // Written while the connection is down or coming back: announced to nobody, found by the read after it.
+        await writer.set(id, meta(id, 'PROGRESS', { current: 2, total: 3 }));
+        await r.next((m) => m.status === 'PROGRESS' && step(m) === 2);
+        await writer.set(id, meta(id, 'SUCCESS', 'done'));
+        await r.next((m) => m.status === 'SUCCESS');
+        stop();
+        const states = r.seen.map((m) => (m.status === 'PROGRESS' ? step(m) : 9));
+        for (let i = 1; i < states.length; i++) expect(states[i]).toBeGreaterThanOrEqual(states[i - 1]!);
+        expect(states.at(-1)).toBe(9);
       } finally {
         await close();
       }
