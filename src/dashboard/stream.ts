@@ -93,6 +93,8 @@ const PROGRESS_BATCH = 500;
 class Client {
   readonly pending = new Map<string, TaskChange>();
   workers = false;
+  /** The workers list as last sent to this client (JSON). */
+  workersSent = '';
   stats = false;
   resync = false;
   blockedSince = 0;
@@ -116,7 +118,6 @@ export class StreamHub {
   private readonly o: Required<Omit<StreamOptions, 'now' | 'onStalled'>>;
   private readonly onStalled: () => void;
   private readonly now: () => number;
-  private lastWorkers = '';
   private polling = false;
   private unsubscribe: (() => void) | null = null;
 
@@ -241,9 +242,7 @@ export class StreamHub {
   private checkWorkers(): void {
     if (!this.clients.size) return;
     const text = JSON.stringify(this.workerList());
-    if (text === this.lastWorkers) return;
-    this.lastWorkers = text;
-    for (const c of this.clients) c.workers = true;
+    for (const c of this.clients) if (c.workersSent !== text) c.workers = true;
   }
 
   private workerList(): StreamWorker[] {
@@ -310,7 +309,8 @@ export class StreamHub {
     }
     if (c.workers) {
       c.workers = false;
-      c.res.write(frame('workers', this.workerList()));
+      c.workersSent = JSON.stringify(this.workerList());
+      c.res.write(`event: workers\ndata: ${c.workersSent}\n\n`);
     }
     if (c.stats) {
       c.stats = false;
