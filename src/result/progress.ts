@@ -7,8 +7,8 @@
  * out of order. The current state is read once after subscribing, so nothing written in between is lost; when a
  * notification answers before that read does, the read is dropped (it is as old or older). One narrow window
  * remains on Redis and PostgreSQL, where notifications come on a connection of their own: a state written in the
- * instant between subscribing and the read may be announced after the read answers, and yield again after a newer
- * one. A store without `watch` (rpc://) is read every `intervalMs` (250 ms by default), and a state shorter than
+ * instant between subscribing and the read may be announced after the read answers, and so be reported again after
+ * the newer state the read found. A store without `watch` (rpc://) is read every `intervalMs` (250 ms by default), and a state shorter than
  * that may be skipped. Either way consecutive events with the same state and meta yield once.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -42,13 +42,17 @@ export interface ProgressOptions {
 
 export interface SubscribeOptions extends ProgressOptions {
   /**
-   * Called when reading fails, the timeout passes or the callback throws; the subscription has ended by then.
+   * Called when reading fails, the store ends the watch (it closed), the timeout passes or the callback throws; the
+   * subscription has ended by then.
    * Default: ignored. Unsubscribing or aborting `signal` ends it without an error.
    */
   onError?: (err: unknown) => void;
 }
 
 export const DEFAULT_PROGRESS_INTERVAL_MS = 250;
+
+/** Node's longest timer (~24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Yields the task's state and meta every time either changes, starting with the current one, and ends after
@@ -67,10 +71,12 @@ type Watch = NonNullable<ResultBackend['watch']>;
 /** Every state the store announces, after the one read once subscribed; the timeout aborts the whole of it. */
 async function* followProgress(store: ResultBackend, watch: Watch, taskId: string, options: ProgressOptions): AsyncGenerator<ProgressEvent> {
   const { signal, stop, abort } = linked(options.signal);
+  const { timeout } = options;
+  // Node fires a longer timer at once; such a timeout means "forever", as it does for `waitFor`.
   const timer =
-    options.timeout === undefined
+    timeout === undefined || !(timeout <= MAX_TIMER_MS)
       ? undefined
-      : setTimeout(() => abort(new TimeoutError(`task ${taskId} not ready after ${options.timeout} ms`)), options.timeout);
+      : setTimeout(() => abort(new TimeoutError(`task ${taskId} not ready after ${timeout} ms`)), timeout);
   const announced: ResultMeta[] = [];
   let wake: (() => void) | null = null;
   let failure: { err: unknown } | null = null;

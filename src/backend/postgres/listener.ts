@@ -70,8 +70,9 @@ export class ResultListener {
 
   /**
    * Hands `onMeta` the row of `taskId` each time a write to it is announced (the announcement carries only the
-   * id, so writes close together may be read as the latest one), in the order they were read, until the returned
-   * function is called. Resolves once LISTEN is in effect; nothing is read before an announcement.
+   * id, so writes close together may be read as the latest one, and a row read twice is handed over once), in the
+   * order they were read, until the returned function is called. Resolves once LISTEN is in effect; nothing is read
+   * before an announcement. `onError` hears of `close`.
    */
   async follow(taskId: string, onMeta: Follower['onMeta'], onError?: Follower['onError']): Promise<() => void> {
     let set = this.followers.get(taskId);
