@@ -119,6 +119,7 @@ export class StreamHub {
   private readonly onStalled: () => void;
   private readonly now: () => number;
   private polling = false;
+  private closed = false;
   private unsubscribe: (() => void) | null = null;
 
   constructor(
@@ -154,6 +155,7 @@ export class StreamHub {
 
   /** Ends every stream (the pages reconnect to whichever server comes next) and stops. */
   close(): void {
+    this.closed = true;
     this.unsubscribe?.();
     this.unsubscribe = null;
     for (const t of this.timers.splice(0)) clearInterval(t);
@@ -167,6 +169,11 @@ export class StreamHub {
 
   /** Takes over a response: writes the stream's headers and `hello`, then keeps it until either side closes. */
   attach(res: ServerResponse, hello: HelloData): void {
+    if (this.closed) {
+      // A request that came in while the server was closing: answered, so the server's close is not held up.
+      res.writeHead(503, { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '2' }).end('the server is closing\n');
+      return;
+    }
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
@@ -255,6 +262,11 @@ export class StreamHub {
     this.polling = true;
     try {
       const ids = [...this.running].slice(0, PROGRESS_BATCH);
+      // To the back of the line: with more running tasks than one round reads, every one gets its turn.
+      for (const id of ids) {
+        this.running.delete(id);
+        this.running.add(id);
+      }
       const metas = await (await this.source.results()).mget(ids);
       metas.forEach((meta, i) => {
         const task = this.tasks.get(ids[i]!);

@@ -12,6 +12,7 @@ import type { ReceivedEvent } from '../../src/control/event-receiver.js';
 import { StatsCollector } from '../../src/dashboard/stats.js';
 import { StreamHub, type StreamOptions } from '../../src/dashboard/stream.js';
 import type { WorkerInfo } from '../../src/monitor/types.js';
+import type { ResultMeta } from '../../src/protocol/types.js';
 import { deferred } from '../helpers.js';
 import { openStream, type SseStream } from '../e2e/dashboard-server-sse.js';
 
@@ -35,10 +36,11 @@ function monitor() {
   };
 }
 
-async function setup(options: StreamOptions = {}) {
+async function setup(options: StreamOptions = {}, metas: Record<string, ResultMeta> = {}) {
   const m = monitor();
   const clock = { t: 1_700_000_000_000 };
-  const hub = new StreamHub({ monitor: m, results: async () => ({ mget: async (ids) => ids.map(() => null) }) }, new StatsCollector({ now: () => clock.t }), {
+  const results = async () => ({ mget: async (ids: readonly string[]) => ids.map((id) => metas[id] ?? null) });
+  const hub = new StreamHub({ monitor: m, results }, new StatsCollector({ now: () => clock.t }), {
     batchMs: HOUR,
     workersMs: HOUR,
     statsMs: HOUR,
@@ -169,11 +171,27 @@ describe('StreamHub', () => {
     expect(changed.data.map((w: any) => [w.name, w.active])).toEqual([['a@h', 3], ['b@h', 0]]);
   });
 
-  it('ends every stream on close', async () => {
-    const { hub, connect } = await setup();
+  it('reads the progress of running tasks from the result store, which no event carries', async () => {
+    const metas: Record<string, ResultMeta> = {};
+    const { m, connect } = await setup({ progressMs: 10, batchMs: 10 }, metas);
+    const s = await connect();
+    metas.p = { task_id: 'p', status: 'PROGRESS', result: { current: 3, total: 10 }, traceback: null, children: [], date_done: null } as ResultMeta;
+    m.emit({ type: 'task-received', uuid: 'p', name: 'n.p' });
+    m.emit({ type: 'task-started', uuid: 'p' });
+    const e = await s.next((x) => x.event === 'tasks' && x.data.some((t: any) => t.state === 'PROGRESS'), 'PROGRESS');
+    expect(e.data.find((t: any) => t.id === 'p')).toMatchObject({ name: 'n.p', state: 'PROGRESS', progress: { current: 3, total: 10 } });
+    m.emit({ type: 'task-succeeded', uuid: 'p', runtime: 1 });
+    const done = await s.next((x) => x.event === 'tasks' && x.data.some((t: any) => t.state === 'SUCCESS'), 'SUCCESS', s.events.indexOf(e) + 1);
+    expect(done.data.find((t: any) => t.id === 'p')).not.toHaveProperty('progress');
+  });
+
+  it('ends every stream on close, and answers a stream asked for afterwards with 503', async () => {
+    const { hub, port, connect } = await setup();
     const s = await connect();
     hub.close();
     await s.ended;
     expect(hub.clientCount).toBe(0);
+    const late = await fetch(`http://127.0.0.1:${port}/`);
+    expect(late.status).toBe(503);
   });
 });
