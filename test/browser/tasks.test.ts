@@ -130,6 +130,23 @@ describe.skipIf(!chromiumCheck.ok)(`dashboard task pages in Chromium${chromiumCh
     expect(page.url()).toBe(`${dash.base}/tasks/${id}`);
   });
 
+  it('counts finished tasks on the overview and draws them in its charts', { timeout: 20_000 }, async () => {
+    await open();
+    const label = `overview-${randomUUID().slice(0, 6)}`;
+    const ids = await Promise.all([
+      ...[1, 2, 3, 4, 5, 6].map((n) => dash.send('browser.add', [n, n])),
+      dash.send('browser.flaky', [`${label}-1`]),
+      dash.send('browser.flaky', [`${label}-2`]),
+    ]);
+    await visit(page, '/tasks', /^tasks$/i);
+    for (const id of ids) await taskRow(page, id).getByText(/^(SUCCESS|FAILURE)$/).waitFor();
+    await visit(page, '/', /^overview$/i);
+    const count = (what: string) => async () => Number(/^\s*([\d,]+)/.exec((await page.getByText(`${what} (15 minutes)`).textContent()) ?? '')?.[1]?.replaceAll(',', '') ?? NaN);
+    await expect.poll(count('succeeded')).toBeGreaterThanOrEqual(6);
+    await expect.poll(count('failed')).toBeGreaterThanOrEqual(2);
+    await shoot(page, 'overview-charts');
+  });
+
   it('gives every control of every page an accessible name', { timeout: 30_000 }, async () => {
     await open();
     const id = await dash.send('browser.add', [2, 3]);
