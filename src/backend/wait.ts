@@ -70,3 +70,33 @@ export class Waiters {
     for (const set of [...this.byId.values()]) for (const w of [...set]) w.reject(err);
   }
 }
+
+/**
+ * The stop function of a subscription being made, stopped again when `signal` aborts: at once if made by then,
+ * else as soon as it is (a SUBSCRIBE or LISTEN waits for a lost connection to come back, the caller need not).
+ */
+export async function untilAborted(subscribing: Promise<() => void>, signal: AbortSignal | undefined): Promise<() => void> {
+  if (!signal) return subscribing;
+  let onAbort = (): void => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  let stop: () => void;
+  try {
+    stop = await Promise.race([subscribing, aborted]);
+  } catch (err) {
+    if (signal.aborted) subscribing.then((made) => made(), () => undefined);
+    throw err;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+  const end = (): void => {
+    signal.removeEventListener('abort', end);
+    stop();
+  };
+  if (signal.aborted) end();
+  else signal.addEventListener('abort', end, { once: true });
+  if (signal.aborted) throw signal.reason;
+  return end;
+}

@@ -10,7 +10,7 @@ import type { ChordPart, GroupMeta, ResultBackend, SetOptions, WaitOptions, Watc
 import type { ResultMeta } from '../../protocol/types.js';
 import { ConnectionError } from '../../errors/index.js';
 import { jsonColumnText } from '../../protocol/json.js';
-import { awaitResult } from '../wait.js';
+import { awaitResult, untilAborted } from '../wait.js';
 import { ResultListener } from './listener.js';
 import { migrate, oneLine, openMigratedPool } from './migrate.js';
 import { exactJsonTypes } from './json-columns.js';
@@ -268,34 +268,4 @@ export class PostgresBackend implements ResultBackend {
     if (!this.pool) throw new ConnectionError('PostgreSQL result backend is not connected (call connect() first)');
     return this.pool;
   }
-}
-
-/**
- * The stop function of a subscription being made, stopped again when `signal` aborts: at once if made by then,
- * else as soon as it is (LISTEN waits for a lost connection to come back, the caller need not).
- */
-async function untilAborted(subscribing: Promise<() => void>, signal: AbortSignal | undefined): Promise<() => void> {
-  if (!signal) return subscribing;
-  let onAbort = (): void => undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  let stop: () => void;
-  try {
-    stop = await Promise.race([subscribing, aborted]);
-  } catch (err) {
-    if (signal.aborted) subscribing.then((made) => made(), () => undefined);
-    throw err;
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
-  const end = (): void => {
-    signal.removeEventListener('abort', end);
-    stop();
-  };
-  if (signal.aborted) end();
-  else signal.addEventListener('abort', end, { once: true });
-  if (signal.aborted) throw signal.reason;
-  return end;
 }

@@ -16,7 +16,7 @@ import type { ResultMeta } from '../../protocol/types.js';
 import { decodeResultMeta, encodeResultMeta } from '../../protocol/result-meta.js';
 import { parseJson, pyDumps } from '../../protocol/json.js';
 import { ConnectionError, DecodeError } from '../../errors/index.js';
-import { awaitResult } from '../wait.js';
+import { awaitResult, untilAborted } from '../wait.js';
 import { keyNames, type KeyNames } from './keys.js';
 import { defineResultScripts, SET_SCRIPT } from './scripts.js';
 import { quit, ResultSubscriber } from './subscriber.js';
@@ -270,36 +270,6 @@ export class RedisBackend implements ResultBackend {
     if (!this.client) throw new ConnectionError('Redis result backend is not connected (call connect() first)');
     return this.client;
   }
-}
-
-/**
- * The stop function of a subscription being made, stopped again when `signal` aborts: at once if made by then,
- * else as soon as it is (a SUBSCRIBE waits for a lost connection to come back, the caller need not).
- */
-async function untilAborted(subscribing: Promise<() => void>, signal: AbortSignal | undefined): Promise<() => void> {
-  if (!signal) return subscribing;
-  let onAbort = (): void => undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  let stop: () => void;
-  try {
-    stop = await Promise.race([subscribing, aborted]);
-  } catch (err) {
-    if (signal.aborted) subscribing.then((made) => made(), () => undefined);
-    throw err;
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
-  const end = (): void => {
-    signal.removeEventListener('abort', end);
-    stop();
-  };
-  if (signal.aborted) end();
-  else signal.addEventListener('abort', end, { once: true });
-  if (signal.aborted) throw signal.reason;
-  return end;
 }
 
 function encode(taskId: string, meta: ResultMeta): string {
