@@ -53,6 +53,8 @@ export function registerDashboard(api: ApiInstance, ctx: ApiContext, options: Da
   api.addHook('onClose', async () => unsubscribe());
 
   api.get('/api/v1/stream', {
+    // A HEAD would take the stream over and never end.
+    exposeHeadRoute: false,
     schema: {
       tags: ['dashboard'],
       summary:
