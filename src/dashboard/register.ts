@@ -1,7 +1,8 @@
 /**
- * The dashboard's server side: the live stream, the chart series, the schedules routes and the built pages,
- * registered on the REST API's Fastify instance (before it is ready), so that they share its authentication,
- * its error handling and its OpenAPI document. The pages are clients of the API like any other.
+ * The dashboard's routes: the live stream, the chart series, the schedules routes and the built pages, on a
+ * Fastify instance whose onRequest hook authenticates every request and sets `request.caller` (serve.ts's front,
+ * which asks the REST API). The pages carry `config.dashboardPage`: that hook lets them through to anyone, since
+ * they hold no data and the login form is one of them.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,7 +37,7 @@ export function defaultAssetsDir(): string {
 /**
  * Registers the dashboard's routes on `api`, which must not be ready yet: `GET /api/v1/stream`, `GET
  * /api/v1/stats`, the schedules routes and the pages. The stream and the charts follow `ctx.monitor` from now
- * until the server closes.
+ * until the server closes, when the open streams are ended first (preClose).
  */
 export function registerDashboard(api: ApiInstance, ctx: ApiContext, options: DashboardOptions = {}): Dashboard {
   const now = options.now ?? Date.now;
