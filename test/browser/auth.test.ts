@@ -85,6 +85,15 @@ describe.skipIf(!chromiumCheck.ok)(`dashboard login in Chromium${chromiumCheck.o
     }, id);
     expect(status).toEqual({ session: { user: viewer.user, readOnly: true, csrf: 'string' }, status: 403 });
     await shoot(page, 'task-read-only');
+
+    // The task list the same user sees: the task, and no action on the matching tasks.
+    await page.getByRole('link', { name: 'Tasks', exact: true }).first().click();
+    await page.getByRole('heading', { level: 1, name: /^tasks$/i }).waitFor();
+    await page.locator(`[data-task-id="${id}"]`).waitFor();
+    expect(await page.getByRole('button', { name: /retry|revoke|terminate/i }).count()).toBe(0);
+    // The refused retry sent nothing: the only task with these arguments is the original.
+    const same = await dash.api<{ tasks: { id: string }[] }>('GET', `/api/v1/tasks?q=${encodeURIComponent('(20, 22)')}`, undefined, admin);
+    expect(same.body.tasks.map((t) => t.id)).toEqual([id]);
   });
 
   it('shows the same task page to a user who may change things with its actions', { timeout: 20_000 }, async () => {
