@@ -90,7 +90,7 @@ describe('GET /api/v1/stream', () => {
 
   it('sends a task’s changes as it runs, ending in SUCCESS with its name, worker and runtime', async () => {
     const r = await h.app.sendTask('dash.add', [2, 3]);
-    expect(await r.get({ timeout: 10 })).toBe(5);
+    expect(await r.get({ timeout: 10_000 })).toBe(5);
     const e = await stream.next(tasksWith(r.id, (t) => t.state === 'SUCCESS'), `SUCCESS of ${r.id}`);
     const task = taskIn(e, r.id);
     expect(task).toMatchObject({ id: r.id, name: 'dash.add', state: 'SUCCESS', worker: h.worker!.hostname });
@@ -111,7 +111,7 @@ describe('GET /api/v1/stream', () => {
     gate(`${r.id}:2`).resolve();
     const done = await stream.next(tasksWith(r.id, (t) => t.state === 'SUCCESS'), `SUCCESS of ${r.id}`);
     expect(taskIn(done, r.id).progress).toBeUndefined();
-    expect(await r.get({ timeout: 10 })).toBe('done 2');
+    expect(await r.get({ timeout: 10_000 })).toBe('done 2');
   });
 
   it('sends the latest chart point', async () => {
@@ -123,11 +123,13 @@ describe('GET /api/v1/stream', () => {
 describe('GET /api/v1/stats', () => {
   it('gives 900 one-second points for 15m, counting the tasks that ran', async () => {
     const r = await h.app.sendTask('dash.add', [1, 1]);
-    await r.get({ timeout: 10 });
+    await r.get({ timeout: 10_000 });
     // The stream and the charts follow the same events: once the stream has shown SUCCESS, the charts have counted it.
     const s = await openStream(`${base}/api/v1/stream`);
     try {
-      await h.app.sendTask('dash.add', [0, 0]).then((x) => x.get({ timeout: 10 }).then(() => s.next(tasksWith(x.id, (t) => t.state === 'SUCCESS'), 'SUCCESS')));
+      const x = await h.app.sendTask('dash.add', [0, 0]);
+      await x.get({ timeout: 10_000 });
+      await s.next(tasksWith(x.id, (t) => t.state === 'SUCCESS'), `SUCCESS of ${x.id}`);
     } finally {
       s.close();
     }
@@ -197,7 +199,7 @@ describe('schedules', () => {
     const res = await post('/api/v1/schedules/tick/run');
     expect(res.status).toBe(200);
     const { taskId } = await jsonOf(res);
-    expect(await h.app.asyncResult(taskId).get({ timeout: 10 })).toBe(3);
+    expect(await h.app.asyncResult(taskId).get({ timeout: 10_000 })).toBe(3);
     const listed = (await jsonOf(await fetch(`${base}/api/v1/schedules`))).schedules[0];
     expect(listed).toMatchObject({ totalRuns: 1, lastTaskId: taskId, lastRunAt: expect.any(Number) });
   });
@@ -240,7 +242,7 @@ describe('pages', () => {
     expect(tasks.status).toBe(200);
     const sent = await fetch(`${base}/api/v1/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'dash.add', args: [4, 5] }) });
     expect(sent.status).toBe(202);
-    expect(await h.app.asyncResult((await jsonOf(sent)).id).get({ timeout: 10 })).toBe(9);
+    expect(await h.app.asyncResult((await jsonOf(sent)).id).get({ timeout: 10_000 })).toBe(9);
     expect((await fetch(`${base}/api/v1/nothing-here`)).status).toBe(404);
     const doc = await jsonOf(await fetch(`${base}/api/v1/openapi.json`));
     for (const p of ['/api/v1/tasks', '/api/v1/stream', '/api/v1/stats', '/api/v1/schedules', '/api/v1/schedules/{name}/pause']) expect(Object.keys(doc.paths)).toContain(p);
