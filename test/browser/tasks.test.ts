@@ -125,8 +125,9 @@ describe.skipIf(!chromiumCheck.ok)(`dashboard task pages in Chromium${chromiumCh
     await shoot(page, 'confirm-dialog');
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
-    // Cancelled: nothing was sent, and the page stays where it was with the focus back on the page.
+    // Cancelled: nothing was sent, the page stays where it was, and the focus is back on the button that opened it.
     expect(changes).toEqual([]);
+    expect(await retry.evaluate((el) => el === el.ownerDocument.activeElement)).toBe(true);
     expect(page.url()).toBe(`${dash.base}/tasks/${id}`);
   });
 
