@@ -45,6 +45,37 @@ describe.skipIf(!chromiumCheck.ok)(`dashboard task pages in Chromium${chromiumCh
     await shoot(page, 'tasks');
   });
 
+  it('keeps a live update that arrives before the task list it was loading', { timeout: 20_000 }, async () => {
+    await open();
+    const key = `late-${randomUUID().slice(0, 6)}`;
+    const id = await dash.send('browser.steps', [key, 1]);
+    await expect.poll(async () => (await dash.api<{ state: string }>('GET', `/api/v1/tasks/${id}`)).body.state).toBe('PROGRESS');
+    // Every list the page asks for is read from the server at once (the task still running) and answered only
+    // after the stream has told the page that the task succeeded: a slow answer, as on a busy server.
+    let read = 0;
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    await page.route(
+      (u) => u.pathname === '/api/v1/tasks',
+      async (route) => {
+        const response = await route.fetch();
+        read++;
+        await released;
+        await route.fulfill({ response }).catch(() => undefined);
+      },
+    );
+    await page.goto('/tasks');
+    await expect.poll(() => read).toBeGreaterThan(0);
+    dash.open(`${key}-1`);
+    await showsState(taskRow(page, id), 'SUCCESS');
+    release();
+    // The list's rows and its count are drawn together: once the count shows, the row shows what the list made of it.
+    await page.getByText(/tasks? shown/).waitFor();
+    const row = await taskRow(page, id).textContent();
+    expect(row).toContain('SUCCESS');
+    expect(row).not.toMatch(/PROGRESS|STARTED|PENDING/);
+  });
+
   it("shows a task's progress bar moving, then its result", { timeout: 20_000 }, async () => {
     await open();
     const key = `steps-${randomUUID().slice(0, 6)}`;
