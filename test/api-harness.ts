@@ -8,7 +8,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import path from 'node:path';
 import type { Credentials } from '../src/api/auth.js';
 import { NO_CREDENTIALS } from '../src/api/auth.js';
-import type { ApiInstance } from '../src/api/context.js';
+import type { ApiContext, ApiInstance } from '../src/api/context.js';
 import { controlOpener } from '../src/api/serve.js';
 import { buildApi } from '../src/api/server.js';
 import type { HistoryStore } from '../src/history/port.js';
@@ -37,6 +37,8 @@ export interface ApiHarnessOptions {
   logger?: FastifyBaseLogger;
   /** Starts an in-process worker on the app (true, or its options). */
   worker?: boolean | WorkerOptions;
+  /** Routes of a layer above the API (the dashboard's), added as `celerity dashboard` adds them; `dir` is the harness's folder. */
+  extend?: (api: ApiInstance, ctx: ApiContext, dir: string) => void;
 }
 
 export interface ApiHarness {
@@ -83,7 +85,14 @@ export async function startApiHarness(opts: ApiHarnessOptions = {}): Promise<Api
       cleanups.push(() => w.stop());
       worker = w;
     }
-    const api = await buildApi({ app, monitor, control: control.open }, { credentials: opts.credentials ?? NO_CREDENTIALS, loopback: opts.loopback ?? true, logger: opts.logger });
+    const ctx: ApiContext = { app, monitor, control: control.open };
+    const extend = opts.extend;
+    const api = await buildApi(ctx, {
+      credentials: opts.credentials ?? NO_CREDENTIALS,
+      loopback: opts.loopback ?? true,
+      logger: opts.logger,
+      ...(extend ? { extend: (a: ApiInstance) => extend(a, ctx, tmp.dir) } : {}),
+    });
     cleanups.push(() => api.close());
     const call: ApiHarness['call'] = async (method, url, body, headers = {}) => {
       const res = await api.inject({

@@ -21,8 +21,15 @@ export type { Caller } from './auth-stores.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Who sent the request; null only on the routes open to all (`/healthz`, `/readyz`). */
+    /** Who sent the request; null only on the routes open to all (`/healthz`, `/readyz`, `config.open` routes). */
     caller: Caller | null;
+  }
+  interface FastifyContextConfig {
+    /**
+     * Served to anyone without authentication: only for GET routes that hold no data, such as a web UI's built
+     * pages (its login form is one of them). Everything they show comes from authenticated routes.
+     */
+    open?: boolean;
   }
 }
 
@@ -259,7 +266,7 @@ export function registerAuth(api: ApiInstance, creds: Credentials, options: Auth
 
   api.addHook('onRequest', async (request, reply) => {
     const route = request.routeOptions.url;
-    if (route !== undefined && OPEN_ROUTES.has(route)) return;
+    if ((route !== undefined && OPEN_ROUTES.has(route)) || (request.routeOptions.config.open && READ_METHODS.has(request.method))) return;
     if (!configured) {
       const refusal = loopbackRefusal(request);
       if (refusal) return refuse(request, reply, 403, refusal);

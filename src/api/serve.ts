@@ -10,7 +10,7 @@ import { historyUrlFor, openHistoryStore } from '../history/open.js';
 import { Monitor } from '../monitor/monitor.js';
 import type { Logger } from '../util/logger.js';
 import { assertBindAllowed, isLoopbackHost, parseCredentials } from './auth.js';
-import type { ApiInstance } from './context.js';
+import type { ApiContext, ApiInstance } from './context.js';
 import { buildApi } from './server.js';
 
 export interface ApiServerOptions {
@@ -21,6 +21,8 @@ export interface ApiServerOptions {
   /** Where the history lives; default: the app's historyUrl setting (or its default). */
   historyUrl?: string;
   logger?: Logger;
+  /** Routes of a layer above the API, added before the server is ready (buildApi's `extend`). */
+  extend?: (api: ApiInstance, ctx: ApiContext) => void;
 }
 
 export interface ApiServer {
@@ -45,7 +47,9 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   };
   try {
     monitor = await Monitor.start(app, { history, retention: retentionOf(app), ...(options.logger ? { logger: options.logger } : {}) });
-    api = await buildApi({ app, monitor, control: control.open }, { credentials, loopback: isLoopbackHost(host), logger: options.logger });
+    const ctx: ApiContext = { app, monitor, control: control.open };
+    const extend = options.extend;
+    api = await buildApi(ctx, { credentials, loopback: isLoopbackHost(host), logger: options.logger, ...(extend ? { extend: (a: ApiInstance) => extend(a, ctx) } : {}) });
     await api.listen({ host, port: options.port });
   } catch (err) {
     await close().catch(() => undefined);

@@ -26,6 +26,11 @@ export interface BuildApiOptions {
   loopback: boolean;
   /** Where request errors are logged; none by default. */
   logger?: FastifyBaseLogger;
+  /**
+   * Adds routes of a layer above the API (the dashboard's stream, charts and pages) before the server is ready:
+   * they pass the same authentication, error handling and OpenAPI document. `/` is theirs if they take it.
+   */
+  extend?: (api: ApiInstance) => void;
 }
 
 export async function buildApi(ctx: ApiContext, options: BuildApiOptions): Promise<ApiInstance> {
@@ -73,9 +78,11 @@ export async function buildApi(ctx: ApiContext, options: BuildApiOptions): Promi
   registerDeadLetterRoutes(api, ctx);
   registerHealthRoutes(api, ctx);
 
+  options.extend?.(api);
+
   api.get('/api/v1/openapi.json', { schema: { hide: true } }, () => api.swagger());
-  // The web pages take `/` once they exist; until then it leads to the description of the API.
-  api.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/api/v1/openapi.json'));
+  // Without web pages (`celerity api`, or a dashboard asked to serve none), `/` leads to the description of the API.
+  if (!api.hasRoute({ method: 'GET', url: '/' })) api.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/api/v1/openapi.json'));
 
   await api.ready();
   return api;

@@ -1,8 +1,7 @@
 /**
- * The dashboard's routes: the live stream, the chart series, the schedules routes and the built pages, on a
- * Fastify instance whose onRequest hook authenticates every request and sets `request.caller` (serve.ts's front,
- * which asks the REST API). The pages carry `config.dashboardPage`: that hook lets them through to anyone, since
- * they hold no data and the login form is one of them.
+ * The dashboard's routes: the live stream, the chart series, the schedules routes and the built pages, added to the
+ * REST API's instance (buildApi's `extend`), whose authentication covers them. The pages are `config.open`: served
+ * to anyone, since they hold no data and the login form is one of them.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -14,13 +14,6 @@ import { Problem } from '../api/problem.js';
 /** The paths the page's router knows; each is served index.html. */
 export const CLIENT_ROUTES = ['/', '/tasks', '/tasks/:id', '/workers', '/workers/:name', '/queues', '/dead-letters', '/schedules', '/login'] as const;
 
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** A page of the dashboard: served to anyone, since it holds no data (the login form is one). */
-    dashboardPage?: boolean;
-  }
-}
-
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
@@ -49,13 +42,14 @@ export interface StaticOptions {
 }
 
 /**
- * Registers the page routes. The routes carry `config.dashboardPage`, so that an authenticating hook can let them
+ * Registers the page routes. The routes are `config.open` (auth.ts), so the authentication lets them
  * through: the pages hold no data (the login form is one of them), everything they show comes from the API.
  */
 export function registerStatic(api: ApiInstance, options: StaticOptions): void {
   const root = path.resolve(options.dir);
   const assets = path.join(root, 'assets');
-  const config = { dashboardPage: true };
+  // Served to anyone (auth.ts `open`): the pages hold no data, and the login form is one of them.
+  const config = { open: true };
 
   const index = async (_req: unknown, reply: FastifyReply) => {
     const file = path.join(root, 'index.html');

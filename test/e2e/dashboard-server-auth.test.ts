@@ -7,9 +7,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateToken, hashPassword, hashToken, parseCredentials } from '../../src/api/auth.js';
-import { controlOpener } from '../../src/api/serve.js';
 import type { ApiInstance } from '../../src/api/context.js';
-import { mountDashboard } from '../../src/dashboard/index.js';
+import { registerDashboard } from '../../src/dashboard/index.js';
 import { startApiHarness, type ApiHarness } from '../api-harness.js';
 import { openStream } from './dashboard-server-sse.js';
 
@@ -19,25 +18,28 @@ const PAGE = { 'x-celerity-client': 'dashboard' };
 let h: ApiHarness;
 let front: ApiInstance;
 let base: string;
-let control: ReturnType<typeof controlOpener>;
 
 beforeAll(async () => {
   const credentials = parseCredentials({ apiUsers: [`alice:${await hashPassword(PASSWORD)}`], apiTokens: [`${hashToken(roToken)}:ro`] });
-  h = await startApiHarness({ credentials, loopback: false, settings: { beatSchedule: { nightly: { task: 'x.y', schedule: { every: 60 } } } } });
+  h = await startApiHarness({
+    credentials,
+    loopback: false,
+    settings: { beatSchedule: { nightly: { task: 'x.y', schedule: { every: 60 } } } },
+    extend: (api, ctx, dir) => {
+      const assets = path.join(dir, 'pages');
+      mkdirSync(assets, { recursive: true });
+      writeFileSync(path.join(assets, 'index.html'), '<!doctype html><h1>Login</h1>');
+      registerDashboard(api, ctx, { assets });
+    },
+  });
   await h.app.schedules.syncConfig();
-  const assets = path.join(h.dir, 'pages');
-  mkdirSync(assets, { recursive: true });
-  writeFileSync(path.join(assets, 'index.html'), '<!doctype html><h1>Login</h1>');
-  control = controlOpener(h.app);
-  front = await mountDashboard(h.api, { app: h.app, monitor: h.monitor, control: control.open }, { assets });
+  front = h.api;
   await front.listen({ host: '127.0.0.1', port: 0 });
   const address = front.server.address();
   base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 });
 
 afterAll(async () => {
-  await front?.close();
-  await control?.close();
   await h?.close();
 });
 

@@ -3,9 +3,8 @@
  * instead of failing, and a change names the setting that would give the app a schedule store.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { controlOpener } from '../../src/api/serve.js';
 import type { ApiInstance } from '../../src/api/context.js';
-import { mountDashboard } from '../../src/dashboard/index.js';
+import { registerDashboard } from '../../src/dashboard/index.js';
 import { startApiHarness, type ApiHarness } from '../api-harness.js';
 import { freshVhost, pingRabbit, requireService } from '../services.js';
 
@@ -13,20 +12,16 @@ const { ok, reason } = await requireService('RabbitMQ', () => pingRabbit());
 
 let h: ApiHarness;
 let front: ApiInstance;
-let control: ReturnType<typeof controlOpener>;
 let vhost: Awaited<ReturnType<typeof freshVhost>> | undefined;
 
 beforeAll(async () => {
   if (!ok) return;
   vhost = await freshVhost('dashboard');
-  h = await startApiHarness({ broker: vhost.url, backend: 'rpc://' });
-  control = controlOpener(h.app);
-  front = await mountDashboard(h.api, { app: h.app, monitor: h.monitor, control: control.open }, { assets: false });
+  h = await startApiHarness({ broker: vhost.url, backend: 'rpc://', extend: (api, ctx) => void registerDashboard(api, ctx, { assets: false }) });
+  front = h.api;
 });
 
 afterAll(async () => {
-  await front?.close();
-  await control?.close();
   await h?.close();
   await vhost?.remove();
 });

@@ -31,8 +31,8 @@ describe('startDashboardServer', () => {
       expect(await (await fetch(`${server.url}/tasks`)).text()).toBe('<h1>Tasks</h1>');
       expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
       expect((await fetch(`${server.url}/api/v1/tasks`)).status).toBe(200);
-      // A HEAD would hold a stream open with nothing to read: there is none.
-      expect((await fetch(`${server.url}/api/v1/stream`, { method: 'HEAD' })).status).toBe(404);
+      // A HEAD would hold a stream open with nothing to read: the stream takes GET only.
+      expect((await fetch(`${server.url}/api/v1/stream`, { method: 'HEAD' })).status).toBe(405);
       const s = await openStream(`${server.url}/api/v1/stream`);
       expect((await s.next(() => true, 'hello')).data).toMatchObject({ user: 'local', readOnly: false });
       await server.close();

@@ -6,9 +6,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { controlOpener } from '../../src/api/serve.js';
 import type { ApiInstance } from '../../src/api/context.js';
-import { mountDashboard } from '../../src/dashboard/index.js';
+import { registerDashboard } from '../../src/dashboard/index.js';
 import type { TaskContext } from '../../src/index.js';
 import { startApiHarness, type ApiHarness } from '../api-harness.js';
 import { deferred } from '../helpers.js';
@@ -20,7 +19,6 @@ const SCRIPT = 'console.log("dashboard")';
 let h: ApiHarness;
 let front: ApiInstance;
 let base: string;
-let control: ReturnType<typeof controlOpener>;
 const gates = new Map<string, { promise: Promise<void>; resolve(): void }>();
 const gate = (key: string) => {
   if (!gates.has(key)) gates.set(key, deferred<void>());
@@ -30,6 +28,13 @@ const gate = (key: string) => {
 beforeAll(async () => {
   h = await startApiHarness({
     worker: true,
+    extend: (api, ctx, dir) => {
+      const assets = path.join(dir, 'pages');
+      mkdirSync(path.join(assets, 'assets'), { recursive: true });
+      writeFileSync(path.join(assets, 'index.html'), INDEX);
+      writeFileSync(path.join(assets, 'assets', 'main-abc123.js'), SCRIPT);
+      registerDashboard(api, ctx, { assets });
+    },
     settings: { beatSchedule: { tick: { task: 'dash.add', schedule: { every: 3600 }, args: [1, 2] } } },
     tasks: (app) => {
       app.task('dash.add', async (a: number, b: number) => a + b);
@@ -42,20 +47,13 @@ beforeAll(async () => {
       });
     },
   });
-  const assets = path.join(h.dir, 'pages');
-  mkdirSync(path.join(assets, 'assets'), { recursive: true });
-  writeFileSync(path.join(assets, 'index.html'), INDEX);
-  writeFileSync(path.join(assets, 'assets', 'main-abc123.js'), SCRIPT);
-  control = controlOpener(h.app);
-  front = await mountDashboard(h.api, { app: h.app, monitor: h.monitor, control: control.open }, { assets });
+  front = h.api;
   await front.listen({ host: '127.0.0.1', port: 0 });
   const address = front.server.address();
   base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 });
 
 afterAll(async () => {
-  await front?.close();
-  await control?.close();
   await h?.close();
 });
 
