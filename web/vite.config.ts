@@ -13,7 +13,9 @@ export default defineConfig({
   oxc: { jsx: { runtime: 'automatic', importSource: 'preact' } },
   build: {
     outDir: fileURLToPath(new URL('../dist/dashboard', import.meta.url)),
-    emptyOutDir: true,
+    // dist/dashboard/ also holds the compiled server side (src/dashboard/*.js, by tsc before this build); the build
+    // script empties dist/ as a whole before both.
+    emptyOutDir: false,
     assetsDir: 'assets',
     target: 'es2022',
     sourcemap: false,
