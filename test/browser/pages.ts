@@ -2,10 +2,9 @@
  * What the browser tests ask of a page, in a user's terms: the page named by its heading, a task's row, the state a
  * task shows, controls without an accessible name. Everything waits on page conditions, never on time.
  */
-import path from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { expect } from 'vitest';
-import { artifacts, screenshot } from './harness.js';
+import { screenshot } from './harness.js';
 
 /** Opens `url` and waits for the page's `<h1>` to say `heading`. */
 export async function visit(page: Page, url: string, heading: RegExp): Promise<void> {
@@ -47,13 +46,12 @@ export async function unnamedControls(page: Page): Promise<Record<string, number
   return missing;
 }
 
-/** Every page saves a screenshot of itself; the path is returned for the docs' copies. */
-export async function shoot(page: Page, name: string): Promise<string> {
+/** A screenshot of the page as the test left it, kept in test/browser/artifacts/<name>.png. */
+export async function shoot(page: Page, name: string): Promise<void> {
   await screenshot(page, name);
-  return path.join(artifacts, `${name}.png`);
 }
 
-/** Asserts through the page that its heading still stands: it did not reload or leave. */
+/** Asserts that a flag set on `window` earlier is still there: the page was not reloaded in between. */
 export async function stillLoaded(page: Page, marker: string): Promise<void> {
   expect(await page.evaluate(`window.${marker} === true`)).toBe(true);
 }
