@@ -1,8 +1,9 @@
 // Overview: the cluster at a glance (workers online, tasks done and failed in the window) and the charts, loaded
 // from GET /api/v1/stats and moved on by the stream's `stats` events.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api } from '../api.js';
-import { Chart, failureRate, fmtCount, fmtDuration, fmtPercent } from '../charts.js';
+import { api, errorText } from '../api.js';
+import { failureRate, fmtCount, fmtDuration, fmtPercent } from '../chart-format.js';
+import type { Chart as ChartComponent } from '../charts.js';
 import { subscribe } from '../stream.js';
 import type { Stats, StatsPoint, WorkerInfo } from '../types.js';
 import { Link, LoadState, useLoad } from '../ui.js';
@@ -61,6 +62,14 @@ export function OverviewPage() {
     [],
   );
 
+  // uPlot is loaded with the first chart, so the other pages do not wait for it.
+  const [charts, setCharts] = useState<{ Chart: typeof ChartComponent } | null>(null);
+  const [chartsError, setChartsError] = useState<string | null>(null);
+  useEffect(() => {
+    import('../charts.js').then(setCharts, (e: unknown) => setChartsError(errorText(e)));
+  }, []);
+  const Chart = charts?.Chart;
+
   const points = stats.data?.points ?? [];
   const sum = (k: 'succeeded' | 'failed' | 'retried' | 'received') => points.reduce((s, p) => s + p[k], 0);
   const succeeded = sum('succeeded');
@@ -92,8 +101,8 @@ export function OverviewPage() {
           </button>
         ))}
       </div>
-      <LoadState loading={stats.loading && !stats.data} error={stats.error} />
-      {stats.data && (
+      <LoadState loading={(stats.loading && !stats.data) || (!Chart && !chartsError)} error={stats.error ?? chartsError} />
+      {stats.data && Chart && (
         <div class="charts" key={span}>
           <Chart
             title={`Throughput (tasks per ${stats.data.step >= 60 ? 'minute' : 'second'})`}
