@@ -83,10 +83,12 @@ export function matches(filter: TaskFilter, task: TaskRow, now: number): boolean
 }
 
 /**
- * Applies one batch of stream changes to the loaded rows in one pass: known rows take the newest fields, new rows
- * that match the filter go on top, newest first. Returns the same array when nothing changed.
+ * Applies one batch of stream changes to the loaded rows in one pass: known rows take the newest fields (an older
+ * change never overwrites a newer row), new rows that match the filter go on top, newest first. A task first seen
+ * before `floor` (the oldest loaded row, while older pages remain) belongs on a page not loaded yet, so it is not
+ * added. Returns the same array when nothing changed.
  */
-export function applyChanges(rows: TaskRow[], changes: TaskRow[], filter: TaskFilter, now: number): TaskRow[] {
+export function applyChanges(rows: TaskRow[], changes: Iterable<TaskRow>, filter: TaskFilter, now: number, floor = -Infinity): TaskRow[] {
   const latest = new Map<string, TaskRow>();
   for (const c of changes) {
     const prev = latest.get(c.id);
@@ -99,9 +101,13 @@ export function applyChanges(rows: TaskRow[], changes: TaskRow[], filter: TaskFi
     latest.delete(r.id);
     if (c.updatedAt < r.updatedAt) return r;
     changed = true;
-    return { ...r, ...c, progress: c.progress ?? (c.state === r.state ? r.progress : null) };
+    // A change carries what its event knew: a field it lacks keeps the value the row already had.
+    const merged: TaskRow = { ...r };
+    for (const [k, v] of Object.entries(c)) if (v !== null && v !== undefined) (merged as unknown as Record<string, unknown>)[k] = v;
+    merged.progress = c.progress ?? (c.state === r.state ? r.progress : null);
+    return merged;
   });
-  const fresh = [...latest.values()].filter((c) => matches(filter, c, now)).sort((a, b) => b.createdAt - a.createdAt);
+  const fresh = [...latest.values()].filter((c) => c.createdAt >= floor && matches(filter, c, now)).sort((a, b) => b.createdAt - a.createdAt);
   if (!fresh.length) return changed ? next : rows;
   return [...fresh, ...next];
 }

@@ -10,6 +10,7 @@ import { applyChanges, bulkFilter, filterFromSearch, filterQuery, filterToSearch
 import { TasksTable } from './tasks-table.js';
 
 const PAGE = 100;
+const MAX_RECENT = 10_000;
 const STATES = ['PENDING', 'RECEIVED', 'STARTED', 'PROGRESS', 'RETRY', 'SUCCESS', 'FAILURE', 'REVOKED', 'REJECTED'];
 const SINCE = [
   ['', 'Any time'],
@@ -30,14 +31,20 @@ export function TasksPage(props: { search: string }) {
   const [generation, setGeneration] = useState(0);
   const filterRef = useRef(filter);
   filterRef.current = filter;
+  // Every change the stream brought since the list was asked for: an answer read before a change arrives after it,
+  // and must not put the older state back.
+  const recent = useRef(new Map<string, TaskRow>());
+  const floor = useRef(-Infinity);
 
   useEffect(() => subscribe('hello', () => setGeneration((g) => g + 1)), []);
   useEffect(() => {
     const controller = new AbortController();
     setLoading(true);
+    recent.current.clear();
     api<TaskPage>('/tasks', { query: { ...filterQuery(filter), limit: PAGE }, signal: controller.signal }).then(
       (page) => {
-        setRows(page.tasks);
+        floor.current = page.next ? (page.tasks.at(-1)?.createdAt ?? -Infinity) : -Infinity;
+        setRows(applyChanges(page.tasks, recent.current.values(), filter, Date.now(), floor.current));
         setNext(page.next);
         setError(null);
         setLoading(false);
@@ -59,7 +66,18 @@ export function TasksPage(props: { search: string }) {
       frame = 0;
       const changes = pending;
       pending = [];
-      setRows((current) => applyChanges(current, changes, filterRef.current, Date.now()));
+      for (const c of changes) {
+        const seen = recent.current.get(c.id);
+        if (seen && seen.updatedAt > c.updatedAt) continue;
+        recent.current.delete(c.id);
+        recent.current.set(c.id, c);
+      }
+      // Bounded: the oldest changes go first, and they are long applied to the rows.
+      for (const id of recent.current.keys()) {
+        if (recent.current.size <= MAX_RECENT) break;
+        recent.current.delete(id);
+      }
+      setRows((current) => applyChanges(current, changes, filterRef.current, Date.now(), floor.current));
     };
     const unsubscribe = subscribe('tasks', (data) => {
       if (!Array.isArray(data)) return;
@@ -77,9 +95,12 @@ export function TasksPage(props: { search: string }) {
     setLoading(true);
     try {
       const page = await api<TaskPage>('/tasks', { query: { ...filterQuery(filter), limit: PAGE, cursor: next } });
+      const ids = new Set(page.tasks.map((t) => t.id));
+      const older = applyChanges(page.tasks, [...recent.current.values()].filter((c) => ids.has(c.id)), filter, Date.now());
+      floor.current = page.next ? (page.tasks.at(-1)?.createdAt ?? floor.current) : -Infinity;
       setRows((current) => {
         const seen = new Set(current.map((r) => r.id));
-        return [...current, ...page.tasks.filter((t) => !seen.has(t.id))];
+        return [...current, ...older.filter((t) => !seen.has(t.id))];
       });
       setNext(page.next);
       announce(`${page.tasks.length} more tasks loaded`);
