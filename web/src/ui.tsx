@@ -211,7 +211,8 @@ export function ProgressBar(props: { progress: unknown; label?: string }) {
   const pct = p.total > 0 ? Math.round((p.current / p.total) * 100) : 0;
   return (
     <span class="progress">
-      <progress max={p.total} value={p.current} aria-label={props.label ?? 'progress'} />
+      {/* The ARIA values as attributes too: Preact sets `value` as a property, which leaves the attribute stale. */}
+      <progress max={p.total} value={p.current} aria-valuenow={p.current} aria-valuemin={0} aria-valuemax={p.total} aria-label={props.label ?? 'progress'} />
       <span>
         {p.current}/{p.total} ({pct}%)
       </span>

@@ -85,10 +85,10 @@ export function OverviewPage() {
           <span class="tile-value">{workers.data ? online : '…'}</span> workers online
         </Link>
         <Link href="/tasks?state=SUCCESS" class="tile">
-          <span class="tile-value">{fmtCount(succeeded)}</span> succeeded ({label})
+          <span class="tile-value">{succeeded.toLocaleString('en-US')}</span> succeeded ({label})
         </Link>
         <Link href="/tasks?state=FAILURE" class="tile">
-          <span class="tile-value">{fmtCount(failed)}</span> failed ({label})
+          <span class="tile-value">{failed.toLocaleString('en-US')}</span> failed ({label})
         </Link>
         <span class="tile">
           <span class="tile-value">{succeeded + failed ? fmtPercent((failed / (succeeded + failed)) * 100) : '—'}</span> failure rate

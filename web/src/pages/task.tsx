@@ -44,7 +44,7 @@ export function TaskPage(props: { id: string }) {
             <strong>{t.name ?? '(unknown name)'}</strong> <span class="mono">{t.id}</span> <StateBadge state={t.state} />
           </p>
           {!t.known && <p class="muted">Neither the history nor the result store knows this id (Celery reports PENDING for any unknown id).</p>}
-          <TaskActions task={t} />
+          <TaskActions task={t} onDone={() => reload.current()} />
           {t.progress !== null && t.progress !== undefined && (
             <section aria-labelledby="progress-h">
               <h2 id="progress-h">Progress</h2>
@@ -121,7 +121,7 @@ function Fields(props: { task: TaskDetail }) {
   );
 }
 
-function TaskActions(props: { task: TaskDetail }) {
+function TaskActions(props: { task: TaskDetail; onDone: () => void }) {
   const canAct = useCanAct();
   if (!canAct || !props.task.known) return null;
   const t = props.task;
@@ -140,7 +140,7 @@ function TaskActions(props: { task: TaskDetail }) {
                 body: <p>Revoke {label}: a worker will not run it. If it is already running it goes on.</p>,
                 confirmLabel: 'Revoke',
                 danger: true,
-                action: async () => (await api(`/tasks/${id}`, { method: 'DELETE' }), `Task ${t.id} revoked`),
+                action: async () => (await api(`/tasks/${id}`, { method: 'DELETE' }), props.onDone(), `Task ${t.id} revoked`),
               })
             }
           >
@@ -155,7 +155,7 @@ function TaskActions(props: { task: TaskDetail }) {
                 body: <p>Revoke {label} and stop it with SIGTERM if it is running.</p>,
                 confirmLabel: 'Terminate',
                 danger: true,
-                action: async () => (await api(`/tasks/${id}`, { method: 'DELETE', query: { terminate: true } }), `Task ${t.id} terminated`),
+                action: async () => (await api(`/tasks/${id}`, { method: 'DELETE', query: { terminate: true } }), props.onDone(), `Task ${t.id} terminated`),
               })
             }
           >
