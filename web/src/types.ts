@@ -135,6 +135,8 @@ export interface Schedule {
   lastRunAt: number | null;
   totalRuns: number;
   lastTaskId: string | null;
+  /** Why the schedule cannot fire (a task or schedule that no longer reads), when it cannot. */
+  error?: string | null;
 }
 
 export interface StatsPoint {

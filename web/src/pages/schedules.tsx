@@ -56,7 +56,10 @@ export function SchedulesPage() {
                   <Link href={`/tasks?name=${encodeURIComponent(s.task)}`}>{s.task}</Link>
                 </td>
                 <td class="mono">{s.schedule}</td>
-                <td>{s.paused ? <span class="badge state-revoked">paused</span> : <span class="badge state-success">active</span>}</td>
+                <td>
+                  {s.paused ? <span class="badge state-revoked">paused</span> : <span class="badge state-success">active</span>}
+                  {s.error && <span class="error"> {s.error}</span>}
+                </td>
                 <td>{s.paused ? '—' : fmtTime(s.nextRunAt)}</td>
                 <td>
                   {fmtTime(s.lastRunAt)}
