@@ -6,11 +6,13 @@ import { navigate } from '../router.js';
 import { subscribe } from '../stream.js';
 import type { TaskPage, TaskRow } from '../types.js';
 import { announce, confirmAction, useCanAct } from '../ui.js';
-import { applyChanges, bulkFilter, filterFromSearch, filterQuery, filterToSearch, isEmpty, type TaskFilter } from './task-filter.js';
+import { applyChanges, bulkFilter, filterFromSearch, filterQuery, filterToSearch, instant, isEmpty, type TaskFilter } from './task-filter.js';
 import { TasksTable } from './tasks-table.js';
 
 const PAGE = 100;
 const MAX_RECENT = 10_000;
+/** Live rows beyond this push the oldest off the end (they come back with Load more), so memory stays bounded. */
+const MAX_ROWS = 20_000;
 const STATES = ['PENDING', 'RECEIVED', 'STARTED', 'PROGRESS', 'RETRY', 'SUCCESS', 'FAILURE', 'REVOKED', 'REJECTED'];
 const SINCE = [
   ['', 'Any time'],
@@ -35,12 +37,16 @@ export function TasksPage(props: { search: string }) {
   // and must not put the older state back.
   const recent = useRef(new Map<string, TaskRow>());
   const floor = useRef(-Infinity);
+  // Rows pushed off the end by live ones: the cursor no longer follows the last row shown, so the next page is
+  // asked for by time instead.
+  const trimmed = useRef(false);
 
   useEffect(() => subscribe('hello', () => setGeneration((g) => g + 1)), []);
   useEffect(() => {
     const controller = new AbortController();
     setLoading(true);
     recent.current.clear();
+    trimmed.current = false;
     api<TaskPage>('/tasks', { query: { ...filterQuery(filter), limit: PAGE }, signal: controller.signal }).then(
       (page) => {
         floor.current = page.next ? (page.tasks.at(-1)?.createdAt ?? -Infinity) : -Infinity;
@@ -77,7 +83,13 @@ export function TasksPage(props: { search: string }) {
         if (recent.current.size <= MAX_RECENT) break;
         recent.current.delete(id);
       }
-      setRows((current) => applyChanges(current, changes, filterRef.current, Date.now(), floor.current));
+      setRows((current) => {
+        const next = applyChanges(current, changes, filterRef.current, Date.now(), floor.current);
+        const limit = Math.max(MAX_ROWS, current.length);
+        if (next.length <= limit) return next;
+        trimmed.current = true;
+        return next.slice(0, limit);
+      });
     };
     const unsubscribe = subscribe('tasks', (data) => {
       if (!Array.isArray(data)) return;
@@ -91,10 +103,15 @@ export function TasksPage(props: { search: string }) {
   }, []);
 
   const loadMore = async () => {
-    if (!next) return;
+    const byTime = trimmed.current;
+    const oldest = rows.at(-1);
+    if (!next && !(byTime && oldest)) return;
     setLoading(true);
     try {
-      const page = await api<TaskPage>('/tasks', { query: { ...filterQuery(filter), limit: PAGE, cursor: next } });
+      const until = byTime && oldest ? Math.min(oldest.createdAt, instant(filter.until, Date.now()) ?? Infinity) / 1000 : undefined;
+      const query = until === undefined ? { ...filterQuery(filter), limit: PAGE, cursor: next } : { ...filterQuery(filter), limit: PAGE, until };
+      const page = await api<TaskPage>('/tasks', { query });
+      trimmed.current = false;
       const ids = new Set(page.tasks.map((t) => t.id));
       const older = applyChanges(page.tasks, [...recent.current.values()].filter((c) => ids.has(c.id)), filter, Date.now());
       floor.current = page.next ? (page.tasks.at(-1)?.createdAt ?? floor.current) : -Infinity;
@@ -123,10 +140,10 @@ export function TasksPage(props: { search: string }) {
       ) : (
         <>
           <p class="muted" aria-live="polite">
-            {loading ? 'Loading…' : `${rows.length} task${rows.length === 1 ? '' : 's'} shown${next ? '; more to load' : ''}`}
+            {loading ? 'Loading…' : `${rows.length} task${rows.length === 1 ? '' : 's'} shown${next || trimmed.current ? '; more to load' : ''}`}
           </p>
           <TasksTable rows={rows} label="Tasks" />
-          {next && (
+          {(next || trimmed.current) && (
             <button type="button" class="more" onClick={() => void loadMore()} disabled={loading}>
               Load more
             </button>
