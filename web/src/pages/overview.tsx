@@ -44,9 +44,10 @@ export function OverviewPage() {
   useEffect(
     () =>
       subscribe('stats', (data) => {
-        const point = data as StatsPoint;
-        if (!point || typeof point.t !== 'number') return;
-        if (span === '15m') stats.setData((prev) => (prev ? { ...prev, points: addPoint(prev.points, point, SPAN_MS[span]) } : prev));
+        // One point (the latest complete second), or several if the server sends every second since the last.
+        const points = (Array.isArray(data) ? data : [data]).filter((p): p is StatsPoint => !!p && typeof (p as StatsPoint).t === 'number');
+        if (!points.length) return;
+        if (span === '15m') stats.setData((prev) => (prev ? { ...prev, points: points.reduce((all, p) => addPoint(all, p, SPAN_MS[span]), prev.points) } : prev));
         else if (Date.now() - lastFetch.current > COARSE_REFRESH_MS) {
           lastFetch.current = Date.now();
           stats.reload();
