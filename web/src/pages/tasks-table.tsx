@@ -35,6 +35,37 @@ export function TasksTable(props: { rows: TaskRow[]; label: string }) {
     });
   };
 
+  // Rows outside the view are not in the DOM, so Tab cannot reach them: the arrow keys (and Page Up/Down, Home,
+  // End) move the focus from row to row, scrolling the wanted row in first.
+  const wanted = useRef<number | null>(null);
+  useEffect(() => {
+    const index = wanted.current;
+    if (index === null) return;
+    const link = scroller.current?.querySelector<HTMLAnchorElement>(`[aria-rowindex="${index + 2}"] a`);
+    if (link) {
+      wanted.current = null;
+      link.focus({ preventScroll: true });
+    }
+  });
+  const onKeyDown = (event: KeyboardEvent) => {
+    const el = scroller.current;
+    const row = (event.target as HTMLElement).closest<HTMLElement>('[aria-rowindex]');
+    if (!el || (!row && wanted.current === null)) return;
+    // A key pressed before the last move was drawn counts from where that move goes.
+    const current = wanted.current ?? Number(row?.getAttribute('aria-rowindex')) - 2;
+    const page = Math.max(1, Math.floor(el.clientHeight / ROW_HEIGHT) - 1);
+    const moves: Record<string, number> = { ArrowDown: current + 1, ArrowUp: current - 1, PageDown: current + page, PageUp: current - page, Home: 0, End: props.rows.length - 1 };
+    const target = moves[event.key];
+    if (target === undefined) return;
+    event.preventDefault();
+    const index = Math.min(props.rows.length - 1, Math.max(0, target));
+    const top = index * ROW_HEIGHT;
+    if (top < el.scrollTop) el.scrollTop = top;
+    else if (top + ROW_HEIGHT > el.scrollTop + el.clientHeight) el.scrollTop = top + ROW_HEIGHT - el.clientHeight;
+    wanted.current = index;
+    setView({ top: el.scrollTop, height: el.clientHeight || 600 });
+  };
+
   const { rows } = props;
   const first = Math.max(0, Math.floor(view.top / ROW_HEIGHT) - OVERSCAN);
   const last = Math.min(rows.length, Math.ceil((view.top + view.height) / ROW_HEIGHT) + OVERSCAN);
@@ -53,7 +84,7 @@ export function TasksTable(props: { rows: TaskRow[]; label: string }) {
           <span role="columnheader">Runtime</span>
         </div>
       </div>
-      <div class="vscroll" ref={scroller} onScroll={onScroll} tabIndex={-1}>
+      <div class="vscroll" ref={scroller} onScroll={onScroll} onKeyDown={onKeyDown} tabIndex={-1}>
         <div role="rowgroup" class="vbody" style={{ height: `${rows.length * ROW_HEIGHT}px` }}>
           {visible.map((t, i) => (
             <div
