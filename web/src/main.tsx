@@ -97,7 +97,20 @@ function App() {
     });
   }, []);
   useEffect(() => {
-    if (session) startStream();
+    if (!session) return;
+    // A closed stream is opened again after a pause, unless the session has ended (then the login page shows).
+    let timer = 0;
+    const open = () =>
+      startStream(() => {
+        timer = window.setTimeout(() => {
+          void loadSession().then(
+            (s) => (s ? open() : setSession(null)),
+            () => open(),
+          );
+        }, 3000);
+      });
+    open();
+    return () => window.clearTimeout(timer);
   }, [session]);
 
   const route = matchRoute(path);

@@ -16,12 +16,22 @@ function dispatch(type: string, event: MessageEvent<string>): void {
 const TYPES = ['hello', 'tasks', 'workers', 'stats'] as const;
 export type StreamEvent = (typeof TYPES)[number];
 
-export function startStream(): void {
+/**
+ * Opens the stream. EventSource retries a dropped connection by itself but gives up on an HTTP error (a 401 once
+ * the session has ended): then `onClosed` runs, to ask the server who the caller is and log in again if needed.
+ */
+export function startStream(onClosed: () => void): void {
   if (source || typeof EventSource === 'undefined') return;
-  source = new EventSource('/api/v1/stream', { withCredentials: true });
-  for (const type of TYPES) source.addEventListener(type, (e) => dispatch(type, e as MessageEvent<string>));
-  source.addEventListener('open', () => setConnected(true));
-  source.addEventListener('error', () => setConnected(source?.readyState === EventSource.OPEN));
+  const es = new EventSource('/api/v1/stream', { withCredentials: true });
+  source = es;
+  for (const type of TYPES) es.addEventListener(type, (e) => dispatch(type, e as MessageEvent<string>));
+  es.addEventListener('open', () => setConnected(true));
+  es.addEventListener('error', () => {
+    setConnected(es.readyState === EventSource.OPEN);
+    if (es.readyState !== EventSource.CLOSED || source !== es) return;
+    source = null;
+    onClosed();
+  });
 }
 
 export function stopStream(): void {
