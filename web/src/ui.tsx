@@ -205,16 +205,17 @@ export function StateBadge(props: { state: string }) {
   return <span class={`badge state-${props.state.toLowerCase()}`}>{props.state}</span>;
 }
 
-export function ProgressBar(props: { progress: unknown; label?: string }) {
+export function ProgressBar(props: { progress: unknown; label?: string; compact?: boolean }) {
   const p = asProgress(props.progress);
   if (!p) return null;
   const pct = p.total > 0 ? Math.round((p.current / p.total) * 100) : 0;
   return (
-    <span class="progress">
+    <span class={props.compact ? 'progress compact' : 'progress'}>
       {/* The ARIA values as attributes too: Preact sets `value` as a property, which leaves the attribute stale. */}
       <progress max={p.total} value={p.current} aria-valuenow={p.current} aria-valuemin={0} aria-valuemax={p.total} aria-label={props.label ?? 'progress'} />
       <span>
-        {p.current}/{p.total} ({pct}%)
+        {p.current}/{p.total}
+        {props.compact ? '' : ` (${pct}%)`}
       </span>
     </span>
   );

@@ -104,9 +104,9 @@ export function TasksTable(props: { rows: TaskRow[]; label: string }) {
               <span role="cell" class="mono ellipsis" title={t.id}>
                 {t.id}
               </span>
-              <span role="cell">
+              <span role="cell" class="state-cell">
                 <StateBadge state={t.state} />
-                {t.progress && <ProgressBar progress={t.progress} label={`progress of ${t.id}`} />}
+                {t.progress && <ProgressBar progress={t.progress} label={`progress of ${t.id}`} compact />}
               </span>
               <span role="cell" class="ellipsis">
                 {t.worker ?? '—'}
