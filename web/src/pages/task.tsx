@@ -15,20 +15,33 @@ export function TaskPage(props: { id: string }) {
   const path = `/tasks/${encodeURIComponent(props.id)}`;
   const task = useLoad((signal) => api<TaskDetail>(path, { signal }), path);
   const tree = useLoad((signal) => api<TaskTree>(`${path}/tree`, { query: { depth: 3 }, signal }), path);
-  const reload = useRef(() => {});
-  reload.current = () => {
+  const lastTree = useRef(0);
+  const reload = useRef((_withTree: boolean) => {});
+  reload.current = (withTree) => {
     task.reload();
+    if (!withTree) return;
+    lastTree.current = Date.now();
     tree.reload();
   };
 
-  // Changes come at most every 250 ms; one refetch per frame that saw a change of this task (or its children).
+  // Changes come at most every 250 ms; one refetch per frame that saw a change of this task or of a task in its
+  // tree. Progress alone leaves the tree as it is; a new state or a new child redraws it.
   useEffect(() => {
     let frame = 0;
+    let withTree = false;
     return subscribe('tasks', (data) => {
-      if (!Array.isArray(data) || frame) return;
-      if ((data as TaskRow[]).some((t) => t.id === props.id)) frame = requestAnimationFrame(() => ((frame = 0), reload.current()));
+      if (!Array.isArray(data)) return;
+      const inTree = new Set([props.id, ...(tree.data ? [tree.data.parent, ...tree.data.children, ...(tree.data.group?.members ?? [])].map((n) => n?.id) : [])]);
+      const mine = (data as TaskRow[]).filter((t) => t.id === props.id);
+      // A task sent after this one may be its child: the tree is read again for those, at most every 2 s.
+      const since = task.data?.createdAt ?? 0;
+      const maybeChild = Date.now() - lastTree.current > 2000 && (data as TaskRow[]).some((t) => !inTree.has(t.id) && t.createdAt >= since);
+      const treeChanged = maybeChild || (data as TaskRow[]).some((t) => t.id !== props.id && (inTree.has(t.id) || !tree.data));
+      if (!mine.length && !treeChanged) return;
+      withTree ||= treeChanged || mine.some((t) => t.state !== task.data?.state);
+      if (!frame) frame = requestAnimationFrame(() => ((frame = 0), reload.current(withTree), (withTree = false)));
     });
-  }, [props.id]);
+  }, [props.id, tree.data, task.data?.state]);
 
   const t = task.data;
   return (
@@ -44,7 +57,7 @@ export function TaskPage(props: { id: string }) {
             <strong>{t.name ?? '(unknown name)'}</strong> <span class="mono">{t.id}</span> <StateBadge state={t.state} />
           </p>
           {!t.known && <p class="muted">Neither the history nor the result store knows this id (Celery reports PENDING for any unknown id).</p>}
-          <TaskActions task={t} onDone={() => reload.current()} />
+          <TaskActions task={t} onDone={() => reload.current(true)} />
           {t.progress !== null && t.progress !== undefined && (
             <section aria-labelledby="progress-h">
               <h2 id="progress-h">Progress</h2>
