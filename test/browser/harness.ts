@@ -108,7 +108,9 @@ export async function startDashboard(opts: DashboardOptions = {}): Promise<Dashb
   };
   try {
     const node = `browser-${randomUUID().slice(0, 8)}@test`;
-    const worker = watchCli(['worker', '-A', fixture, '-n', node, '-c', '4', '--log-format', 'json'], env, track);
+    // -E: task events from the first task on. Without it the worker sends none until the dashboard's periodic
+    // enable_events reaches it, and a task that ends before that shows only after a reload.
+    const worker = watchCli(['worker', '-A', fixture, '-n', node, '-c', '4', '-E', '--log-format', 'json'], env, track);
     const port = await freePort();
     const history = `sqlite://${path.join(tmp.dir, 'history.db')}`;
     const server = watchCli(['dashboard', '-A', fixture, '--port', String(port), '--history', history, '-l', 'warn'], env, track);

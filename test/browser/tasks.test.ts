@@ -45,6 +45,15 @@ describe.skipIf(!chromiumCheck.ok)(`dashboard task pages in Chromium${chromiumCh
     await shoot(page, 'tasks');
   });
 
+  it('shows a task no worker has taken yet (its queue has no consumer) as PENDING without a reload', { timeout: 20_000 }, async () => {
+    await open();
+    await visit(page, '/tasks', /^tasks$/i);
+    await page.evaluate('window.liveMarker = true');
+    const id = await dash.send('browser.add', [5, 5], { queue: `nobody-${randomUUID().slice(0, 6)}` });
+    await showsState(taskRow(page, id), 'PENDING');
+    await stillLoaded(page, 'liveMarker');
+  });
+
   it('keeps a live update that arrives before the task list it was loading', { timeout: 20_000 }, async () => {
     await open();
     const key = `late-${randomUUID().slice(0, 6)}`;
