@@ -93,7 +93,11 @@ const DASHBOARD_CHALLENGE = 'Bearer realm="celerity"';
 
 function fromDashboard(request: FastifyRequest): boolean {
   const client = request.headers['x-celerity-client'];
-  return typeof client === 'string' && client.trim().toLowerCase() === 'dashboard';
+  if (typeof client === 'string' && client.trim().toLowerCase() === 'dashboard') return true;
+  // A browser's EventSource can send no header of its own, but always asks for an event stream; a password dialog
+  // is never the answer to one.
+  const accept = request.headers.accept;
+  return typeof accept === 'string' && accept.includes('text/event-stream');
 }
 
 const unauthorized = (request: FastifyRequest, reply: FastifyReply, detail: string) =>

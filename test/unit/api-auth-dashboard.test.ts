@@ -26,6 +26,10 @@ describe('401 challenge for the dashboard', () => {
     const other = await api.inject({ method: 'GET', url: '/api/v1/things' });
     expect(other.statusCode).toBe(401);
     expect(challenge(other)).toMatch(/^Basic realm="celerity"/);
+    // A browser's EventSource cannot add the header, but asks for an event stream.
+    const stream = await api.inject({ method: 'GET', url: '/api/v1/things', headers: { accept: 'text/event-stream' } });
+    expect(stream.statusCode).toBe(401);
+    expect(challenge(stream)).toBe('Bearer realm="celerity"');
   });
 
   it('holds for every kind of refusal: wrong password, unknown token, expired session, failed login form', async () => {
