@@ -11,8 +11,7 @@
  * reloads its list.
  */
 import type { ServerResponse } from 'node:http';
-import type { ReceivedEvent } from '../control/event-receiver.js';
-import { stateReplaces } from '../history/port.js';
+import { stateReplaces, type TaskUpdate } from '../history/port.js';
 import { taskUpdateFromEvent } from '../monitor/task-events.js';
 import type { MonitorView, WorkerInfo } from '../monitor/types.js';
 import type { ResultMeta } from '../protocol/types.js';
@@ -75,7 +74,7 @@ export interface StreamOptions {
 }
 
 export interface StreamSource {
-  monitor: Pick<MonitorView, 'onEvent' | 'workers'>;
+  monitor: Pick<MonitorView, 'onEvent' | 'onRecord' | 'workers'>;
   /** The result store, for PROGRESS; rejects when there is none. */
   results(): Promise<{ mget(ids: readonly string[]): Promise<(ResultMeta | null)[]> }>;
 }
@@ -145,7 +144,16 @@ export class StreamHub {
   /** Subscribes to the monitor's events and starts the timers. */
   start(): void {
     if (this.unsubscribe) return;
-    this.unsubscribe = this.source.monitor.onEvent((event) => this.onEvent(event));
+    const offEvents = this.source.monitor.onEvent((event) => {
+      const update = taskUpdateFromEvent(event);
+      if (update) this.onUpdate(update);
+    });
+    // Tasks the API records itself (sent through it, to a queue no worker may consume yet) show at once too.
+    const offRecords = this.source.monitor.onRecord((update) => this.onUpdate(update));
+    this.unsubscribe = () => {
+      offEvents();
+      offRecords();
+    };
     this.every(this.o.batchMs, () => this.flush());
     this.every(this.o.workersMs, () => this.checkWorkers());
     this.every(this.o.statsMs, () => this.clients.forEach((c) => (c.stats = true)));
@@ -200,9 +208,7 @@ export class StreamHub {
     client.res.write(frame('hello', { user: client.hello.user, readOnly: client.hello.readOnly, serverTime: this.now() }));
   }
 
-  private onEvent(event: ReceivedEvent): void {
-    const update = taskUpdateFromEvent(event);
-    if (!update) return;
+  private onUpdate(update: TaskUpdate): void {
     let task = this.tasks.get(update.id);
     if (task) {
       // Map order is the eviction order: a task seen again is the newest.

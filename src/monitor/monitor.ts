@@ -54,6 +54,7 @@ export class Monitor implements MonitorView {
   readonly registry: WorkerRegistry;
   readonly reconciler: Reconciler | null;
   private readonly listeners = new Set<(event: ReceivedEvent) => void>();
+  private readonly recordListeners = new Set<(update: TaskUpdate) => void>();
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly log: MonitorLogger;
   private receiver: EventReceiver | null = null;
@@ -170,6 +171,18 @@ export class Monitor implements MonitorView {
   record(update: TaskUpdate): void {
     checkUpdateShape(update);
     this.recorder.push(update);
+    for (const listener of this.recordListeners) {
+      try {
+        listener(update);
+      } catch (err) {
+        this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'monitor: a record listener failed');
+      }
+    }
+  }
+
+  onRecord(listener: (update: TaskUpdate) => void): () => void {
+    this.recordListeners.add(listener);
+    return () => void this.recordListeners.delete(listener);
   }
 
   flush(): Promise<void> {
@@ -198,6 +211,7 @@ export class Monitor implements MonitorView {
     } finally {
       await this.mailbox?.close().catch(() => undefined);
       this.listeners.clear();
+      this.recordListeners.clear();
     }
   }
 

@@ -35,6 +35,8 @@ export interface MonitorView {
    * arguments); applied with the next batch.
    */
   record(update: TaskUpdate): void;
+  /** Calls `listener` with every update `record` takes from now on (live views show API-sent tasks at once); returns the function that stops it. */
+  onRecord(listener: (update: TaskUpdate) => void): () => void;
   /** Writes every update received so far to the history store. */
   flush(): Promise<void>;
 }

@@ -102,6 +102,7 @@ describe('GET /metrics', () => {
       workers: () => monitor.workers(),
       worker: (name) => monitor.worker(name),
       record: (update) => monitor.record(update),
+      onRecord: (listener) => monitor.onRecord(listener),
       flush: () => monitor.flush(),
       onEvent: (listener) => {
         const off = monitor.onEvent(listener);

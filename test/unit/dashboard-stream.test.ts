@@ -12,6 +12,7 @@ import type { ReceivedEvent } from '../../src/control/event-receiver.js';
 import { StatsCollector } from '../../src/dashboard/stats.js';
 import { StreamHub, type StreamOptions } from '../../src/dashboard/stream.js';
 import type { WorkerInfo } from '../../src/monitor/types.js';
+import type { TaskUpdate } from '../../src/history/port.js';
 import type { ResultMeta } from '../../src/protocol/types.js';
 import { deferred } from '../helpers.js';
 import { openStream, type SseStream } from '../e2e/dashboard-server-sse.js';
@@ -24,12 +25,18 @@ afterEach(() => {
 
 function monitor() {
   const listeners = new Set<(e: ReceivedEvent) => void>();
+  const recordListeners = new Set<(u: TaskUpdate) => void>();
   let workers: WorkerInfo[] = [];
   return {
     onEvent(l: (e: ReceivedEvent) => void) {
       listeners.add(l);
       return () => listeners.delete(l);
     },
+    onRecord(l: (u: TaskUpdate) => void) {
+      recordListeners.add(l);
+      return () => recordListeners.delete(l);
+    },
+    record: (u: TaskUpdate) => recordListeners.forEach((l) => l(u)),
     workers: () => workers,
     setWorkers: (w: WorkerInfo[]) => (workers = w),
     emit: (e: Record<string, unknown>) => listeners.forEach((l) => l({ timestamp: 1_700_000_000, local_received: 1_700_000_000, hostname: 'w@h', ...e } as ReceivedEvent)),
@@ -84,6 +91,15 @@ describe('StreamHub', () => {
       { id: 'b', name: 'n.b', state: 'RECEIVED', worker: 'w@h', queue: null, runtime: null, createdAt: 1_700_000_000_000, updatedAt: 1_700_000_000_000 },
       { id: 'a', name: 'n.a', state: 'SUCCESS', worker: 'w@h', queue: null, runtime: 0.5, createdAt: 1_700_000_000_000, updatedAt: 1_700_000_000_000 },
     ]);
+  });
+
+  it('sends a task the API recorded itself (sent to a queue no worker took it from yet) with its queue', async () => {
+    const { m, hub, clock, connect } = await setup();
+    const s = await connect();
+    m.record({ id: 'api-1', timestamp: clock.t, state: 'PENDING', fields: { name: 'n.sent', queue: 'nobody' }, timeline: { type: 'api-sent', timestamp: clock.t, hostname: null, fields: null } });
+    const from = s.events.length;
+    hub.flush();
+    expect((await s.next((x) => x.event === 'tasks', 'tasks', from)).data).toMatchObject([{ id: 'api-1', name: 'n.sent', state: 'PENDING', queue: 'nobody' }]);
   });
 
   it('keeps the newest state when events arrive out of order, and the name from an earlier event', async () => {
