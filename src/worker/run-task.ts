@@ -30,6 +30,9 @@ export async function runTask(job: Job, ctx: RunContext): Promise<{ outcome: Out
   const { req, task, delivery } = job;
   const { conf, node, pool, outcomes } = ctx;
   const acksLate = task.options.acksLate ?? conf.acksLate;
+  // Settled before the task is reported started: nothing may come between that report and the pool call, which
+  // tells it which child runs the task (task-started carries that child's pid).
+  if (!tracingSettled()) await loadTracing();
   if (!acksLate) ctx.ack(delivery.tag);
   node?.started(job, pool ? null : process.pid);
   ctx.started();
@@ -49,7 +52,6 @@ export async function runTask(job: Job, ctx: RunContext): Promise<{ outcome: Out
     progress = write;
     return write;
   };
-  if (!tracingSettled()) await loadTracing();
   const span = startRunSpan(req, { hostname: ctx.hostname, queue: delivery.queue, brokerUrl: conf.broker });
   const outcome = span ? await traced(span, () => dispatch(job, ctx, limits, updateState)) : await dispatch(job, ctx, limits, updateState);
   job.settled = true;
