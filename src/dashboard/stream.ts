@@ -11,6 +11,7 @@
  * reloads its list.
  */
 import type { ServerResponse } from 'node:http';
+import { fromMonitor } from '../api/routes/workers.js';
 import { stateReplaces, type TaskUpdate } from '../history/port.js';
 import { taskUpdateFromEvent } from '../monitor/task-events.js';
 import type { MonitorView, WorkerInfo } from '../monitor/types.js';
@@ -31,23 +32,8 @@ export interface TaskChange {
   progress?: unknown;
 }
 
-/** A worker as GET /api/v1/workers lists it (without the live fields, which need a remote-control round). */
-export interface StreamWorker {
-  name: string;
-  online: boolean;
-  lastHeartbeat: number | null;
-  heartbeatInterval: number | null;
-  active: number | null;
-  processed: number | null;
-  loadavg: number[] | null;
-  pid: number | null;
-  swIdent: string | null;
-  swVer: string | null;
-  swSys: string | null;
-  pool: null;
-  concurrency: null;
-  queues: null;
-}
+/** A worker as GET /api/v1/workers lists it (from heartbeats: the live fields, which need a remote-control round, are null). */
+export type StreamWorker = ReturnType<typeof fromMonitor>;
 
 export interface StreamOptions {
   /** Between two `tasks` messages to one client (default 250 ms). */
@@ -341,21 +327,7 @@ function frame(event: string, data: unknown): string {
   return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
+/** The same row GET /api/v1/workers lists for this worker. */
 export function toStreamWorker(w: WorkerInfo): StreamWorker {
-  return {
-    name: w.hostname,
-    online: w.online,
-    lastHeartbeat: w.lastHeartbeat,
-    heartbeatInterval: w.freq,
-    active: w.active,
-    processed: w.processed,
-    loadavg: w.loadavg,
-    pid: w.pid,
-    swIdent: w.swIdent,
-    swVer: w.swVer,
-    swSys: w.swSys,
-    pool: null,
-    concurrency: null,
-    queues: null,
-  };
+  return fromMonitor(w);
 }

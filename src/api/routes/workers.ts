@@ -244,7 +244,8 @@ async function liveDetail(ctx: ApiContext, name: string, timeoutMs: number): Pro
   return { answered, stats, registered, active, reserved, scheduled, consumers, conf };
 }
 
-function fromMonitor(w: WorkerInfo): WorkerBody {
+/** A worker as the list shows it from its heartbeats alone (the live fields need a remote-control round). */
+export function fromMonitor(w: WorkerInfo): WorkerBody {
   return {
     name: w.hostname,
     online: w.online,
