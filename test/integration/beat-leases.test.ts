@@ -43,11 +43,16 @@ function rng(seed: number): () => number {
 interface Gate {
   promise: Promise<void>;
   open(): void;
+  /** Resolves once a beat waits at the gate (it is paused there). */
+  reached: Promise<void>;
+  reach(): void;
 }
 function gate(): Gate {
   let open!: () => void;
+  let reach!: () => void;
   const promise = new Promise<void>((r) => (open = r));
-  return { promise, open };
+  const reached = new Promise<void>((r) => (reach = r));
+  return { promise, open, reached, reach };
 }
 
 /** One beat process: its own app (own store connection), a send that can crash or stall, a store that can stall. */
@@ -74,11 +79,17 @@ class BeatProcess {
           return async (claim: Parameters<ScheduleStore['claimFire']>[0]) => {
             const before = self.stallBeforeClaim;
             self.stallBeforeClaim = undefined;
-            if (before) await before.promise;
+            if (before) {
+              before.reach();
+              await before.promise;
+            }
             const outcome = await target.claimFire(claim);
             const after = self.stallAfterClaim;
             self.stallAfterClaim = undefined;
-            if (after) await after.promise;
+            if (after) {
+              after.reach();
+              await after.promise;
+            }
             return outcome;
           };
         },
@@ -219,8 +230,11 @@ describe.each(cases)('three beats on $name', (c) => {
         const gates = [b.stallBeforeClaim, b.stallAfterClaim].filter((g): g is Gate => g !== undefined);
         const tick = b.beat.tick().catch(() => undefined);
         if (gates.length) {
-          // Paused for longer than the lease: another beat leads meanwhile.
-          const settled = await Promise.race([tick.then(() => true), new Promise((r) => setImmediate(() => r(false)))]);
+          // Paused for longer than the lease: another beat leads meanwhile. The test clock moves on only once the
+          // beat is paused at its gate (or finished without reaching it): a tick still talking to the store while
+          // the clock jumps would be a pause at some other point, between a lease check and a send, which no
+          // lease can guard.
+          const settled = await Promise.race([tick.then(() => true), ...gates.map((g) => g.reached.then(() => false))]);
           if (!settled) {
             hanging.push({ process: b, tick, gates, until: clock.t + (TTL_S + 5 + random() * 30) * 1000 });
             continue;
