@@ -4,8 +4,8 @@
  * this; closing stops them in the reverse order (no request is answered from a closed store).
  */
 import type { Celerity } from '../app/celerity.js';
-import { ControlClient } from '../control/client.js';
-import { ConfigurationError } from '../errors/index.js';
+import { openControlClient } from '../app/control-client.js';
+import type { ControlClient } from '../control/client.js';
 import { historyUrlFor, openHistoryStore } from '../history/open.js';
 import { Monitor } from '../monitor/monitor.js';
 import type { Logger } from '../util/logger.js';
@@ -76,20 +76,7 @@ export function controlOpener(app: Celerity): { open(): Promise<ControlClient>; 
   return {
     open() {
       if (!client) {
-        const opening = (async () => {
-          const broker = await app.broker();
-          if (!broker.mailbox) {
-            throw new ConfigurationError('broker', app.conf.broker, 'a broker that carries remote control (Redis, RabbitMQ or the embedded SQLite store)');
-          }
-          const c = new ControlClient({ mailbox: broker.mailbox(), closeMailbox: true, accept: app.conf.acceptContent, serializer: app.conf.taskSerializer });
-          try {
-            await c.connect();
-          } catch (err) {
-            await c.close();
-            throw err;
-          }
-          return c;
-        })();
+        const opening = openControlClient(app);
         opening.catch(() => client === opening && (client = undefined));
         client = opening;
       }

@@ -7,8 +7,8 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import type { Celerity } from '../app/celerity.js';
-import { ControlClient } from '../control/client.js';
-import { ConfigurationError } from '../errors/index.js';
+import { openControlClient } from '../app/control-client.js';
+import type { ControlClient } from '../control/client.js';
 import { appFrom, UsageError, type CommonFlags } from './context.js';
 import { Exit } from './exit.js';
 
@@ -247,22 +247,6 @@ async function connect(flags: RemoteFlags): Promise<{ client: ControlClient; app
     await app.close();
     throw err;
   }
-}
-
-/** A connected ControlClient on the app's broker mailbox; ConfigurationError (exit 78) when the broker carries no remote control. */
-export async function openControlClient(app: Celerity): Promise<ControlClient> {
-  const broker = await app.broker();
-  if (!broker.mailbox) {
-    throw new ConfigurationError('broker', app.conf.broker, 'a broker that carries remote control (Redis, or the embedded SQLite store)');
-  }
-  const client = new ControlClient({ mailbox: broker.mailbox(), closeMailbox: true, accept: app.conf.acceptContent, serializer: app.conf.taskSerializer });
-  try {
-    await client.connect();
-  } catch (err) {
-    await client.close();
-    throw err;
-  }
-  return client;
 }
 
 function report(replies: Record<string, unknown>, flags: RemoteFlags, summary: boolean): number {

@@ -7,7 +7,7 @@ import type { Celerity } from '../app/celerity.js';
 import type { ControlClient } from '../control/client.js';
 import { appFrom, UsageError, type CommonFlags } from './context.js';
 import { Exit } from './exit.js';
-import { openControlClient } from './inspect.js';
+import { openControlClient } from '../app/control-client.js';
 
 interface ControlFlags extends CommonFlags {
   destination?: string[];
