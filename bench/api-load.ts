@@ -8,12 +8,12 @@
  * Environment: BENCH_HISTORY (the SQLite file, default in the OS temp folder), BENCH_SECONDS (per query kind, 10),
  * BENCH_CONNECTIONS (10), BENCH_REDIS (redis://127.0.0.1:6379/9).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { lineOf, startEventProducer } from './children.js';
 import { openHistoryStore } from '../src/history/open.js';
 import type { TaskUpdate } from '../src/history/port.js';
 
@@ -81,18 +81,6 @@ async function seed(): Promise<void> {
   await store.close();
 }
 
-function lines(proc: ChildProcess, match: RegExp, what: string): Promise<RegExpExecArray> {
-  const err: string[] = [];
-  proc.stderr?.on('data', (d) => err.push(String(d)));
-  return new Promise((resolve, reject) => {
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      const m = match.exec(line);
-      if (m) resolve(m);
-    });
-    proc.once('exit', (code) => reject(new Error(`${what} exited with ${code}: ${err.join('')}`)));
-  });
-}
-
 function rssMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
@@ -108,9 +96,8 @@ const childEnv = {
   CELERITY_LOGLEVEL: 'warn',
 };
 const api = spawn(process.execPath, [path.join(root, 'dist/cli/main.js'), 'api', '--host', '127.0.0.1', '--port', '0'], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-const base = (await lines(api, /(http:\/\/127\.0\.0\.1:\d+)/, 'celerity api'))[1]!;
-const events = spawn(process.execPath, ['--import', 'tsx', path.join(benchDir, 'api-events.ts')], { env: { ...childEnv, BENCH_REDIS: REDIS, BENCH_EVENTS_PER_SEC: String(RATE) }, stdio: ['ignore', 'pipe', 'pipe'] });
-await lines(events, /events: started/, 'event producer');
+const base = (await lineOf(api, /(http:\/\/127\.0\.0\.1:\d+)/, 'celerity api'))[1]!;
+const events = await startEventProducer(childEnv, REDIS, RATE);
 
 const history = await openHistoryStore(`sqlite://${FILE}`);
 const before = await history.count({ worker: 'celerity@bench-events' });
@@ -134,8 +121,7 @@ for (const [label, request] of kinds) {
 }
 const elapsed = (performance.now() - t0) / 1000;
 const rss = rssMiB(api.pid!);
-events.kill('SIGTERM');
-const sentLine = (await lines(events, /events: sent (\d+)/, 'event producer').catch(() => null))?.[0] ?? '';
+const sentLine = await events.stop();
 // Let the monitor write what it still holds before counting what reached the history.
 await new Promise((r) => setTimeout(r, 1500));
 const after = await history.count({ worker: 'celerity@bench-events' });

@@ -6,12 +6,12 @@
  * as a freeze), how many table rows are in the DOM while thousands are loaded, the rows the page holds, and the
  * time from a filter typed in the search box to the table showing its result.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { lineOf, startEventProducer } from './children.js';
 import { chromium } from 'playwright-core';
 
 const env = process.env;
@@ -21,18 +21,6 @@ const REDIS = env.BENCH_REDIS ?? 'redis://127.0.0.1:6379/9';
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 const root = path.dirname(benchDir);
 const dir = mkdtempSync(path.join(os.tmpdir(), 'celerity-bench-dash-'));
-
-function lineOf(proc: ChildProcess, match: RegExp, what: string): Promise<RegExpExecArray> {
-  const err: string[] = [];
-  proc.stderr?.on('data', (d) => err.push(String(d)));
-  return new Promise((resolve, reject) => {
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      const m = match.exec(line);
-      if (m) resolve(m);
-    });
-    proc.once('exit', (code) => reject(new Error(`${what} exited with ${code}: ${err.join('')}`)));
-  });
-}
 
 const childEnv = {
   ...Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('CELERITY_'))),
@@ -56,8 +44,7 @@ await page.evaluate(`
   new PerformanceObserver((list) => list.getEntries().forEach((e) => window.long_.push(e.duration))).observe({ type: 'longtask' });
 `);
 
-const events = spawn(process.execPath, ['--import', 'tsx', path.join(benchDir, 'api-events.ts')], { env: { ...childEnv, BENCH_REDIS: REDIS, BENCH_EVENTS_PER_SEC: String(RATE) }, stdio: ['ignore', 'pipe', 'pipe'] });
-await lineOf(events, /events: started/, 'event producer');
+const events = await startEventProducer(childEnv, REDIS, RATE);
 const t0 = Date.now();
 await new Promise((r) => setTimeout(r, SECONDS * 1000));
 const measured = (await page.evaluate('({ frames: window.frames_, long: window.long_.slice() })')) as { frames: number; long: number[] };
@@ -73,8 +60,7 @@ await search.press('Enter');
 // Only the header row is left once the filtered answer is shown.
 await page.locator('[role="table"][aria-label="Tasks"][aria-rowcount="1"]').waitFor({ timeout: 10_000 });
 const searchMs = Date.now() - s0;
-events.kill('SIGTERM');
-const sent = (await lineOf(events, /events: sent (\d+) in ([\d.]+) s/, 'event producer').catch(() => null))?.[0] ?? '';
+const sent = await events.stop();
 await browser.close();
 server.kill('SIGTERM');
 rmSync(dir, { recursive: true, force: true });
