@@ -5,23 +5,20 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerDashboard } from '../../src/dashboard/index.js';
 import { Celerity, type Worker } from '../../src/index.js';
 import { startApiHarness, type ApiHarness } from '../api-harness.js';
 import { deleteRedisKeys } from '../e2e/api-ops-fixtures.js';
-import { startUntilReady } from '../interop/processes.js';
-import { PYTHON, pythonCeleryOnRedis, requireService } from '../services.js';
+import { startControlProjWorker, stopProcesses } from '../interop/processes.js';
+import { pythonCeleryOnRedis, requireService } from '../services.js';
 import { chromiumCheck, launchBrowser, screenshot, VIEWPORT } from './harness.js';
 
 const REDIS = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const python = await requireService('Python Celery 5 on Redis', () => pythonCeleryOnRedis(REDIS));
 const ready = chromiumCheck.ok && python.ok;
 const reason = chromiumCheck.ok ? python.reason : chromiumCheck.reason;
-const pyDir = path.join(fileURLToPath(new URL('../..', import.meta.url)), 'test/interop/py');
 
 describe.skipIf(!ready)(`dashboard with Python and TypeScript workers${ready ? '' : ` (skipped: ${reason})`}`, () => {
   const run = randomUUID().slice(0, 8);
@@ -47,26 +44,13 @@ describe.skipIf(!ready)(`dashboard with Python and TypeScript workers${ready ? '
     tsApp.task('fleet.add', (x: number, y: number) => x + y);
     tsWorker = tsApp.worker({ concurrency: 1, hostname: tsNode, queues: [tsQueue], node: { heartbeatInterval: 0.5 } });
     await tsWorker.start();
-    const env = {
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CELERITY_'))),
-      CONTROL_BROKER: REDIS,
-      CONTROL_QUEUE: pyQueue,
-      CONTROL_KEYPREFIX: prefix,
-      PYTHONPATH: pyDir,
-    };
-    const args = ['-m', 'celery', '-A', 'control_proj', 'worker', '-E', '-Q', pyQueue, '-c', '1', '-n', pyNode, '-l', 'info', '--without-gossip', '--without-mingle'];
-    await startUntilReady(procs, PYTHON, args, { env, cwd: pyDir, readyLine: /ready\./ });
+    await startControlProjWorker(procs, { redis: REDIS, prefix, queue: pyQueue, node: pyNode, events: true });
     browser = await launchBrowser();
   }, 60_000);
 
   afterAll(async () => {
     await browser?.close();
-    for (const proc of procs) {
-      if (proc.exitCode !== null) continue;
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      await exited;
-    }
+    await stopProcesses(procs);
     await tsWorker?.stop();
     await tsApp?.close();
     await h?.close();

@@ -5,18 +5,15 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Celerity, type Worker } from '../../src/index.js';
 import { startApiHarness } from '../api-harness.js';
-import { PYTHON, pythonCeleryOnRedis, requireService } from '../services.js';
-import { startUntilReady } from '../interop/processes.js';
+import { pythonCeleryOnRedis, requireService } from '../services.js';
+import { startControlProjWorker, stopProcesses } from '../interop/processes.js';
 import { deleteRedisKeys, seenBy } from './api-ops-fixtures.js';
 
 const REDIS = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const ready = await requireService('Python Celery 5 on Redis', () => pythonCeleryOnRedis(REDIS));
-const pyDir = path.join(fileURLToPath(new URL('../..', import.meta.url)), 'test/interop/py');
 
 describe.skipIf(!ready.ok)(`workers API with a Python Celery worker${ready.ok ? '' : ` (${ready.reason})`}`, () => {
   const run = randomUUID().slice(0, 8);
@@ -36,24 +33,11 @@ describe.skipIf(!ready.ok)(`workers API with a Python Celery worker${ready.ok ? 
     tsApp.task('ops.add', (x: number, y: number) => x + y);
     tsWorker = tsApp.worker({ concurrency: 1, hostname: tsNode, queues: [queue], node: { heartbeatInterval: 0.5 } });
     await tsWorker.start();
-    const env = {
-      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CELERITY_'))),
-      CONTROL_BROKER: REDIS,
-      CONTROL_QUEUE: queue,
-      CONTROL_KEYPREFIX: prefix,
-      PYTHONPATH: pyDir,
-    };
-    const args = ['-m', 'celery', '-A', 'control_proj', 'worker', '-Q', queue, '-c', '2', '-n', pyNode, '-l', 'info', '--without-gossip', '--without-mingle'];
-    await startUntilReady(procs, PYTHON, args, { env, cwd: pyDir, readyLine: /ready\./ });
+    await startControlProjWorker(procs, { redis: REDIS, prefix, queue, node: pyNode, concurrency: 2 });
   }, 60_000);
 
   afterAll(async () => {
-    for (const proc of procs) {
-      if (proc.exitCode !== null) continue;
-      const exited = new Promise((r) => proc.once('exit', r));
-      proc.kill('SIGTERM');
-      await exited;
-    }
+    await stopProcesses(procs);
     await tsWorker?.stop();
     await tsApp?.close();
     await h?.close();

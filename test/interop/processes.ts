@@ -1,6 +1,11 @@
 /** Child processes of the interop tests: workers started until they say they are ready, and event capture. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { PYTHON } from '../services.js';
+
+const PY_DIR = path.join(fileURLToPath(new URL('.', import.meta.url)), 'py');
 
 /**
  * Starts `cmd` and resolves once a line of its output matches `readyLine`; rejects with its last lines if it exits
@@ -101,4 +106,36 @@ export class Seen<T> {
       check();
     });
   }
+}
+
+/**
+ * A Celery 5 worker of test/interop/py/control_proj.py (tasks control.add, control.sleep) on a Redis broker under a
+ * kombu key prefix of the test's own, started until ready; added to `owned`.
+ */
+export function startControlProjWorker(
+  owned: ChildProcess[],
+  options: { redis: string; prefix: string; queue: string; node: string; concurrency?: number; events?: boolean },
+): Promise<ChildProcess> {
+  const env = {
+    ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CELERITY_'))),
+    CONTROL_BROKER: options.redis,
+    CONTROL_QUEUE: options.queue,
+    CONTROL_KEYPREFIX: options.prefix,
+    PYTHONPATH: PY_DIR,
+  };
+  const args = ['-m', 'celery', '-A', 'control_proj', 'worker', ...(options.events ? ['-E'] : []), '-Q', options.queue, '-c', String(options.concurrency ?? 1)];
+  args.push('-n', options.node, '-l', 'info', '--without-gossip', '--without-mingle');
+  return startUntilReady(owned, PYTHON, args, { env, cwd: PY_DIR, readyLine: /ready\./ });
+}
+
+/** SIGTERM to each process still running; resolves once all have exited. */
+export async function stopProcesses(procs: readonly ChildProcess[]): Promise<void> {
+  await Promise.all(
+    procs.map(async (proc) => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await exited;
+    }),
+  );
 }
